@@ -1,0 +1,66 @@
+# Shared settings of the native NetBox scripts (up, down, reset). Sourced, not run.
+# Everything lives outside the checkout, in one cache folder per NetBox version,
+# so a second checkout or a re-clone reuses the same venv and database.
+
+NETBOX_VERSION=${NETBOX_VERSION:-4.7.3}
+NETBOX_PORT=${NETBOX_PORT:-18080}
+NETBOX_DB=${NETBOX_DB:-netbox_onetest}
+NETBOX_DB_TEMPLATE=${NETBOX_DB}_template
+NETBOX_DB_USER=${NETBOX_DB_USER:-netbox_onetest}
+NETBOX_REDIS_PORT=${NETBOX_REDIS_PORT:-6379}
+
+STATE=${ONE_NETBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-netbox-ipam}/netbox-$NETBOX_VERSION
+VENV=$STATE/venv
+ROOT=$STATE/root     # NETBOX_ROOT: conf/, media/, static/
+RUN=$STATE/run       # pids, logs, markers of what up started
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ENV_FILE=$REPO/.netbox.env
+URL=http://127.0.0.1:$NETBOX_PORT
+
+export NETBOX_ROOT=$ROOT
+
+say() { printf 'netbox: %s\n' "$*" >&2; }
+die() { printf 'netbox: error: %s\n' "$*" >&2; exit 1; }
+
+# pidalive FILE: true when FILE names a running process.
+pidalive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+
+# pg_cluster prints "VERSION NAME" of the first PostgreSQL cluster.
+pg_cluster() { pg_lsclusters --no-header 2>/dev/null | awk 'NR==1 {print $1, $2}'; }
+
+psql_admin() { as_postgres psql -v ON_ERROR_STOP=1 -qtAX "$@"; }
+
+nb_manage() { "$VENV/bin/netbox" "$@"; }
+
+# wait_http URL SECONDS: wait until NetBox answers URL (200, or 403 for "log in first").
+wait_http() {
+  local i
+  for ((i = 0; i < $2 * 4; i++)); do
+    case "$(curl -s -o /dev/null -w '%{http_code}' "$1")" in 200 | 403) return 0 ;; esac
+    sleep 0.25
+  done
+  return 1
+}
+
+start_gunicorn() {
+  pidalive "$RUN/gunicorn.pid" && return 0
+  say "starting NetBox on $URL (log: $RUN/gunicorn.log)"
+  # Workers: the race tests run several driver processes at once; threads keep memory low.
+  (cd "$ROOT" && "$VENV/bin/gunicorn" netbox.wsgi \
+      --bind "127.0.0.1:$NETBOX_PORT" --workers "${NETBOX_WORKERS:-4}" --threads 2 \
+      --timeout 120 --daemon --pid "$RUN/gunicorn.pid" \
+      --error-logfile "$RUN/gunicorn.log" --access-logfile "$RUN/access.log")
+  wait_http "$URL/api/status/" 120 || die "NetBox did not answer $URL/api/status/ within 120 s; see $RUN/gunicorn.log"
+}
+
+stop_gunicorn() {
+  if pidalive "$RUN/gunicorn.pid"; then
+    local pid; pid=$(cat "$RUN/gunicorn.pid")
+    kill "$pid"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    say "stopped NetBox (pid $pid)"
+  fi
+  rm -f "$RUN/gunicorn.pid"
+}
