@@ -16,7 +16,7 @@ vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 ## The test command of README.md and CI: unit tests, then a real NetBox, then the integration tests.
-test: vet test-unit netbox-up test-integration
+test: vet build test-unit netbox-up test-integration
 
 test-unit:
 	$(GO) test -count=1 $(UNIT_PKGS)

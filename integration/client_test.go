@@ -95,7 +95,7 @@ func TestClientObjectLifecycle(t *testing.T) {
 	}
 	cleanup(t, "role", func(cx ctxT) error { return c.DeleteRole(cx, role.ID) })
 
-	tags := []netbox.TagRef{{Name: tag.Name, Slug: tag.Slug}}
+	tags := []netbox.TagRef{{Slug: tag.Slug}}
 	p, err := c.CreatePrefix(ctx, netbox.PrefixSpec{
 		Prefix: "10.77.0.0/24", VRFID: vrf.ID, RoleID: role.ID, Tags: tags, Description: "integration test prefix",
 	})

@@ -9,13 +9,15 @@ import (
 	gonb "github.com/netbox-community/go-netbox/v4"
 )
 
-// TagRef names a tag to put on an object (NetBox matches nested tags by name and slug).
-type TagRef struct{ Name, Slug string }
+// TagRef names a tag to put on an object, by slug.
+type TagRef struct{ Slug string }
 
-func nestedTags(tags []TagRef) []gonb.NestedTagRequest {
-	out := make([]gonb.NestedTagRequest, 0, len(tags))
+// nestedTags sends tags as {"slug": …}: NetBox looks nested objects up by whatever
+// attributes are given, and go-netbox's NestedTagRequest would also demand the name.
+func nestedTags(tags []TagRef) []map[string]string {
+	out := make([]map[string]string, 0, len(tags))
 	for _, t := range tags {
-		out = append(out, *gonb.NewNestedTagRequest(t.Name, t.Slug))
+		out = append(out, map[string]string{"slug": t.Slug})
 	}
 	return out
 }
@@ -176,7 +178,6 @@ type PrefixSpec struct {
 
 func (s PrefixSpec) request() *gonb.WritablePrefixRequest {
 	req := gonb.NewWritablePrefixRequest(s.Prefix)
-	req.Tags = nestedTags(s.Tags)
 	req.CustomFields = s.CustomFields
 	if s.Description != "" {
 		req.SetDescription(s.Description)
@@ -186,6 +187,9 @@ func (s PrefixSpec) request() *gonb.WritablePrefixRequest {
 		req.Status = &st
 	}
 	req.AdditionalProperties = refs(map[string]int{"vrf": s.VRFID, "role": s.RoleID, "tenant": s.TenantID})
+	if len(s.Tags) > 0 {
+		req.AdditionalProperties["tags"] = nestedTags(s.Tags)
+	}
 	if s.ScopeType != "" {
 		req.AdditionalProperties["scope_type"] = s.ScopeType
 		req.AdditionalProperties["scope_id"] = s.ScopeID
@@ -228,7 +232,6 @@ type IPRangeSpec struct {
 // CreateIPRange creates an IP range.
 func (c *Client) CreateIPRange(ctx context.Context, s IPRangeSpec) (IPRange, error) {
 	req := gonb.NewWritableIPRangeRequest(s.Start, s.End)
-	req.Tags = nestedTags(s.Tags)
 	req.CustomFields = s.CustomFields
 	if s.Description != "" {
 		req.SetDescription(s.Description)
@@ -238,6 +241,9 @@ func (c *Client) CreateIPRange(ctx context.Context, s IPRangeSpec) (IPRange, err
 		req.Status = &st
 	}
 	req.AdditionalProperties = refs(map[string]int{"vrf": s.VRFID, "role": s.RoleID, "tenant": s.TenantID})
+	if len(s.Tags) > 0 {
+		req.AdditionalProperties["tags"] = nestedTags(s.Tags)
+	}
 	var r IPRange
 	_, resp, err := c.api.IpamAPI.IpamIpRangesCreate(ctx).WritableIPRangeRequest(*req).Execute()
 	return r, decode(ctx, "POST /api/ipam/ip-ranges/", resp, err, &r)

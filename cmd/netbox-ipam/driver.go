@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// Driver carries what every action needs: the configuration, the NetBox client, the
+// request id and where INFO lines for oned.log go.
+type Driver struct {
+	cfg    config.Config
+	nb     *netbox.Client
+	reqID  string
+	stderr io.Writer
+}
+
+// NewDriver builds a Driver; it does not contact NetBox.
+func NewDriver(cfg config.Config, reqID string, stderr io.Writer) (*Driver, error) {
+	nb, err := clientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Driver{cfg: cfg, nb: nb, reqID: reqID, stderr: stderr}, nil
+}
+
+// info writes a line to oned.log. The text must not start with a digit: oned would
+// read it as an id.
+func (d *Driver) info(format string, a ...any) {
+	fmt.Fprintf(d.stderr, "INFO: "+format+"\n", a...)
+}
+
+func (d *Driver) tags() []netbox.TagRef { return []netbox.TagRef{{Slug: d.cfg.Tag}} }
+
+// owned reports whether the driver may delete or change an object.
+func (d *Driver) owned(t netbox.Tagged) bool { return t.HasTag(d.cfg.Tag) }
+
+// arSpan is what a stored AR (shapes S and V) says about its addresses.
+type arSpan struct {
+	id        string // AR_ID ("" at register)
+	first     netip.Addr
+	size      int
+	last      netip.Addr
+	mac       string
+	rangeID   int
+	prefixID  int
+	globalPfx string
+	ulaPfx    string
+	arType    string
+}
+
+func (s arSpan) String() string {
+	if s.id == "" {
+		return fmt.Sprintf("%s…%s", s.first, s.last)
+	}
+	return fmt.Sprintf("AR %s (%s…%s)", s.id, s.first, s.last)
+}
+
+// storedAR reads the attributes of an AR the driver registered.
+func storedAR(ar mapping.Attrs) (arSpan, error) {
+	s := arSpan{id: ar.Get(mapping.AttrARID), mac: ar.Get(mapping.AttrMAC), arType: ar.Get(mapping.AttrType),
+		globalPfx: ar.Get(mapping.AttrGlobalPrefix), ulaPfx: ar.Get(mapping.AttrULAPrefix)}
+	ip := ar.Get(mapping.AttrIP)
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is4() {
+		return s, inputf("AR %s: IP %q is not an IPv4 address", s.id, ip)
+	}
+	s.first = a
+	size, ok, err := ar.Int(mapping.AttrSize)
+	if err != nil {
+		return s, err
+	}
+	if !ok || size < 1 {
+		return s, inputf("AR %s: SIZE must be a positive number, got %q", s.id, ar.Get(mapping.AttrSize))
+	}
+	s.size = size
+	last, ok := mapping.Add(a, int64(size-1))
+	if !ok {
+		return s, inputf("AR %s: IP %s + SIZE %d runs past the end of IPv4", s.id, a, size)
+	}
+	s.last = last
+	if v := ar.Get(mapping.AttrIPRangeID); v != "" {
+		if s.rangeID, err = strconv.Atoi(v); err != nil || s.rangeID <= 0 {
+			return s, inputf("AR %s: %s %q is not a NetBox id", s.id, mapping.AttrIPRangeID, v)
+		}
+	}
+	if v := ar.Get(mapping.AttrPrefixID); v != "" {
+		if s.prefixID, err = strconv.Atoi(v); err != nil || s.prefixID <= 0 {
+			return s, inputf("AR %s: %s %q is not a NetBox id", s.id, mapping.AttrPrefixID, v)
+		}
+	}
+	return s, nil
+}
+
+// needRange is storedAR for actions that need the AR's NetBox IP range.
+func needRange(ar mapping.Attrs) (arSpan, error) {
+	s, err := storedAR(ar)
+	if err != nil {
+		return s, err
+	}
+	if s.rangeID == 0 {
+		return s, inputf("AR %s has no %s: it was not registered by the netbox IPAM driver (re-create the AR)", s.id, mapping.AttrIPRangeID)
+	}
+	return s, nil
+}
+
+// ipRange reads the AR's IP range and checks that it still covers exactly the AR.
+func (d *Driver) ipRange(ctx context.Context, s arSpan) (netbox.IPRange, error) {
+	r, err := d.nb.GetIPRange(ctx, s.rangeID)
+	if netbox.IsNotFound(err) {
+		return r, inputf("NetBox IP range %d of %s no longer exists; restore it in NetBox or re-create the AR", s.rangeID, s)
+	}
+	if err != nil {
+		return r, err
+	}
+	first, last, err := r.Span()
+	if err != nil {
+		return r, fmt.Errorf("NetBox IP range %d has unreadable addresses: %v", r.ID, err)
+	}
+	if first != s.first || last != s.last {
+		return r, inputf("NetBox IP range %d spans %s…%s but %s; make them match (onevnet updatear or edit the range in NetBox)", r.ID, first, last, s)
+	}
+	return r, nil
+}
+
+// leaseSpec is the NetBox object of one lease: tag, custom fields, description.
+func (d *Driver) leaseSpec(s arSpan, addr netip.Addr, bits int, vrfID int, mac string) netbox.IPAddressSpec {
+	cf := map[string]any{mapping.CFRequestID: d.reqID, mapping.CFARID: s.id}
+	if mac != "" {
+		cf[mapping.CFMAC] = mac
+	}
+	spec := netbox.IPAddressSpec{
+		VRFID: vrfID, Status: "active", Tags: d.tags(), CustomFields: cf,
+		Description: fmt.Sprintf("OpenNebula AR %s lease, request %s", s.id, d.reqID),
+	}
+	if addr.IsValid() {
+		spec.Address = netip.PrefixFrom(addr, bits).String()
+	}
+	return spec
+}
+
+// macFor is the MAC OpenNebula gives the lease at addr: AR MAC + (addr − AR IP).
+func macFor(s arSpan, addr netip.Addr) string {
+	if s.mac == "" {
+		return ""
+	}
+	m, err := mapping.ParseMAC(s.mac)
+	if err != nil {
+		return ""
+	}
+	return mapping.MACAdd(m, mapping.Offset(s.first, addr)).String()
+}
+
+// cleanupCtx gives rollbacks their own short deadline: the action's may be spent.
+func cleanupCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 15*time.Second)
+}

@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// runRetries bounds how often a contiguous reservation is retried after losing a race.
+const runRetries = 5
+
+// GetAddress handles get_address: SIZE n free addresses of the AR, contiguous.
+func (d *Driver) GetAddress(ctx context.Context, req mapping.Request) (string, error) {
+	s, err := needRange(req.AR)
+	if err != nil {
+		return "", err
+	}
+	n, err := addressSize(req.Address)
+	if err != nil {
+		return "", err
+	}
+	if n > s.size {
+		return "", inputf("cannot take %d addresses from %s of %d", n, s, s.size)
+	}
+	var first netip.Addr
+	if n == 1 {
+		first, err = d.takeOne(ctx, s)
+	} else {
+		first, err = d.takeRun(ctx, s, n)
+	}
+	if err != nil {
+		return "", err
+	}
+	var tpl mapping.Template
+	tpl.Vector("ADDRESS", mapping.Attrs{{Name: mapping.AttrIP, Value: first.String()}, {Name: mapping.AttrSize, Value: strconv.Itoa(n)}})
+	d.info("lease %s (+%d) from %s for request %s", first, n-1, s, d.reqID)
+	return tpl.String(), nil
+}
+
+func addressSize(addr mapping.Attrs) (int, error) {
+	n, ok, err := addr.Int(mapping.AttrSize)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 1, nil
+	}
+	if n < 1 {
+		return 0, inputf("ADDRESS SIZE must be positive, got %d", n)
+	}
+	return n, nil
+}
+
+// takeOne asks NetBox's available-ips of the range for one address: NetBox picks it
+// under its lock, so racing clients never get the same one.
+func (d *Driver) takeOne(ctx context.Context, s arSpan) (netip.Addr, error) {
+	got, err := d.nb.TakeFromRange(ctx, s.rangeID, []netbox.IPAddressSpec{d.leaseSpec(s, netip.Addr{}, 0, 0, "")})
+	switch {
+	case netbox.IsNotFound(err):
+		return netip.Addr{}, inputf("NetBox IP range %d of %s no longer exists; restore it in NetBox or re-create the AR", s.rangeID, s)
+	case netbox.KindOf(err) == netbox.KindConflict:
+		return netip.Addr{}, conflictf("no free address in %s (NetBox IP range %d is full)", s, s.rangeID)
+	case err != nil:
+		return netip.Addr{}, err
+	case len(got) != 1:
+		return netip.Addr{}, fmt.Errorf("NetBox returned %d addresses for one", len(got))
+	}
+	lease := got[0]
+	a, err := lease.Addr()
+	if err != nil || a.Less(s.first) || s.last.Less(a) {
+		d.dropLeases(lease.ID)
+		return netip.Addr{}, inputf("NetBox IP range %d handed out %s, outside %s; make the range match the AR (onevnet updatear or edit the range)", s.rangeID, lease.Address, s)
+	}
+	if err := d.completeLeases(ctx, s, []netbox.IPAddress{lease}, nil); err != nil {
+		return netip.Addr{}, err
+	}
+	return a, nil
+}
+
+// takeRun finds n contiguous free addresses and creates them in one atomic request;
+// when another client took part of the run meanwhile, it tries again.
+func (d *Driver) takeRun(ctx context.Context, s arSpan, n int) (netip.Addr, error) {
+	r, err := d.ipRange(ctx, s)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	bits := rangeBits(r)
+	for attempt := 0; attempt < runRetries; attempt++ {
+		free, err := d.nb.AvailableInRange(ctx, r.ID, 1000)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		first, ok := contiguous(free, n)
+		if !ok {
+			return netip.Addr{}, conflictf("no %d contiguous free addresses in %s (NetBox IP range %d)", n, s, r.ID)
+		}
+		specs := make([]netbox.IPAddressSpec, 0, n)
+		for i := 0; i < n; i++ {
+			a, _ := mapping.Add(first, int64(i))
+			specs = append(specs, d.leaseSpec(s, a, bits, netbox.RefID(r.VRF), macFor(s, a)))
+		}
+		got, err := d.nb.CreateIPAddresses(ctx, specs)
+		if netbox.KindOf(err) == netbox.KindInvalid {
+			d.info("lost a race for %s (+%d), trying the next run: %v", first, n-1, err)
+			continue
+		}
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		return first, d.completeLeases(ctx, s, got, nil)
+	}
+	return netip.Addr{}, conflictf("could not reserve %d contiguous addresses in %s: other clients kept taking them (%d tries)", n, s, runRetries)
+}
+
+// contiguous finds the first run of n consecutive addresses in free (in order).
+func contiguous(free []netbox.AvailableIP, n int) (netip.Addr, bool) {
+	var start, prev netip.Addr
+	count := 0
+	for _, f := range free {
+		p, err := netip.ParsePrefix(f.Address)
+		if err != nil {
+			continue
+		}
+		a := p.Addr()
+		if count > 0 && prev.Next() == a {
+			count++
+		} else {
+			start, count = a, 1
+		}
+		prev = a
+		if count == n {
+			return start, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func rangeBits(r netbox.IPRange) int {
+	p, err := netip.ParsePrefix(r.StartAddress)
+	if err != nil {
+		return 32
+	}
+	return p.Bits()
+}
+
+// completeLeases records what a lease needs beyond available-ips: the MAC (known only
+// once NetBox chose the address) and, for IP4_6 ARs, the SLAAC IPv6 addresses. ip6
+// gives those explicitly (allocate); nil derives them from the MAC. On failure the
+// leases are removed, so OpenNebula and NetBox stay in step.
+func (d *Driver) completeLeases(ctx context.Context, s arSpan, leases []netbox.IPAddress, ip6 []netip.Addr) (err error) {
+	ids := make([]int, 0, len(leases))
+	for _, l := range leases {
+		ids = append(ids, l.ID)
+	}
+	defer func() {
+		if err != nil {
+			d.dropLeases(ids...)
+		}
+	}()
+	var v6 []netbox.IPAddressSpec
+	for _, l := range leases {
+		a, _ := l.Addr()
+		mac := macFor(s, a)
+		if mac != "" && l.CustomString(mapping.CFMAC) == "" {
+			if _, err := d.nb.PatchIPAddress(ctx, l.ID, map[string]any{"custom_fields": map[string]any{mapping.CFMAC: mac}}); err != nil {
+				return err
+			}
+		}
+		addrs := ip6
+		if addrs == nil {
+			addrs = slaac(s, mac)
+		}
+		for _, x := range addrs {
+			v6 = append(v6, d.leaseSpec(s, x, 64, netbox.RefID(l.VRF), mac))
+		}
+	}
+	if len(v6) == 0 {
+		return nil
+	}
+	got, err := d.nb.CreateIPAddresses(ctx, v6)
+	if err != nil {
+		return fmt.Errorf("recording the IPv6 addresses of the lease: %w", err)
+	}
+	for _, g := range got {
+		ids = append(ids, g.ID)
+	}
+	return nil
+}
+
+// slaac derives the IPv6 addresses OpenNebula gives an IP4_6 lease from its MAC.
+func slaac(s arSpan, mac string) []netip.Addr {
+	if mac == "" || s.arType != "IP4_6" {
+		return nil
+	}
+	m, err := mapping.ParseMAC(mac)
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, p := range []string{s.globalPfx, s.ulaPfx} {
+		if a, err := netip.ParseAddr(p); err == nil {
+			if x, err := mapping.EUI64(a, m); err == nil {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
+// dropLeases removes leases this call created, on its own short deadline.
+func (d *Driver) dropLeases(ids ...int) {
+	ctx, cancel := cleanupCtx()
+	defer cancel()
+	for _, id := range ids {
+		if err := d.nb.DeleteIPAddress(ctx, id); err != nil && !netbox.IsNotFound(err) {
+			d.info("could not remove ip-address %d after a failure: %v", id, err)
+		}
+	}
+}
+
+// Allocate handles allocate_address: exactly IP…IP+SIZE-1, atomically.
+func (d *Driver) Allocate(ctx context.Context, req mapping.Request) (string, error) {
+	s, err := needRange(req.AR)
+	if err != nil {
+		return "", err
+	}
+	addrs, err := requestedAddrs(s, req.Address)
+	if err != nil {
+		return "", err
+	}
+	r, err := d.ipRange(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	vrf, bits := netbox.RefID(r.VRF), rangeBits(r)
+	if err := d.refuseTaken(ctx, vrf, addrs); err != nil {
+		return "", err
+	}
+	specs := make([]netbox.IPAddressSpec, 0, len(addrs))
+	for _, a := range addrs {
+		specs = append(specs, d.leaseSpec(s, a, bits, vrf, macFor(s, a)))
+	}
+	got, err := d.nb.CreateIPAddresses(ctx, specs)
+	if netbox.KindOf(err) == netbox.KindInvalid {
+		if terr := d.refuseTaken(ctx, vrf, addrs); terr != nil { // taken between our look and our POST
+			return "", terr
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	var ip6 []netip.Addr
+	if len(addrs) == 1 {
+		ip6 = requestIP6(req.Address)
+	}
+	if err := d.completeLeases(ctx, s, got, ip6); err != nil {
+		return "", err
+	}
+	d.info("hold %s (+%d) in %s for request %s", addrs[0], len(addrs)-1, s, d.reqID)
+	return "", nil
+}
+
+// requestedAddrs reads ADDRESS IP and SIZE and checks they lie inside the AR.
+func requestedAddrs(s arSpan, addr mapping.Attrs) ([]netip.Addr, error) {
+	ip := addr.Get(mapping.AttrIP)
+	first, err := netip.ParseAddr(ip)
+	if err != nil || !first.Is4() {
+		return nil, inputf("ADDRESS IP %q is not an IPv4 address", ip)
+	}
+	n, err := addressSize(addr)
+	if err != nil {
+		return nil, err
+	}
+	last, ok := mapping.Add(first, int64(n-1))
+	if !ok || first.Less(s.first) || s.last.Less(last) {
+		return nil, inputf("%s (+%d) is outside %s", first, n-1, s)
+	}
+	out := make([]netip.Addr, 0, n)
+	for a := first; len(out) < n; a = a.Next() {
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func requestIP6(addr mapping.Attrs) []netip.Addr {
+	var out []netip.Addr
+	for _, k := range []string{mapping.AttrIP6Global, mapping.AttrIP6ULA} {
+		if a, err := netip.ParseAddr(addr.Get(k)); err == nil && a.Is6() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// refuseTaken fails naming the first of addrs that NetBox already holds, whoever owns it.
+func (d *Driver) refuseTaken(ctx context.Context, vrf int, addrs []netip.Addr) error {
+	strs := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		strs = append(strs, a.String())
+	}
+	have, err := d.nb.IPAddressesAt(ctx, vrf, strs)
+	if err != nil {
+		return err
+	}
+	if len(have) > 0 {
+		h := have[0]
+		a, _ := h.Addr()
+		label := h.Description
+		if label == "" {
+			label = h.Display
+		}
+		return conflictf("%s is already in NetBox (ip-address %d, %q)", a, h.ID, label)
+	}
+	return nil
+}
+
+// Free handles free_address: remove the driver's objects at IP…IP+SIZE-1 (and the
+// lease's IPv6 addresses). Gone already is success; someone else's object stays.
+func (d *Driver) Free(ctx context.Context, req mapping.Request) (string, error) {
+	s, err := storedAR(req.AR)
+	if err != nil {
+		return "", err
+	}
+	addrs, err := requestedAddrs(s, req.Address)
+	if err != nil {
+		return "", err
+	}
+	vrf, known, err := d.arVRF(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	if !known {
+		d.info("neither the IP range nor the prefix of %s exists; nothing to free", s)
+		return "", nil
+	}
+	strs := make([]string, 0, len(addrs)+2)
+	for _, a := range addrs {
+		strs = append(strs, a.String())
+	}
+	if len(addrs) == 1 {
+		for _, a := range requestIP6(req.Address) {
+			strs = append(strs, a.String())
+		}
+	}
+	have, err := d.nb.IPAddressesAt(ctx, vrf, strs)
+	if err != nil {
+		return "", err
+	}
+	for _, h := range have {
+		if !d.owned(h.Tagged) {
+			d.info("left %s alone: NetBox ip-address %d is not tagged %s", h.Address, h.ID, d.cfg.Tag)
+			continue
+		}
+		if err := d.release(ctx, h); err != nil {
+			return "", err
+		}
+	}
+	d.info("free %s (+%d) in %s", addrs[0], len(addrs)-1, s)
+	return "", nil
+}
+
+// release deletes a lease, or deprecates it when so configured.
+func (d *Driver) release(ctx context.Context, a netbox.IPAddress) error {
+	if d.cfg.Release == "deprecate" {
+		_, err := d.nb.PatchIPAddress(ctx, a.ID, map[string]any{"status": "deprecated"})
+		return err
+	}
+	err := d.nb.DeleteIPAddress(ctx, a.ID)
+	if netbox.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// arVRF finds the VRF of a stored AR from its IP range, or its prefix when the range is
+// gone; known is false when neither exists.
+func (d *Driver) arVRF(ctx context.Context, s arSpan) (vrf int, known bool, err error) {
+	if s.rangeID != 0 {
+		r, err := d.nb.GetIPRange(ctx, s.rangeID)
+		if err == nil {
+			return netbox.RefID(r.VRF), true, nil
+		}
+		if !netbox.IsNotFound(err) {
+			return 0, false, err
+		}
+	}
+	if s.prefixID != 0 {
+		p, err := d.nb.GetPrefix(ctx, s.prefixID)
+		if err == nil {
+			return netbox.RefID(p.VRF), true, nil
+		}
+		if !netbox.IsNotFound(err) {
+			return 0, false, err
+		}
+	}
+	return 0, false, nil
+}

@@ -1,0 +1,128 @@
+// Command netbox-ipam is the OpenNebula IPAM driver for NetBox. OpenNebula's one_ipam
+// runs the shims in remotes/ipam/netbox/, which exec this binary with the action name:
+//
+//	netbox-ipam <action> <request-id>   (base64 XML request on stdin)
+//
+// The dispatcher (run) is the only place that knows argv, stdin, stdout, stderr and exit
+// codes; each action is a method of Driver that takes a typed request and returns an
+// answer or an error.
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// version is set at build time (-ldflags "-X main.version=…").
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+}
+
+// action is one of OpenNebula's five IPAM actions.
+type action func(d *Driver, ctx context.Context, req mapping.Request) (string, error)
+
+var actions = map[string]action{
+	"register_address_range":   (*Driver).Register,
+	"unregister_address_range": (*Driver).Unregister,
+	"get_address":              (*Driver).GetAddress,
+	"allocate_address":         (*Driver).Allocate,
+	"free_address":             (*Driver).Free,
+}
+
+const usage = "usage: netbox-ipam <register_address_range|unregister_address_range|get_address|allocate_address|free_address> <request-id> < request.b64 | setup | check | version"
+
+// run is the whole program: args without argv[0]; returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "netbox-ipam: internal error: %v (please report it)\n", oneLine(fmt.Sprint(r)))
+			code = exitInternal
+		}
+	}()
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return exitUsage
+	}
+	name := args[0]
+	if name == "version" {
+		fmt.Fprintln(stdout, "netbox-ipam", version)
+		return 0
+	}
+	act, isAction := actions[name]
+	if !isAction && name != "setup" && name != "check" {
+		fmt.Fprintf(stderr, "unknown command %q; %s\n", name, usage)
+		return exitUsage
+	}
+
+	var req mapping.Request
+	reqID := ""
+	if isAction {
+		if len(args) > 1 {
+			reqID = args[1]
+		}
+		raw, err := io.ReadAll(io.LimitReader(stdin, mapping.MaxRequest+1))
+		if err != nil {
+			return fail(stderr, &mapping.InputError{Msg: "cannot read the request from stdin: " + err.Error()})
+		}
+		if len(raw) > mapping.MaxRequest {
+			return fail(stderr, &mapping.InputError{Msg: fmt.Sprintf("request larger than %d bytes", mapping.MaxRequest)})
+		}
+		// Older OpenNebula passed the base64 as the second argument.
+		if len(bytes.TrimSpace(raw)) == 0 && len(args) > 2 {
+			raw = []byte(args[2])
+		}
+		if req, err = mapping.Decode(raw); err != nil {
+			return fail(stderr, err)
+		}
+	}
+
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fail(stderr, &configError{err.Error()})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	d, err := NewDriver(cfg, reqID, stderr)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	switch name {
+	case "setup":
+		err = d.Setup(ctx, stdout)
+	case "check":
+		if !d.Check(ctx, stdout) {
+			return exitCheck
+		}
+		return 0
+	default:
+		var answer string
+		answer, err = act(d, ctx, req)
+		if err == nil {
+			io.WriteString(stdout, answer)
+		}
+	}
+	if err != nil {
+		return fail(stderr, err)
+	}
+	return 0
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// clientFor builds the NetBox client of a configuration.
+func clientFor(cfg config.Config) (*netbox.Client, error) {
+	return netbox.New(netbox.Config{
+		URL: cfg.URL, Token: cfg.Token, CAFile: cfg.CAFile, Insecure: cfg.Insecure,
+		Retries: cfg.Retries, UserAgent: "one-netbox-ipam/" + version,
+	})
+}

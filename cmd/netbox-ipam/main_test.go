@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+)
+
+// The dispatcher driven in-process with buffers: everything that fails before NetBox.
+func TestDispatcher(t *testing.T) {
+	good := base64.StdEncoding.EncodeToString([]byte(`<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><SIZE>4</SIZE></AR><ADDRESS><SIZE>1</SIZE></ADDRESS></IPAM_DRIVER_ACTION_DATA>`))
+	noConfig := map[string]string{"NETBOX_IPAM_CONFIG": "/nonexistent/netbox-ipam.yaml"}
+	withEnv := map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "not a url", "NETBOX_TOKEN": "secret-token-value"}
+	cases := []struct {
+		name     string
+		args     []string
+		stdin    string
+		env      map[string]string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"no args", nil, "", nil, exitUsage, "", "usage: netbox-ipam"},
+		{"unknown", []string{"frobnicate"}, "", nil, exitUsage, "", `unknown command "frobnicate"`},
+		{"version", []string{"version"}, "", nil, 0, "netbox-ipam dev\n", ""},
+		{"bad base64", []string{"get_address", "7"}, "%%%", noConfig, exitInput, "", "request is not valid base64"},
+		{"empty stdin", []string{"get_address", "7"}, "", noConfig, exitInput, "", "empty request"},
+		{"huge stdin", []string{"get_address", "7"}, strings.Repeat("A", 1<<20+10), noConfig, exitInput, "", "request larger than"},
+		{"argv form accepted", []string{"get_address", "7", "%%%"}, "", noConfig, exitInput, "", "request is not valid base64"},
+		{"missing config file", []string{"get_address", "7"}, good, noConfig, exitConfig, "", "netbox-ipam configuration: cannot read configuration file"},
+		{"bad URL, token hidden", []string{"get_address", "7"}, good, withEnv, exitConfig, "", `NetBox URL "not a url" is not an http(s) URL`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(tc.args, strings.NewReader(tc.stdin), &out, &errb, func(k string) string { return tc.env[k] })
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tc.wantCode, errb.String())
+			}
+			if out.String() != tc.wantOut {
+				t.Errorf("stdout %q, want %q", out.String(), tc.wantOut)
+			}
+			if !strings.Contains(errb.String(), tc.wantErr) {
+				t.Errorf("stderr %q, want %q", errb.String(), tc.wantErr)
+			}
+			if strings.Count(errb.String(), "\n") > 1 {
+				t.Errorf("stderr has more than one line: %q", errb.String())
+			}
+			if strings.Contains(errb.String(), "secret-token-value") {
+				t.Errorf("token on stderr: %q", errb.String())
+			}
+		})
+	}
+}
+
+// A panic inside an action still gives one line and a non-zero exit.
+func TestPanicBecomesOneLine(t *testing.T) {
+	actions["boom"] = func(*Driver, ctxT, reqT) (string, error) { panic("kaboom\nwith lines") }
+	defer delete(actions, "boom")
+	good := base64.StdEncoding.EncodeToString([]byte(`<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE></AR></IPAM_DRIVER_ACTION_DATA>`))
+	var out, errb bytes.Buffer
+	env := map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "http://127.0.0.1:9", "NETBOX_TOKEN": "t"}
+	code := run([]string{"boom", "1"}, strings.NewReader(good), &out, &errb, func(k string) string { return env[k] })
+	if code != exitInternal || errb.String() != "netbox-ipam: internal error: kaboom with lines (please report it)\n" {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+type (
+	ctxT = context.Context
+	reqT = mapping.Request
+)

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// Unregister handles unregister_address_range (AR shapes S and V): the driver's leftover
+// leases inside the AR, its IP range, and the prefix when the driver created it and
+// nothing else is left in it. Gone already is success; nothing foreign is touched.
+func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, error) {
+	s, err := storedAR(req.AR)
+	if err != nil {
+		return "", err
+	}
+	if s.rangeID == 0 && s.prefixID == 0 {
+		d.info("%s holds no NetBox ids; nothing to remove", s)
+		return "", nil
+	}
+	var prefix *netbox.Prefix
+	if s.prefixID != 0 {
+		p, err := d.nb.GetPrefix(ctx, s.prefixID)
+		switch {
+		case err == nil:
+			prefix = &p
+		case !netbox.IsNotFound(err):
+			return "", err
+		}
+	}
+	vrf, _, err := d.arVRF(ctx, s)
+	if err != nil {
+		return "", err
+	}
+
+	// Leftover leases: ours, inside the AR's span, plus their IPv6 addresses.
+	if prefix != nil {
+		ips, err := d.nb.IPAddressesIn(ctx, vrf, prefix.Prefix)
+		if err != nil {
+			return "", err
+		}
+		var v6 []string
+		for _, ip := range ips {
+			a, err := ip.Addr()
+			if err != nil || a.Less(s.first) || s.last.Less(a) || !d.owned(ip.Tagged) {
+				continue
+			}
+			for _, x := range slaac(s, ip.CustomString(mapping.CFMAC)) {
+				v6 = append(v6, x.String())
+			}
+			if err := d.nb.DeleteIPAddress(ctx, ip.ID); err != nil && !netbox.IsNotFound(err) {
+				return "", err
+			}
+		}
+		if len(v6) > 0 {
+			more, err := d.nb.IPAddressesAt(ctx, vrf, v6)
+			if err != nil {
+				return "", err
+			}
+			for _, ip := range more {
+				if d.owned(ip.Tagged) {
+					if err := d.nb.DeleteIPAddress(ctx, ip.ID); err != nil && !netbox.IsNotFound(err) {
+						return "", err
+					}
+				}
+			}
+		}
+	}
+
+	if s.rangeID != 0 {
+		r, err := d.nb.GetIPRange(ctx, s.rangeID)
+		switch {
+		case netbox.IsNotFound(err):
+		case err != nil:
+			return "", err
+		case !d.owned(r.Tagged):
+			d.info("left NetBox IP range %d alone: it is not tagged %s", r.ID, d.cfg.Tag)
+		default:
+			if err := d.nb.DeleteIPRange(ctx, r.ID); err != nil && !netbox.IsNotFound(err) {
+				return "", err
+			}
+		}
+	}
+
+	if prefix != nil && d.owned(prefix.Tagged) {
+		busy, err := d.prefixInUse(ctx, *prefix, vrf)
+		if err != nil {
+			return "", err
+		}
+		if busy != "" {
+			d.info("kept prefix %s (id %d): %s", prefix.Prefix, prefix.ID, busy)
+		} else if err := d.nb.DeletePrefix(ctx, prefix.ID); err != nil && !netbox.IsNotFound(err) {
+			return "", err
+		}
+	}
+	d.info("unregistered %s", s)
+	return "", nil
+}
+
+// prefixInUse says why a prefix the driver created must stay ("" when it may go):
+// addresses or ranges of anyone, including other ARs, are still inside.
+func (d *Driver) prefixInUse(ctx context.Context, p netbox.Prefix, vrf int) (string, error) {
+	ips, err := d.nb.IPAddressesIn(ctx, vrf, p.Prefix)
+	if err != nil {
+		return "", err
+	}
+	if len(ips) > 0 {
+		return "it still holds ip-address " + ips[0].Address, nil
+	}
+	rs, err := d.nb.IPRangesIn(ctx, vrf, p.Prefix)
+	if err != nil {
+		return "", err
+	}
+	if len(rs) > 0 {
+		return "it still holds IP range " + rs[0].StartAddress + "-" + rs[0].EndAddress, nil
+	}
+	return "", nil
+}

@@ -1,0 +1,186 @@
+// Package config owns the driver's configuration: the file (/etc/one/netbox-ipam.yaml,
+// or NETBOX_IPAM_CONFIG), NETBOX_IPAM_… environment overrides, NETBOX_URL and
+// NETBOX_TOKEN, defaults and validation. Every error names the key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// DefaultPath is where operators put the file on the front-end.
+const DefaultPath = "/etc/one/netbox-ipam.yaml"
+
+// Config is the whole configuration.
+type Config struct {
+	URL       string        `mapstructure:"url"`
+	Token     string        `mapstructure:"token"`
+	TokenFile string        `mapstructure:"token_file"`
+	CAFile    string        `mapstructure:"ca_file"`
+	Insecure  bool          `mapstructure:"insecure"`
+	Timeout   time.Duration `mapstructure:"timeout"` // one deadline per action, retries included
+	Retries   int           `mapstructure:"retries"`
+	Tag       string        `mapstructure:"tag"`
+	Pool      Pool          `mapstructure:"pool"`
+	Defaults  Defaults      `mapstructure:"defaults"`
+	Gateway   string        `mapstructure:"gateway"` // first | last | none
+	Release   string        `mapstructure:"release"` // delete | deprecate
+	Log       Log           `mapstructure:"log"`
+}
+
+// Pool is where register carves new prefixes when the AR names no network.
+type Pool struct {
+	ParentPrefixes []string `mapstructure:"parent_prefixes"` // CIDRs or NetBox ids, tried in order
+	VRF            string   `mapstructure:"vrf"`
+	Tenant         string   `mapstructure:"tenant"`
+	Role           string   `mapstructure:"role"`
+	Status         string   `mapstructure:"status"`
+}
+
+// Defaults fill network settings neither NetBox nor the AR gives.
+type Defaults struct {
+	DNS          string `mapstructure:"dns"`
+	GuestMTU     int    `mapstructure:"guest_mtu"`
+	SearchDomain string `mapstructure:"search_domain"`
+}
+
+// Log is the driver's own log file.
+type Log struct {
+	File   string `mapstructure:"file"`
+	Level  string `mapstructure:"level"`  // debug | info | warn | error
+	Format string `mapstructure:"format"` // json | logfmt
+}
+
+// Load reads the configuration. getenv is os.Getenv in production (tests pass their own).
+func Load(getenv func(string) string) (Config, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	v.SetDefault("url", "")
+	v.SetDefault("token", "")
+	v.SetDefault("token_file", "")
+	v.SetDefault("ca_file", "")
+	v.SetDefault("insecure", false)
+	v.SetDefault("timeout", "60s")
+	v.SetDefault("retries", 3)
+	v.SetDefault("tag", "opennebula")
+	v.SetDefault("pool.parent_prefixes", []string{})
+	v.SetDefault("pool.vrf", "")
+	v.SetDefault("pool.tenant", "")
+	v.SetDefault("pool.role", "")
+	v.SetDefault("pool.status", "")
+	v.SetDefault("defaults.dns", "")
+	v.SetDefault("defaults.guest_mtu", 0)
+	v.SetDefault("defaults.search_domain", "")
+	v.SetDefault("gateway", "first")
+	v.SetDefault("release", "delete")
+	v.SetDefault("log.file", "")
+	v.SetDefault("log.level", "info")
+	v.SetDefault("log.format", "logfmt")
+
+	path := getenv("NETBOX_IPAM_CONFIG")
+	explicit := path != ""
+	if !explicit {
+		path = DefaultPath
+	}
+	f, err := os.Open(path)
+	switch {
+	case err == nil:
+		defer f.Close()
+		if err := v.ReadConfig(f); err != nil {
+			return Config{}, fmt.Errorf("configuration file %s is not valid YAML: %v", path, oneLine(err))
+		}
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		// Fine when the environment gives URL and token; checked below.
+	default:
+		return Config{}, fmt.Errorf("cannot read configuration file: %v", err)
+	}
+
+	// Environment: NETBOX_IPAM_<KEY> with dots as underscores, for every known key.
+	for _, key := range v.AllKeys() {
+		env := "NETBOX_IPAM_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		if val, ok := lookup(getenv, env); ok {
+			if key == "pool.parent_prefixes" {
+				v.Set(key, strings.FieldsFunc(val, func(r rune) bool { return r == ',' || r == ' ' }))
+			} else {
+				v.Set(key, val)
+			}
+		}
+	}
+	if val, ok := lookup(getenv, "NETBOX_URL"); ok && getenv("NETBOX_IPAM_URL") == "" {
+		v.Set("url", val)
+	}
+	if val, ok := lookup(getenv, "NETBOX_TOKEN"); ok && getenv("NETBOX_IPAM_TOKEN") == "" {
+		v.Set("token", val)
+	}
+
+	var c Config
+	if err := v.UnmarshalExact(&c); err != nil {
+		return Config{}, fmt.Errorf("configuration %s: %v", path, oneLine(err))
+	}
+	if err := c.finish(path); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func lookup(getenv func(string) string, k string) (string, bool) {
+	v := getenv(k)
+	return v, v != ""
+}
+
+func (c *Config) finish(path string) error {
+	if c.URL == "" {
+		return fmt.Errorf("no NetBox URL: set url in %s or NETBOX_URL", path)
+	}
+	if c.Token == "" && c.TokenFile != "" {
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return fmt.Errorf("token_file: %v", err)
+		}
+		c.Token = strings.TrimSpace(string(b))
+	}
+	if c.Token == "" {
+		return fmt.Errorf("no NetBox token: set token or token_file in %s, or NETBOX_TOKEN", path)
+	}
+	if c.Timeout <= 0 || c.Timeout > 85*time.Second {
+		return fmt.Errorf("timeout %s: must be between 1s and 85s (oned gives up after 90s)", c.Timeout)
+	}
+	if c.Retries < 0 || c.Retries > 10 {
+		return fmt.Errorf("retries %d: must be 0-10", c.Retries)
+	}
+	if c.Tag == "" {
+		return errors.New("tag: must not be empty")
+	}
+	switch c.Gateway {
+	case "first", "last", "none":
+	default:
+		return fmt.Errorf("gateway %q: must be first, last or none", c.Gateway)
+	}
+	switch c.Release {
+	case "delete", "deprecate":
+	default:
+		return fmt.Errorf("release %q: must be delete or deprecate", c.Release)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q: must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "logfmt":
+	default:
+		return fmt.Errorf("log.format %q: must be json or logfmt", c.Log.Format)
+	}
+	if c.Defaults.GuestMTU < 0 {
+		return fmt.Errorf("defaults.guest_mtu %d: must not be negative", c.Defaults.GuestMTU)
+	}
+	return nil
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -1,0 +1,84 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "netbox-ipam.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoad(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	_ = os.WriteFile(tokenFile, []byte("nbt_k.s\n"), 0o600)
+	cases := []struct {
+		name    string
+		file    string // "" = no NETBOX_IPAM_CONFIG
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{"environment only, defaults", "", map[string]string{"NETBOX_URL": "http://nb", "NETBOX_TOKEN": "t"}, "", func(t *testing.T, c Config) {
+			if c.URL != "http://nb" || c.Token != "t" || c.Timeout != 60*time.Second || c.Tag != "opennebula" || c.Gateway != "first" || c.Release != "delete" || c.Retries != 3 {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{"file", "url: https://netbox\ntoken_file: " + tokenFile + "\ntimeout: 20s\npool:\n  parent_prefixes: [10.0.0.0/8, \"42\"]\n  vrf: cloud\ndefaults:\n  guest_mtu: 1450\n", nil, "", func(t *testing.T, c Config) {
+			if c.Token != "nbt_k.s" || c.Timeout != 20*time.Second || len(c.Pool.ParentPrefixes) != 2 || c.Pool.VRF != "cloud" || c.Defaults.GuestMTU != 1450 {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{"environment overrides file", "url: https://netbox\ntoken: a\ntag: one\n", map[string]string{"NETBOX_IPAM_TAG": "cloud", "NETBOX_IPAM_POOL_PARENT_PREFIXES": "10.1.0.0/16,10.2.0.0/16", "NETBOX_TOKEN": "b"}, "", func(t *testing.T, c Config) {
+			if c.Tag != "cloud" || len(c.Pool.ParentPrefixes) != 2 || c.Token != "b" {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{"unknown key", "url: https://netbox\ntoken: a\ntimout: 5s\n", nil, "timout", nil},
+		{"bad duration", "url: https://netbox\ntoken: a\ntimeout: soon\n", nil, "timeout", nil},
+		{"timeout too long", "url: https://netbox\ntoken: a\ntimeout: 120s\n", nil, "timeout 2m0s: must be between", nil},
+		{"bad gateway policy", "url: https://netbox\ntoken: a\ngateway: middle\n", nil, `gateway "middle"`, nil},
+		{"bad release", "url: https://netbox\ntoken: a\nrelease: keep\n", nil, `release "keep"`, nil},
+		{"no url", "token: a\n", nil, "no NetBox URL", nil},
+		{"no token", "url: https://netbox\n", nil, "no NetBox token", nil},
+		{"not yaml", "url: [unclosed\n", nil, "not valid YAML", nil},
+		{"missing explicit file", "MISSING", nil, "cannot read configuration file", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := map[string]string{"NETBOX_IPAM_CONFIG": filepath.Join(t.TempDir(), "absent.yaml")}
+			if tc.file == "" {
+				e["NETBOX_IPAM_CONFIG"] = ""
+			} else if tc.file != "MISSING" {
+				e["NETBOX_IPAM_CONFIG"] = write(t, tc.file)
+			}
+			for k, v := range tc.env {
+				e[k] = v
+			}
+			c, err := Load(env(e))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error spans lines: %q", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}

@@ -1,0 +1,320 @@
+package integration
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// One AR over a span of an existing (someone else's) prefix, through its whole life:
+// register, get_address 1, reserve 4 around a foreign address, hold a specific
+// address, allocate someone else's address, free twice, free someone else's address,
+// unregister with a foreign object inside. Every step runs the installed-style shim.
+func TestLifecycleSpanInExistingPrefix(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	pfx, err := c.CreatePrefix(ctx(t), netbox.PrefixSpec{Prefix: "10.60.0.0/24", VRFID: vrf.ID, Description: "admin's prefix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup(t, "prefix", func(cx ctxT) error { return c.DeletePrefix(cx, pfx.ID) })
+	// A foreign address in the middle of the AR's span (10.60.0.10 … 10.60.0.29).
+	foreign, err := c.CreateIPAddresses(ctx(t), []netbox.IPAddressSpec{{Address: "10.60.0.12/24", VRFID: vrf.ID, Description: "core router loopback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup(t, "foreign ip", func(cx ctxT) error { return c.DeleteIPAddress(cx, foreign[0].ID) })
+
+	reg := mustOK(t, Run(t, "register_address_range", "41", Req([]string{
+		"TYPE=IP4", "IP=10.60.0.10", "SIZE=20", "IPAM_MAD=netbox", "MAC=02:00:0a:3c:00:0a", "NETBOX_VRF=" + vrf.Name, "CUSTOM_ATTR=keep \"me\"",
+	}, nil)), "register")
+	ar, _ := ParseVector(t, reg.Stdout, "AR")
+	for k, want := range map[string]string{
+		"IP": "10.60.0.10", "SIZE": "20", "TYPE": "IP4", "IPAM_MAD": "netbox", "NETWORK_ADDRESS": "10.60.0.0", "NETWORK_MASK": "255.255.255.0",
+		"GATEWAY": "10.60.0.1", "NETBOX_PREFIX_ID": strconv.Itoa(pfx.ID), "NETBOX_PREFIX": "10.60.0.0/24", "CUSTOM_ATTR": `keep "me"`, "MAC": "02:00:0a:3c:00:0a",
+	} {
+		if ar[k] != want {
+			t.Errorf("register answer %s = %q, want %q", k, ar[k], want)
+		}
+	}
+	rangeID, _ := strconv.Atoi(ar["NETBOX_IP_RANGE_ID"])
+	rng, err := c.GetIPRange(ctx(t), rangeID)
+	if err != nil || !rng.HasTag("opennebula") || rng.StartAddress != "10.60.0.10/24" || rng.EndAddress != "10.60.0.29/24" || netbox.RefID(rng.VRF) != vrf.ID {
+		t.Fatalf("IP range %d = %+v, %v; want 10.60.0.10-29/24 tagged opennebula in the VRF", rangeID, rng, err)
+	}
+	S := registered(t, reg.Stdout, "0")
+
+	// get_address size 1: the range's first free address, recorded with tag and custom fields.
+	got := mustOK(t, Run(t, "get_address", "42", Req(S, []string{"SIZE=1"})), "get_address")
+	addr, _ := ParseVector(t, got.Stdout, "ADDRESS")
+	if addr["IP"] != "10.60.0.10" || addr["SIZE"] != "1" {
+		t.Fatalf("get_address answer %v, want IP 10.60.0.10 SIZE 1", addr)
+	}
+	lease := findIP(t, c, vrf.ID, "10.60.0.10")
+	if !lease.HasTag("opennebula") || lease.CustomString("one_request_id") != "42" || lease.CustomString("one_ar_id") != "0" ||
+		lease.CustomString("one_mac") != "02:00:0a:3c:00:0a" || lease.Address != "10.60.0.10/24" || lease.Description == "" {
+		t.Fatalf("lease object %+v", lease)
+	}
+
+	// A reservation of 4 must be contiguous: .11 is free but .12 is foreign, so .13-.16.
+	res := mustOK(t, Run(t, "get_address", "43", Req(S, []string{"SIZE=4"})), "reserve 4")
+	raddr, _ := ParseVector(t, res.Stdout, "ADDRESS")
+	if raddr["IP"] != "10.60.0.13" || raddr["SIZE"] != "4" {
+		t.Fatalf("reserve 4 answer %v, want IP 10.60.0.13 (after the foreign .12)", raddr)
+	}
+	for i := 13; i <= 16; i++ {
+		l := findIP(t, c, vrf.ID, fmt.Sprintf("10.60.0.%d", i))
+		if l.CustomString("one_mac") != fmt.Sprintf("02:00:0a:3c:00:%02x", i) {
+			t.Errorf("reserved 10.60.0.%d MAC %q", i, l.CustomString("one_mac"))
+		}
+	}
+
+	// Hold a specific address, then try someone else's.
+	mustOK(t, Run(t, "allocate_address", "44", Req(S, []string{"IP=10.60.0.20", "MAC=02:00:0a:3c:00:14", "SIZE=1"})), "allocate .20")
+	findIP(t, c, vrf.ID, "10.60.0.20")
+	before := countAll(t, c)
+	r := Run(t, "allocate_address", "45", Req(S, []string{"IP=10.60.0.12", "SIZE=1"}))
+	mustFail(t, r, fmt.Sprintf(`10.60.0.12 is already in NetBox (ip-address %d, "core router loopback")`, foreign[0].ID))
+	// And a block that runs into our own .20.
+	mustFail(t, Run(t, "allocate_address", "46", Req(S, []string{"IP=10.60.0.18", "SIZE=4"})), "10.60.0.20 is already in NetBox")
+	if after := countAll(t, c); after != before {
+		t.Fatalf("failed allocations changed NetBox: %+v -> %+v", before, after)
+	}
+
+	// free twice: both succeed, the object is gone.
+	for i := 0; i < 2; i++ {
+		mustOK(t, Run(t, "free_address", "47", Req(S, []string{"IP=10.60.0.20", "MAC=02:00:0a:3c:00:14", "SIZE=1"})), "free .20")
+	}
+	if l, _ := c.IPAddressesAt(ctx(t), vrf.ID, []string{"10.60.0.20"}); len(l) != 0 {
+		t.Fatalf("10.60.0.20 still in NetBox after free: %+v", l)
+	}
+	// free of someone else's address: success, logged, the object stays.
+	fr := mustOK(t, Run(t, "free_address", "48", Req(S, []string{"IP=10.60.0.12", "SIZE=1"})), "free foreign")
+	if !strings.Contains(fr.Stderr, "INFO: left 10.60.0.12/24 alone") {
+		t.Errorf("free of a foreign address logged %q", fr.Stderr)
+	}
+	findIP(t, c, vrf.ID, "10.60.0.12")
+
+	// unregister (rmar, shape S): our leases and range go, the foreign address and the
+	// admin's prefix stay.
+	mustOK(t, Run(t, "unregister_address_range", "49", Req(S, nil)), "unregister")
+	if _, err := c.GetIPRange(ctx(t), rangeID); !netbox.IsNotFound(err) {
+		t.Fatalf("IP range after unregister: %v", err)
+	}
+	left, err := c.IPAddressesIn(ctx(t), vrf.ID, "10.60.0.0/24")
+	if err != nil || len(left) != 1 || left[0].ID != foreign[0].ID {
+		t.Fatalf("addresses left after unregister: %+v, %v; want only the foreign one", left, err)
+	}
+	if _, err := c.GetPrefix(ctx(t), pfx.ID); err != nil {
+		t.Fatalf("the admin's prefix is gone: %v", err)
+	}
+	// Again: already gone is success.
+	mustOK(t, Run(t, "unregister_address_range", "50", Req(S, nil)), "unregister twice")
+}
+
+func findIP(t testing.TB, c *netbox.Client, vrf int, a string) netbox.IPAddress {
+	t.Helper()
+	l, err := c.IPAddressesAt(ctx(t), vrf, []string{a})
+	if err != nil || len(l) != 1 {
+		t.Fatalf("NetBox objects at %s: %+v, %v; want exactly one", a, l, err)
+	}
+	return l[0]
+}
+
+// Case 2: the AR names a network; the driver creates the prefix, lays the AR over
+// its hosts after the gateway, and a vnet delete (shape V) removes everything.
+func TestRegisterNetworkThenVNetDelete(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{
+		"TYPE=IP4", "NETWORK_ADDRESS=10.61.4.0", "NETWORK_MASK=255.255.255.0", "SIZE=50", "IPAM_MAD=netbox",
+		"DNS=10.0.0.53 10.0.0.54", "GUEST_MTU=1450", "SEARCH_DOMAIN=cloud.example", "NETBOX_VRF=" + strconv.Itoa(vrf.ID),
+	}, nil)), "register")
+	ar, _ := ParseVector(t, reg.Stdout, "AR")
+	if ar["IP"] != "10.61.4.2" || ar["SIZE"] != "50" || ar["GATEWAY"] != "10.61.4.1" || ar["DNS"] != "10.0.0.53 10.0.0.54" || ar["GUEST_MTU"] != "1450" {
+		t.Fatalf("register answer %v", ar)
+	}
+	pid, _ := strconv.Atoi(ar["NETBOX_PREFIX_ID"])
+	p, err := c.GetPrefix(ctx(t), pid)
+	if err != nil || !p.HasTag("opennebula") || p.Prefix != "10.61.4.0/24" || p.CustomString("one_dns") != "10.0.0.53 10.0.0.54" ||
+		p.CustomString("one_guest_mtu") != "1450" || p.CustomString("one_gateway") != "10.61.4.1" || p.CustomString("one_search_domain") != "cloud.example" {
+		t.Fatalf("created prefix %+v, %v", p, err)
+	}
+	S := registered(t, reg.Stdout, "0")
+	mustOK(t, Run(t, "get_address", "2", Req(S, []string{"SIZE=1"})), "lease")
+	// Shape V: raw stored attributes with ALLOCATED, none computed.
+	V := append(append([]string{}, S...), "ALLOCATED=0 4294967298")
+	mustOK(t, Run(t, "unregister_address_range", "3", Req(V, nil)), "vnet delete")
+	if _, err := c.GetPrefix(ctx(t), pid); !netbox.IsNotFound(err) {
+		t.Fatalf("the driver's prefix survived unregister: %v", err)
+	}
+}
+
+// Case 3: a network carved from a pool in a VRF with a role, until the pool is full.
+func TestRegisterFromPoolUntilExhausted(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	role, err := c.CreateRole(ctx(t), unique("it-role"), unique("it-role"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup(t, "role", func(cx ctxT) error { return c.DeleteRole(cx, role.ID) })
+	pool, err := c.CreatePrefix(ctx(t), netbox.PrefixSpec{Prefix: "10.62.0.0/27", VRFID: vrf.ID, RoleID: role.ID, Description: "OpenNebula pool"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup(t, "pool", func(cx ctxT) error { return c.DeletePrefix(cx, pool.ID) })
+	req := Req([]string{"TYPE=IP4", "SIZE=10", "IPAM_MAD=netbox", "NETBOX_PARENT_PREFIX=10.62.0.0/27", "NETBOX_VRF=" + vrf.Name, "NETBOX_ROLE=" + role.Slug}, nil)
+	var regs []string
+	for i := 0; i < 2; i++ {
+		reg := mustOK(t, Run(t, "register_address_range", strconv.Itoa(i), req), "register from pool")
+		ar, _ := ParseVector(t, reg.Stdout, "AR")
+		want := fmt.Sprintf("10.62.0.%d/28", 16*i)
+		if ar["NETBOX_PREFIX"] != want || ar["IP"] != fmt.Sprintf("10.62.0.%d", 16*i+2) || ar["SIZE"] != "10" {
+			t.Fatalf("carve %d: answer %v, want %s", i, ar, want)
+		}
+		pid, _ := strconv.Atoi(ar["NETBOX_PREFIX_ID"])
+		p, err := c.GetPrefix(ctx(t), pid)
+		if err != nil || netbox.RefID(p.Role) != role.ID || netbox.RefID(p.VRF) != vrf.ID || !p.HasTag("opennebula") {
+			t.Fatalf("carved prefix %+v, %v; want role %d in VRF %d, tagged", p, err, role.ID, vrf.ID)
+		}
+		regs = append(regs, reg.Stdout)
+	}
+	before := countAll(t, c)
+	mustFail(t, Run(t, "register_address_range", "9", req), "no free /28 left in pool 10.62.0.0/27")
+	if after := countAll(t, c); after != before {
+		t.Fatalf("failed register changed NetBox: %+v -> %+v", before, after)
+	}
+	for i, out := range regs {
+		mustOK(t, Run(t, "unregister_address_range", "10", Req(registered(t, out, strconv.Itoa(i)), nil)), "unregister")
+	}
+	if l, _ := c.PrefixesContaining(ctx(t), vrf.ID, "10.62.0.1"); len(l) != 1 || l[0].ID != pool.ID {
+		t.Fatalf("prefixes left in the pool: %+v; want only the pool", l)
+	}
+}
+
+// Values already in NetBox's custom fields win over the AR's.
+func TestNetBoxValuesWin(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	p, err := c.CreatePrefix(ctx(t), netbox.PrefixSpec{Prefix: "10.63.0.0/24", VRFID: vrf.ID,
+		CustomFields: map[string]any{"one_gateway": "10.63.0.254", "one_dns": "10.63.0.53"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup(t, "prefix", func(cx ctxT) error { return c.DeletePrefix(cx, p.ID) })
+	reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{
+		"TYPE=IP4", "IP=10.63.0.100", "SIZE=10", "IPAM_MAD=netbox", "GATEWAY=10.63.0.1", "DNS=8.8.8.8", "GUEST_MTU=9000", "NETBOX_VRF=" + vrf.Name,
+	}, nil)), "register")
+	ar, _ := ParseVector(t, reg.Stdout, "AR")
+	if ar["GATEWAY"] != "10.63.0.254" || ar["DNS"] != "10.63.0.53" || ar["GUEST_MTU"] != "9000" {
+		t.Fatalf("answer %v: want NetBox's gateway and DNS, the AR's MTU", ar)
+	}
+	got, _ := c.GetPrefix(ctx(t), p.ID)
+	if got.CustomString("one_gateway") != "10.63.0.254" || got.CustomString("one_guest_mtu") != "9000" {
+		t.Fatalf("prefix custom fields %v", got.CustomFields)
+	}
+	mustOK(t, Run(t, "unregister_address_range", "2", Req(registered(t, reg.Stdout, "0"), nil)), "unregister")
+	if _, err := c.GetPrefix(ctx(t), p.ID); err != nil {
+		t.Fatalf("a pre-existing prefix was deleted: %v", err)
+	}
+}
+
+// IP4_6 ARs record the SLAAC IPv6 address beside the IPv4 lease; free removes both.
+func TestDualStack(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{
+		"TYPE=IP4_6", "NETWORK_ADDRESS=10.64.0.0", "NETWORK_MASK=24", "SIZE=10", "IPAM_MAD=netbox",
+		"MAC=02:00:0a:40:00:02", "GLOBAL_PREFIX=2001:db8:64::", "NETBOX_VRF=" + vrf.Name,
+	}, nil)), "register")
+	S := registered(t, reg.Stdout, "0")
+	got := mustOK(t, Run(t, "get_address", "2", Req(S, []string{"SIZE=1"})), "get_address")
+	addr, _ := ParseVector(t, got.Stdout, "ADDRESS")
+	if addr["IP"] != "10.64.0.2" {
+		t.Fatalf("lease %v", addr)
+	}
+	// MAC 02:00:0a:40:00:02 → interface id 0000:0aff:fe40:0002.
+	v6 := findIP(t, c, vrf.ID, "2001:db8:64::aff:fe40:2")
+	if !v6.HasTag("opennebula") || v6.Address != "2001:db8:64::aff:fe40:2/64" {
+		t.Fatalf("IPv6 lease %+v", v6)
+	}
+	mustOK(t, Run(t, "free_address", "3", Req(S, []string{"IP=10.64.0.2", "MAC=02:00:0a:40:00:02", "IP6_GLOBAL=2001:db8:64::aff:fe40:2", "SIZE=1"})), "free")
+	if l, _ := c.IPAddressesAt(ctx(t), vrf.ID, []string{"10.64.0.2", "2001:db8:64::aff:fe40:2"}); len(l) != 0 {
+		t.Fatalf("left after free: %+v", l)
+	}
+	mustOK(t, Run(t, "unregister_address_range", "4", Req(S, nil)), "unregister")
+}
+
+// Malformed input of every kind: one clear line, a non-zero exit, NetBox unchanged.
+func TestMalformedInput(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{
+		"TYPE=IP4", "NETWORK_ADDRESS=10.65.0.0", "NETWORK_MASK=255.255.255.0", "SIZE=10", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name,
+	}, nil)), "register")
+	S := registered(t, reg.Stdout, "0")
+	t.Cleanup(func() { Run(t, "unregister_address_range", "99", Req(S, nil)) })
+	// The same AR, pointing at an IP range that no longer exists.
+	stale := make([]string, 0, len(S))
+	for _, kv := range S {
+		if strings.HasPrefix(kv, "NETBOX_IP_RANGE_ID=") {
+			kv = "NETBOX_IP_RANGE_ID=999999"
+		}
+		stale = append(stale, kv)
+	}
+	cases := []struct {
+		name, action, xml string
+		raw               string // raw stdin instead of base64(xml)
+		want              string
+	}{
+		{"bad base64", "get_address", "", "@@@ not base64 @@@", "request is not valid base64"},
+		{"empty stdin", "get_address", "", " ", "empty request"},
+		{"broken xml", "get_address", "<IPAM_DRIVER_ACTION_DATA><AR><IP>10.65.0.2</AR>", "", "request is not valid XML"},
+		{"missing SIZE", "register_address_range", Req([]string{"TYPE=IP4", "IP=10.65.0.50", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name}, nil), "", "AR with IP 10.65.0.50 has no SIZE"},
+		{"negative SIZE", "register_address_range", Req([]string{"TYPE=IP4", "IP=10.65.0.50", "SIZE=-3", "IPAM_MAD=netbox"}, nil), "", "AR SIZE must be positive"},
+		{"negative ADDRESS SIZE", "get_address", Req(S, []string{"SIZE=-1"}), "", "ADDRESS SIZE must be positive"},
+		{"IP outside the AR", "allocate_address", Req(S, []string{"IP=10.65.0.200", "SIZE=1"}), "", "10.65.0.200 (+0) is outside AR 0 (10.65.0.2…10.65.0.11)"},
+		{"unknown VRF name", "register_address_range", Req([]string{"TYPE=IP4", "SIZE=4", "IPAM_MAD=netbox", "NETBOX_PARENT_PREFIX=10.0.0.0/8", "NETBOX_VRF=no-such-vrf"}, nil), "", `NETBOX_VRF "no-such-vrf": no such NetBox vrf`},
+		{"span no prefix contains", "register_address_range", Req([]string{"TYPE=IP4", "IP=10.66.9.10", "SIZE=5", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name}, nil), "", "no NetBox prefix in VRF " + vrf.Name + " contains 10.66.9.10…10.66.9.14"},
+		{"deleted IP range", "get_address", Req(stale, []string{"SIZE=1"}), "", "NetBox IP range 999999 of AR 0 (10.65.0.2…10.65.0.11) no longer exists"},
+		{"deleted IP range, reserve", "get_address", Req(stale, []string{"SIZE=3"}), "", "NetBox IP range 999999 of AR 0 (10.65.0.2…10.65.0.11) no longer exists"},
+		{"IPv6 AR type", "register_address_range", Req([]string{"TYPE=IP6", "SIZE=4", "IPAM_MAD=netbox"}, nil), "", "AR TYPE IP6 has no IPv4 addresses"},
+		{"not registered by us", "get_address", Req([]string{"AR_ID=3", "TYPE=IP4", "IP=10.65.0.2", "SIZE=10", "IPAM_MAD=netbox"}, []string{"SIZE=1"}), "", "has no NETBOX_IP_RANGE_ID"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := countAll(t, c)
+			var r Result
+			if tc.raw != "" {
+				r = runStdin(t, tc.action, tc.raw)
+			} else {
+				r = Run(t, tc.action, "7", tc.xml)
+			}
+			mustFail(t, r, tc.want)
+			if after := countAll(t, c); after != before {
+				t.Fatalf("NetBox changed: %+v -> %+v", before, after)
+			}
+		})
+	}
+}
+
+// A wrong token: a clear auth message without the token. An unreachable NetBox: a
+// clear message well within the deadline.
+func TestAuthAndReachability(t *testing.T) {
+	req := Req([]string{"AR_ID=0", "TYPE=IP4", "IP=10.67.0.2", "SIZE=4", "IPAM_MAD=netbox", "NETBOX_IP_RANGE_ID=1"}, []string{"SIZE=1"})
+	bad := "nbt_wrongkey1234.thisisnotthesecret0000000000000000000000"
+	r := Run(t, "get_address", "1", req, "NETBOX_TOKEN="+bad)
+	mustFail(t, r, "NetBox refused the request (HTTP 403")
+	if strings.Contains(r.Stderr, "thisisnotthesecret") || strings.Contains(r.Stderr, "wrongkey1234") {
+		t.Fatalf("token shown: %s", r.Stderr)
+	}
+	r = Run(t, "get_address", "2", req, "NETBOX_URL=http://127.0.0.1:9", "NETBOX_IPAM_TIMEOUT=5s", "NETBOX_IPAM_RETRIES=1")
+	mustFail(t, r, "cannot reach NetBox")
+	if r.Took.Seconds() > 6 {
+		t.Fatalf("unreachable NetBox took %s, deadline 5s", r.Took)
+	}
+}

@@ -1,0 +1,67 @@
+package mapping
+
+// AR attribute names: OpenNebula's own, then the driver's. Each is spelled here once.
+const (
+	AttrIPAMMAD        = "IPAM_MAD"
+	AttrType           = "TYPE"
+	AttrIP             = "IP"
+	AttrSize           = "SIZE"
+	AttrMAC            = "MAC"
+	AttrARID           = "AR_ID"
+	AttrNetworkAddress = "NETWORK_ADDRESS"
+	AttrNetworkMask    = "NETWORK_MASK"
+	AttrGateway        = "GATEWAY"
+	AttrDNS            = "DNS"
+	AttrGuestMTU       = "GUEST_MTU"
+	AttrSearchDomain   = "SEARCH_DOMAIN"
+	AttrGlobalPrefix   = "GLOBAL_PREFIX"
+	AttrULAPrefix      = "ULA_PREFIX"
+	AttrIP6Global      = "IP6_GLOBAL"
+	AttrIP6ULA         = "IP6_ULA"
+
+	// Written by the driver at register, read back in every later request.
+	AttrPrefixID  = "NETBOX_PREFIX_ID"
+	AttrIPRangeID = "NETBOX_IP_RANGE_ID"
+	AttrPrefix    = "NETBOX_PREFIX"
+	AttrVLANID    = "NETBOX_VLAN_ID"
+	// Set by the user on the AR to steer placement.
+	AttrParentPrefix = "NETBOX_PARENT_PREFIX"
+	AttrPrefixLength = "NETBOX_PREFIX_LENGTH"
+	AttrVRF          = "NETBOX_VRF"
+	AttrTenant       = "NETBOX_TENANT"
+	AttrRole         = "NETBOX_ROLE"
+	AttrSite         = "NETBOX_SITE"
+	AttrStatus       = "NETBOX_STATUS"
+)
+
+// Custom field names in NetBox, and the tag's default slug.
+const (
+	CFGateway      = "one_gateway"
+	CFDNS          = "one_dns"
+	CFNetworkMask  = "one_network_mask"
+	CFGuestMTU     = "one_guest_mtu"
+	CFSearchDomain = "one_search_domain"
+	CFRequestID    = "one_request_id"
+	CFARID         = "one_ar_id"
+	CFMAC          = "one_mac"
+	CFVMID         = "one_vm_id"
+	CFVNetID       = "one_vnet_id"
+	CFVRouterID    = "one_vrouter_id"
+
+	DefaultTag = "opennebula"
+)
+
+// NetworkSetting ties an AR attribute to the prefix custom field that stores it.
+type NetworkSetting struct {
+	Attr, CustomField string
+	Integer           bool
+}
+
+// NetworkSettings are handed to VMs and live in custom fields on the prefix.
+var NetworkSettings = []NetworkSetting{
+	{AttrGateway, CFGateway, false},
+	{AttrDNS, CFDNS, false},
+	{AttrNetworkMask, CFNetworkMask, false},
+	{AttrGuestMTU, CFGuestMTU, true},
+	{AttrSearchDomain, CFSearchDomain, false},
+}

@@ -1,0 +1,171 @@
+package mapping
+
+import (
+	"encoding/base64"
+	"flag"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func b64(s string) []byte { return []byte(base64.StdEncoding.EncodeToString([]byte(s))) }
+
+func TestDecode(t *testing.T) {
+	good := `<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><IP>10.0.0.2</IP><SIZE>10</SIZE><IPAM_MAD>netbox</IPAM_MAD><DESC><![CDATA[a "b" \c]]></DESC></AR><ADDRESS><SIZE>1</SIZE></ADDRESS></IPAM_DRIVER_ACTION_DATA>`
+	cases := []struct {
+		name    string
+		in      []byte
+		wantErr string
+		check   func(t *testing.T, r Request)
+	}{
+		{"good", b64(good), "", func(t *testing.T, r Request) {
+			if r.AR.Get("IP") != "10.0.0.2" || r.AR.Get("SIZE") != "10" || r.Address.Get("SIZE") != "1" {
+				t.Errorf("got %+v", r)
+			}
+			if r.AR.Get("DESC") != `a "b" \c` {
+				t.Errorf("CDATA value %q", r.AR.Get("DESC"))
+			}
+			if r.AR[0].Name != "TYPE" || r.AR[3].Name != "IPAM_MAD" {
+				t.Errorf("order lost: %+v", r.AR)
+			}
+		}},
+		{"trailing newline tolerated", append(b64(good), '\n'), "", nil},
+		{"empty", nil, "empty request", nil},
+		{"bad base64", []byte("!!!not base64"), "not valid base64", nil},
+		{"broken xml", b64(`<IPAM_DRIVER_ACTION_DATA><AR><IP>10.0.0.2</AR>`), "not valid XML", nil},
+		{"truncated xml", b64(good[:40]), "not valid XML", nil},
+		{"wrong root", b64(`<VNET><AR><IP>1</IP></AR></VNET>`), "want <IPAM_DRIVER_ACTION_DATA>", nil},
+		{"no AR", b64(`<IPAM_DRIVER_ACTION_DATA><ADDRESS><SIZE>1</SIZE></ADDRESS></IPAM_DRIVER_ACTION_DATA>`), "no <AR>", nil},
+		{"not xml", b64(`hello`), "holds no <IPAM_DRIVER_ACTION_DATA>", nil},
+		{"entity bomb", b64(`<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><IPAM_DRIVER_ACTION_DATA><AR><IP>&b;</IP></AR></IPAM_DRIVER_ACTION_DATA>`), "not valid XML", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Decode(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if _, ok := err.(*InputError); !ok {
+					t.Fatalf("err is %T, want *InputError", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.check != nil {
+				tc.check(t, r)
+			}
+		})
+	}
+}
+
+func TestTemplateGolden(t *testing.T) {
+	var tpl Template
+	tpl.Vector("AR", Attrs{
+		{"IPAM_MAD", "netbox"}, {"TYPE", "IP4"}, {"IP", "10.0.0.2"}, {"SIZE", "200"},
+		{"DESCRIPTION", `say "hi" to C:\net`}, {"type", "repeated, dropped"}, {"multi", "line1\nline2"},
+	})
+	tpl.Vector("ADDRESS", Attrs{{"IP", "10.0.0.7"}, {"SIZE", "1"}})
+	golden := "testdata/template.golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(tpl.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tpl.String() != string(want) {
+		t.Fatalf("template\n got: %s\nwant: %s", tpl.String(), want)
+	}
+}
+
+func TestFreeRun(t *testing.T) {
+	a := netip.MustParseAddr
+	used := func(s ...string) []netip.Addr {
+		out := []netip.Addr{}
+		for _, x := range s {
+			out = append(out, a(x))
+		}
+		return out
+	}
+	cases := []struct {
+		name        string
+		first, last string
+		used        []netip.Addr
+		n           int
+		want        string // "" = none
+	}{
+		{"empty range start", "10.0.0.10", "10.0.0.19", nil, 4, "10.0.0.10"},
+		{"skip foreign in the middle", "10.0.0.10", "10.0.0.19", used("10.0.0.12"), 4, "10.0.0.13"},
+		{"exact fit at end", "10.0.0.10", "10.0.0.19", used("10.0.0.13", "10.0.0.15"), 4, "10.0.0.16"},
+		{"no fit", "10.0.0.10", "10.0.0.19", used("10.0.0.13", "10.0.0.16"), 4, ""},
+		{"unsorted, duplicates, outside", "10.0.0.10", "10.0.0.19", used("10.0.0.11", "10.0.0.5", "10.0.0.11", "10.0.0.10"), 8, "10.0.0.12"},
+		{"size one full", "10.0.0.10", "10.0.0.10", used("10.0.0.10"), 1, ""},
+		{"whole range", "10.0.0.10", "10.0.0.13", nil, 4, "10.0.0.10"},
+		{"bigger than range", "10.0.0.10", "10.0.0.13", nil, 5, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := FreeRun(a(tc.first), a(tc.last), tc.used, tc.n)
+			if tc.want == "" {
+				if ok {
+					t.Fatalf("got %v, want none", got)
+				}
+				return
+			}
+			if !ok || got != a(tc.want) {
+				t.Fatalf("got %v %v, want %s", got, ok, tc.want)
+			}
+		})
+	}
+}
+
+func TestAddressMath(t *testing.T) {
+	a := netip.MustParseAddr
+	if got, _ := Add(a("10.0.0.250"), 10); got != a("10.0.1.4") {
+		t.Errorf("Add = %v", got)
+	}
+	if _, ok := Add(a("255.255.255.255"), 1); ok {
+		t.Error("Add past the end of IPv4 succeeded")
+	}
+	if Offset(a("10.0.0.2"), a("10.0.1.1")) != 255 {
+		t.Error("Offset")
+	}
+	if Last(netip.MustParsePrefix("10.1.2.0/23")) != a("10.1.3.255") {
+		t.Error("Last")
+	}
+	for size, want := range map[int]int{1: 30, 2: 29, 5: 29, 6: 28, 13: 28, 253: 24, 254: 23, 1000: 22} {
+		if got := PrefixLenFor(size); got != want {
+			t.Errorf("PrefixLenFor(%d) = %d, want %d", size, got, want)
+		}
+	}
+	for in, want := range map[string]int{"255.255.255.0": 24, "24": 24, "255.255.254.0": 23, "0": 0} {
+		if got, err := MaskBits(in); err != nil || got != want {
+			t.Errorf("MaskBits(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"255.0.255.0", "33", "x", "::"} {
+		if _, err := MaskBits(bad); err == nil {
+			t.Errorf("MaskBits(%q) accepted", bad)
+		}
+	}
+	mac, _ := ParseMAC("02:00:0a:00:00:07")
+	if got := MACAdd(mac, 3).String(); got != "02:00:0a:00:00:0a" {
+		t.Errorf("MACAdd = %s", got)
+	}
+	if got := MACAdd(mac, 0x100).String(); got != "02:00:0a:00:01:07" {
+		t.Errorf("MACAdd carry = %s", got)
+	}
+	// OpenNebula: 2001:db8:: + 02:00:0a:00:00:07 → interface id 0000:0aff:fe00:0007.
+	ip6, err := EUI64(a("2001:db8::"), mac)
+	if err != nil || ip6 != a("2001:db8::aff:fe00:7") {
+		t.Errorf("EUI64 = %v, %v", ip6, err)
+	}
+}

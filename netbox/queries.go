@@ -1,0 +1,186 @@
+package netbox
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// The calls below filter by things go-netbox's typed list requests cannot say (the
+// global table as vrf_id=null, several addresses at once with their VRF), or send
+// bodies its 4.0 models lack fields for, so they go through do().
+
+// VRFFilter selects a VRF in list queries: 0 is the global table.
+func vrfQuery(q url.Values, vrfID int) {
+	if vrfID == 0 {
+		q.Set("vrf_id", "null")
+	} else {
+		q.Set("vrf_id", strconv.Itoa(vrfID))
+	}
+}
+
+// listAll follows NetBox's pagination; max bounds the objects read.
+func listAll[T any](ctx context.Context, c *Client, path string, q url.Values, max int) ([]T, error) {
+	q.Set("limit", "1000")
+	var out []T
+	for offset := 0; ; {
+		q.Set("offset", strconv.Itoa(offset))
+		var page list[T]
+		if err := c.do(ctx, "GET", path, q, nil, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Results...)
+		offset += len(page.Results)
+		if page.Next == "" || len(page.Results) == 0 || len(out) >= max {
+			return out, nil
+		}
+	}
+}
+
+// PrefixesContaining lists the prefixes of a VRF that contain addr.
+func (c *Client) PrefixesContaining(ctx context.Context, vrfID int, addr string) ([]Prefix, error) {
+	q := url.Values{"contains": {addr}}
+	vrfQuery(q, vrfID)
+	return listAll[Prefix](ctx, c, "/api/ipam/prefixes/", q, 1000)
+}
+
+// PrefixExact finds the prefix with exactly this CIDR in a VRF (KindNotFound if none).
+func (c *Client) PrefixExact(ctx context.Context, vrfID int, cidr string) (Prefix, error) {
+	q := url.Values{"prefix": {cidr}}
+	vrfQuery(q, vrfID)
+	ps, err := listAll[Prefix](ctx, c, "/api/ipam/prefixes/", q, 10)
+	if err != nil {
+		return Prefix{}, err
+	}
+	if len(ps) == 0 {
+		return Prefix{}, &Error{Kind: KindNotFound, Op: "GET /api/ipam/prefixes/", Msg: "no prefix " + cidr}
+	}
+	return ps[0], nil
+}
+
+// CarvePrefix asks NetBox for a free child prefix of the given length inside parent
+// (NetBox allocates under its lock). A parent with no room is KindConflict.
+func (c *Client) CarvePrefix(ctx context.Context, parentID, length int, s PrefixSpec) (Prefix, error) {
+	body := map[string]any{"prefix_length": length}
+	for k, v := range s.request().AdditionalProperties {
+		body[k] = v
+	}
+	if len(s.Tags) > 0 {
+		body["tags"] = nestedTags(s.Tags)
+	}
+	if len(s.CustomFields) > 0 {
+		body["custom_fields"] = s.CustomFields
+	}
+	if s.Description != "" {
+		body["description"] = s.Description
+	}
+	if s.Status != "" {
+		body["status"] = s.Status
+	}
+	var out []Prefix
+	err := c.do(ctx, "POST", fmt.Sprintf("/api/ipam/prefixes/%d/available-prefixes/", parentID), nil, []any{body}, &out)
+	if err != nil {
+		return Prefix{}, err
+	}
+	if len(out) != 1 {
+		return Prefix{}, &Error{Kind: KindServer, Op: "POST available-prefixes", Msg: fmt.Sprintf("NetBox returned %d prefixes for one request", len(out))}
+	}
+	return out[0], nil
+}
+
+// SetPrefixCustomFields writes custom fields of a prefix (others stay as they are).
+func (c *Client) SetPrefixCustomFields(ctx context.Context, id int, cf map[string]any) (Prefix, error) {
+	var p Prefix
+	err := c.do(ctx, "PATCH", fmt.Sprintf("/api/ipam/prefixes/%d/", id), nil, map[string]any{"custom_fields": cf}, &p)
+	return p, err
+}
+
+// IPAddressesAt lists the IP address objects of a VRF at these host addresses (any mask).
+func (c *Client) IPAddressesAt(ctx context.Context, vrfID int, addrs []string) ([]IPAddress, error) {
+	if len(addrs) == 0 {
+		return nil, nil
+	}
+	q := url.Values{"address": addrs}
+	vrfQuery(q, vrfID)
+	return listAll[IPAddress](ctx, c, "/api/ipam/ip-addresses/", q, 10*len(addrs))
+}
+
+// IPAddressesIn lists the IP address objects of a VRF inside a prefix (CIDR).
+func (c *Client) IPAddressesIn(ctx context.Context, vrfID int, parent string) ([]IPAddress, error) {
+	q := url.Values{"parent": {parent}}
+	vrfQuery(q, vrfID)
+	return listAll[IPAddress](ctx, c, "/api/ipam/ip-addresses/", q, 1<<20)
+}
+
+// IPRangesIn lists the IP ranges of a VRF inside a prefix (CIDR).
+func (c *Client) IPRangesIn(ctx context.Context, vrfID int, parent string) ([]IPRange, error) {
+	q := url.Values{"parent": {parent}}
+	vrfQuery(q, vrfID)
+	return listAll[IPRange](ctx, c, "/api/ipam/ip-ranges/", q, 100000)
+}
+
+// CreateIPAddresses creates all of specs in one atomic request (all or none).
+func (c *Client) CreateIPAddresses(ctx context.Context, specs []IPAddressSpec) ([]IPAddress, error) {
+	body := make([]map[string]any, 0, len(specs))
+	for _, s := range specs {
+		m := map[string]any{"address": s.Address}
+		for k, v := range s.availableRequest().AdditionalProperties {
+			m[k] = v
+		}
+		if s.Description != "" {
+			m["description"] = s.Description
+		}
+		body = append(body, m)
+	}
+	var out []IPAddress
+	err := c.do(ctx, "POST", "/api/ipam/ip-addresses/", nil, body, &out)
+	return out, err
+}
+
+// PatchIPAddress changes fields of one IP address.
+func (c *Client) PatchIPAddress(ctx context.Context, id int, fields map[string]any) (IPAddress, error) {
+	var a IPAddress
+	err := c.do(ctx, "PATCH", fmt.Sprintf("/api/ipam/ip-addresses/%d/", id), nil, fields, &a)
+	return a, err
+}
+
+// Resolve finds an object of kind ("vrf", "tenant", "role", "site") by id, slug or name,
+// matched exactly. Unknown is KindNotFound with a message naming what was asked.
+func (c *Client) Resolve(ctx context.Context, kind, s string) (Ref, error) {
+	path, byName := map[string]string{
+		"vrf": "/api/ipam/vrfs/", "tenant": "/api/tenancy/tenants/", "role": "/api/ipam/roles/", "site": "/api/dcim/sites/",
+	}[kind], "name"
+	if path == "" {
+		return Ref{}, &Error{Kind: KindInternal, Msg: "unknown kind " + kind}
+	}
+	var tries []url.Values
+	if _, err := strconv.Atoi(s); err == nil {
+		tries = append(tries, url.Values{"id": {s}})
+	}
+	if kind != "vrf" {
+		tries = append(tries, url.Values{"slug": {s}})
+	}
+	tries = append(tries, url.Values{byName: {s}})
+	for _, q := range tries {
+		refs, err := listAll[Ref](ctx, c, path, q, 10)
+		if err != nil {
+			return Ref{}, err
+		}
+		for _, r := range refs {
+			if strconv.Itoa(r.ID) == s || r.Slug == s || r.Name == s {
+				return r, nil
+			}
+		}
+	}
+	return Ref{}, &Error{Kind: KindNotFound, Op: "GET " + path, Msg: fmt.Sprintf("no NetBox %s %q (by id, slug or name)", kind, strings.TrimSpace(s))}
+}
+
+// Raw sends a GET (or other method without body) to path and decodes the answer into
+// out: for tests and diagnostics.
+func (c *Client) Raw(ctx context.Context, method, path string, out any) error {
+	p, q, _ := strings.Cut(path, "?")
+	vals, _ := url.ParseQuery(q)
+	return c.do(ctx, method, p, vals, nil, out)
+}
