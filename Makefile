@@ -3,7 +3,7 @@ GO       ?= go
 NB       := integration/netbox
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /integration)
 
-.PHONY: all build test test-unit test-integration netbox-up netbox-down netbox-reset vet clean
+.PHONY: demo all build test test-unit test-integration netbox-up netbox-down netbox-reset vet clean
 
 all: build
 
@@ -16,7 +16,7 @@ vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 ## The test command of README.md and CI: unit tests, then a real NetBox, then the integration tests.
-test: vet build test-unit netbox-up test-integration
+test: vet build test-unit netbox-up test-integration demo
 
 test-unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
@@ -36,3 +36,7 @@ netbox-reset:
 
 clean:
 	rm -rf bin dist
+
+## The main job: an OpenNebula life cycle against the local NetBox (KEEP=1 keeps the objects).
+demo:
+	integration/demo
