@@ -28,9 +28,14 @@
 // 4.7's brief VRF no longer carries prefix_count, which go-netbox 4.0 requires. The
 // failing calls still return the raw body, which decode() reads.
 //
-// What go-netbox cannot express at all goes through Client.do with a hand-built
-// path: the `limit` of available-ips GET, `cf_…` filters, scope_type/scope_id of
-// prefixes (4.2+; a `site` key is silently ignored by 4.7), and bulk DELETE by id.
+// On the writing side go-netbox 4.0's request models lack what 4.7 takes, so those
+// fields travel as the models' AdditionalProperties: foreign keys as plain ids (its
+// nested VRF/role/tenant models demand names), tags as {"slug": …} (its nested tag
+// demands the name too), tags/custom fields/status/VRF on available-ips (its model
+// there is the brief address-and-description one), and a prefix's scope_type/scope_id
+// (4.2+; a `site` key is silently ignored by 4.7). Calls with filters it cannot say at
+// all (vrf_id=null for the global table, `limit` of available-ips GET, parent=…,
+// several addresses at once) and bulk creates go through Client.do (queries.go).
 //
 // Retries: GET, HEAD and DELETE are retried by go-retryablehttp on connection errors,
 // 429 and 5xx, with backoff, inside the caller's context deadline. POST and PATCH are
