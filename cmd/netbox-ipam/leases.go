@@ -298,11 +298,7 @@ func requestIP6(addr mapping.Attrs) []netip.Addr {
 
 // refuseTaken fails naming the first of addrs that NetBox already holds, whoever owns it.
 func (d *Driver) refuseTaken(ctx context.Context, vrf int, addrs []netip.Addr) error {
-	strs := make([]string, 0, len(addrs))
-	for _, a := range addrs {
-		strs = append(strs, a.String())
-	}
-	have, err := d.nb.IPAddressesAt(ctx, vrf, strs)
+	have, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(addrs))
 	if err != nil {
 		return err
 	}
@@ -337,16 +333,11 @@ func (d *Driver) Free(ctx context.Context, req mapping.Request) (string, error) 
 		d.info("neither the IP range nor the prefix of %s exists; nothing to free", s)
 		return "", nil
 	}
-	strs := make([]string, 0, len(addrs)+2)
-	for _, a := range addrs {
-		strs = append(strs, a.String())
+	lookup := addrs
+	if len(addrs) == 1 { // the lease's IPv6 addresses go with it
+		lookup = append([]netip.Addr{addrs[0]}, requestIP6(req.Address)...)
 	}
-	if len(addrs) == 1 {
-		for _, a := range requestIP6(req.Address) {
-			strs = append(strs, a.String())
-		}
-	}
-	have, err := d.nb.IPAddressesAt(ctx, vrf, strs)
+	have, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(lookup))
 	if err != nil {
 		return "", err
 	}
@@ -398,4 +389,13 @@ func (d *Driver) arVRF(ctx context.Context, s arSpan) (vrf int, known bool, err 
 		}
 	}
 	return 0, false, nil
+}
+
+// addrStrings is addrs as NetBox's address filter takes them.
+func addrStrings(addrs []netip.Addr) []string {
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, a.String())
+	}
+	return out
 }

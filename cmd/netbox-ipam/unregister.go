@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -40,21 +41,19 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 		if err != nil {
 			return "", err
 		}
-		var v6 []string
+		var v6 []netip.Addr
 		for _, ip := range ips {
 			a, err := ip.Addr()
 			if err != nil || a.Less(s.first) || s.last.Less(a) || !d.owned(ip.Tagged) {
 				continue
 			}
-			for _, x := range slaac(s, ip.CustomString(mapping.CFMAC)) {
-				v6 = append(v6, x.String())
-			}
+			v6 = append(v6, slaac(s, ip.CustomString(mapping.CFMAC))...)
 			if err := d.nb.DeleteIPAddress(ctx, ip.ID); err != nil && !netbox.IsNotFound(err) {
 				return "", err
 			}
 		}
 		if len(v6) > 0 {
-			more, err := d.nb.IPAddressesAt(ctx, vrf, v6)
+			more, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(v6))
 			if err != nil {
 				return "", err
 			}
