@@ -152,24 +152,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
-	if err != nil {
-		return transportError(ctx, method+" "+path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return transportError(ctx, method+" "+path, err)
-	}
-	if resp.StatusCode >= 300 {
-		return statusError(method+" "+path, resp.StatusCode, raw)
-	}
-	if out == nil || len(raw) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return &Error{Kind: KindServer, Op: method + " " + path, Msg: "unreadable answer from NetBox: " + err.Error()}
-	}
-	return nil
+	return decode(ctx, method+" "+path, resp, err, out)
 }
 
 // decode turns the result of a go-netbox call into our own type. go-netbox has already
