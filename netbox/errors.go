@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -31,6 +33,7 @@ type Error struct {
 	Op     string // e.g. "POST /api/ipam/ip-ranges/7/available-ips/"
 	Status int    // HTTP status, 0 when there was no answer
 	Msg    string
+	unsent bool // the request never left (no connection): a write did not happen
 }
 
 func (e *Error) Error() string {
@@ -53,21 +56,27 @@ func KindOf(err error) Kind {
 func IsNotFound(err error) bool { return KindOf(err) == KindNotFound }
 
 func transportError(ctx context.Context, op string, err error) error {
-	msg := err.Error()
+	msg, unsent := err.Error(), false
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		msg = "NetBox did not answer before the action's deadline"
 	case errors.Is(err, context.Canceled):
 		msg = "cancelled"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		msg = "the connection to NetBox broke before it answered"
 	default:
 		var ne *net.OpError
+		var ue *url.Error
 		if errors.As(err, &ne) {
 			msg = "cannot reach NetBox: " + ne.Err.Error()
+			unsent = ne.Op == "dial"
+		} else if errors.As(err, &ue) {
+			msg = "cannot reach NetBox: " + ue.Err.Error()
 		} else {
 			msg = "cannot reach NetBox: " + msg
 		}
 	}
-	return &Error{Kind: KindUnavailable, Op: op, Msg: msg}
+	return &Error{Kind: KindUnavailable, Op: op, Msg: msg, unsent: unsent}
 }
 
 func statusError(op string, status int, body []byte) error {

@@ -19,6 +19,7 @@ type Driver struct {
 	cfg    config.Config
 	nb     *netbox.Client
 	reqID  string
+	stamp  string // when this call started: with reqID it makes the descriptions unique
 	stderr io.Writer
 }
 
@@ -28,7 +29,7 @@ func NewDriver(cfg config.Config, reqID string, stderr io.Writer) (*Driver, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Driver{cfg: cfg, nb: nb, reqID: reqID, stderr: stderr}, nil
+	return &Driver{cfg: cfg, nb: nb, reqID: reqID, stamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), stderr: stderr}, nil
 }
 
 // info writes a line to oned.log. The text must not start with a digit: oned would
@@ -138,7 +139,7 @@ func (d *Driver) leaseSpec(s arSpan, addr netip.Addr, bits int, vrfID int, mac s
 	}
 	spec := netbox.IPAddressSpec{
 		VRFID: vrfID, Status: "active", Tags: d.tags(), CustomFields: cf,
-		Description: fmt.Sprintf("OpenNebula AR %s lease, request %s", s.id, d.reqID),
+		Description: fmt.Sprintf("OpenNebula AR %s lease, request %s at %s", s.id, d.reqID, d.stamp),
 	}
 	if addr.IsValid() {
 		spec.Address = netip.PrefixFrom(addr, bits).String()

@@ -58,7 +58,7 @@ func addressSize(addr mapping.Attrs) (int, error) {
 // takeOne asks NetBox's available-ips of the range for one address: NetBox picks it
 // under its lock, so racing clients never get the same one.
 func (d *Driver) takeOne(ctx context.Context, s arSpan) (netip.Addr, error) {
-	got, err := d.nb.TakeFromRange(ctx, s.rangeID, []netbox.IPAddressSpec{d.leaseSpec(s, netip.Addr{}, 0, 0, "")})
+	lease, err := d.takeFromRange(ctx, s, d.leaseSpec(s, netip.Addr{}, 0, 0, ""))
 	switch {
 	case netbox.IsNotFound(err):
 		return netip.Addr{}, inputf("NetBox IP range %d of %s no longer exists; restore it in NetBox or re-create the AR", s.rangeID, s)
@@ -66,10 +66,7 @@ func (d *Driver) takeOne(ctx context.Context, s arSpan) (netip.Addr, error) {
 		return netip.Addr{}, conflictf("no free address in %s (NetBox IP range %d is full)", s, s.rangeID)
 	case err != nil:
 		return netip.Addr{}, err
-	case len(got) != 1:
-		return netip.Addr{}, fmt.Errorf("NetBox returned %d addresses for one", len(got))
 	}
-	lease := got[0]
 	a, err := lease.Addr()
 	if err != nil || a.Less(s.first) || s.last.Less(a) {
 		d.dropLeases(lease.ID)
@@ -103,7 +100,7 @@ func (d *Driver) takeRun(ctx context.Context, s arSpan, n int) (netip.Addr, erro
 			a, _ := mapping.Add(first, int64(i))
 			specs = append(specs, d.leaseSpec(s, a, bits, netbox.RefID(r.VRF), macFor(s, a)))
 		}
-		got, err := d.nb.CreateIPAddresses(ctx, specs)
+		got, err := d.createLeases(ctx, specs)
 		if netbox.KindOf(err) == netbox.KindInvalid {
 			d.info("lost a race for %s (+%d), trying the next run: %v", first, n-1, err)
 			continue
@@ -181,7 +178,7 @@ func (d *Driver) completeLeases(ctx context.Context, s arSpan, leases []netbox.I
 	if len(v6) == 0 {
 		return nil
 	}
-	got, err := d.nb.CreateIPAddresses(ctx, v6)
+	got, err := d.createLeases(ctx, v6)
 	if err != nil {
 		return fmt.Errorf("recording the IPv6 addresses of the lease: %w", err)
 	}
@@ -244,7 +241,7 @@ func (d *Driver) Allocate(ctx context.Context, req mapping.Request) (string, err
 	for _, a := range addrs {
 		specs = append(specs, d.leaseSpec(s, a, bits, vrf, macFor(s, a)))
 	}
-	got, err := d.nb.CreateIPAddresses(ctx, specs)
+	got, err := d.createLeases(ctx, specs)
 	if netbox.KindOf(err) == netbox.KindInvalid {
 		if terr := d.refuseTaken(ctx, vrf, addrs); terr != nil { // taken between our look and our POST
 			return "", terr

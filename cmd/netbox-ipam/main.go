@@ -70,6 +70,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		if len(args) > 1 {
 			reqID = args[1]
 		}
+		if !validRequestID(reqID) {
+			return fail(stderr, &mapping.InputError{Msg: fmt.Sprintf("request id %q is not a number; oned passes its request number as the first argument (%s)", reqID, usage)})
+		}
 		raw, err := io.ReadAll(io.LimitReader(stdin, mapping.MaxRequest+1))
 		if err != nil {
 			return fail(stderr, &mapping.InputError{Msg: "cannot read the request from stdin: " + err.Error()})
@@ -115,6 +118,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return fail(stderr, err)
 	}
 	return 0
+}
+
+// validRequestID accepts what oned sends (its request counter). The id goes into NetBox
+// descriptions and custom fields, so anything else is refused before it gets there.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 20 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -113,7 +113,7 @@ func (d *Driver) Register(ctx context.Context, req mapping.Request) (answer stri
 			u.run(d)
 		}
 	}()
-	desc := "OpenNebula address range, registered by request " + d.reqID
+	desc := fmt.Sprintf("OpenNebula address range, registered by request %s at %s", d.reqID, d.stamp)
 
 	var prefix netbox.Prefix
 	var first netip.Addr
@@ -151,7 +151,7 @@ func (d *Driver) Register(ctx context.Context, req mapping.Request) (answer stri
 	}
 	last, _ := mapping.Add(first, int64(size-1))
 
-	rng, err := d.nb.CreateIPRange(ctx, netbox.IPRangeSpec{
+	rng, err := d.createIPRange(ctx, netbox.IPRangeSpec{
 		Start: netip.PrefixFrom(first, net.Bits()).String(), End: netip.PrefixFrom(last, net.Bits()).String(),
 		VRFID: pl.vrfID, RoleID: pl.roleID, TenantID: pl.tenantID, Status: "active",
 		Description: desc, Tags: d.tags(),
@@ -161,6 +161,13 @@ func (d *Driver) Register(ctx context.Context, req mapping.Request) (answer stri
 	}
 	u = append(u, func(c context.Context) error { return d.nb.DeleteIPRange(c, rng.ID) })
 
+	d.info("registered %s…%s as NetBox IP range %d in prefix %s (id %d)", first, last, rng.ID, net.Masked(), prefix.ID)
+	return arAnswer(ar, typ, first, size, net, settings, prefix, rng.ID), nil
+}
+
+// arAnswer is register's answer. oned replaces the whole AR with it, so it starts with
+// every attribute the request carried and then sets the driver's.
+func arAnswer(ar mapping.Attrs, typ string, first netip.Addr, size int, net netip.Prefix, settings map[string]string, prefix netbox.Prefix, rangeID int) string {
 	out := append(mapping.Attrs{}, ar...)
 	out = out.Set(mapping.AttrIPAMMAD, "netbox").Set(mapping.AttrType, typ).
 		Set(mapping.AttrIP, first.String()).Set(mapping.AttrSize, strconv.Itoa(size)).
@@ -170,15 +177,14 @@ func (d *Driver) Register(ctx context.Context, req mapping.Request) (answer stri
 			out = out.Set(ns.Attr, v)
 		}
 	}
-	out = out.Set(mapping.AttrPrefixID, strconv.Itoa(prefix.ID)).Set(mapping.AttrIPRangeID, strconv.Itoa(rng.ID)).
+	out = out.Set(mapping.AttrPrefixID, strconv.Itoa(prefix.ID)).Set(mapping.AttrIPRangeID, strconv.Itoa(rangeID)).
 		Set(mapping.AttrPrefix, net.Masked().String())
 	if prefix.VLAN != nil {
 		out = out.Set(mapping.AttrVLANID, strconv.Itoa(prefix.VLAN.ID))
 	}
 	var tpl mapping.Template
 	tpl.Vector("AR", out)
-	d.info("registered %s…%s as NetBox IP range %d in prefix %s (id %d)", first, last, rng.ID, net.Masked(), prefix.ID)
-	return tpl.String(), nil
+	return tpl.String()
 }
 
 // spanError explains NetBox's refusal of an IP range (overlap with another range…).
@@ -248,7 +254,7 @@ func arNetwork(ar mapping.Attrs) (netip.Prefix, error) {
 }
 
 func (d *Driver) createPrefix(ctx context.Context, pl placement, net netip.Prefix, desc string, u *undo) (netbox.Prefix, error) {
-	p, err := d.nb.CreatePrefix(ctx, pl.prefixSpec(net.String(), desc, d.tags()))
+	p, err := d.createPrefixOnce(ctx, pl.prefixSpec(net.String(), desc, d.tags()))
 	if err != nil {
 		return p, err
 	}
@@ -301,7 +307,7 @@ func (d *Driver) carve(ctx context.Context, ar mapping.Attrs, size int, pl place
 		}
 		spec := pl.prefixSpec("", desc, d.tags())
 		spec.VRFID = netbox.RefID(parent.VRF) // a child lives in its parent's VRF
-		p, err := d.nb.CarvePrefix(ctx, parent.ID, length, spec)
+		p, err := d.carvePrefix(ctx, parent, length, spec)
 		if netbox.KindOf(err) == netbox.KindConflict {
 			full = append(full, parent.Prefix)
 			continue

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// Every object the driver creates goes through the functions below. Each POST carries
+// the call's description (request id and the call's timestamp, unique to this process)
+// so that, when its answer is lost, netbox.CreateOnce can find exactly what it made
+// instead of sending it again or leaving it behind.
+
+// takeFromRange is available-ips POST of one lease in the AR's IP range.
+func (d *Driver) takeFromRange(ctx context.Context, s arSpan, spec netbox.IPAddressSpec) (netbox.IPAddress, error) {
+	got, err := netbox.CreateOnce(ctx,
+		func(c context.Context) ([]netbox.IPAddress, error) {
+			return d.nb.TakeFromRange(c, s.rangeID, []netbox.IPAddressSpec{spec})
+		},
+		func(c context.Context) ([]netbox.IPAddress, bool, error) {
+			have, err := d.nb.IPAddressesLabelled(c, d.cfg.Tag, spec.Description)
+			var mine []netbox.IPAddress
+			for _, h := range have {
+				if a, aerr := h.Addr(); aerr == nil && !a.Less(s.first) && !s.last.Less(a) {
+					mine = append(mine, h)
+				}
+			}
+			d.infoLost(fmt.Sprintf("a lease in NetBox IP range %d", s.rangeID), len(mine))
+			return mine, len(mine) > 0, err
+		})
+	if err != nil {
+		return netbox.IPAddress{}, err
+	}
+	if len(got) != 1 {
+		ids := make([]int, 0, len(got))
+		for _, g := range got {
+			ids = append(ids, g.ID)
+		}
+		d.dropLeases(ids...)
+		return netbox.IPAddress{}, fmt.Errorf("NetBox returned %d addresses for one", len(got))
+	}
+	return got[0], nil
+}
+
+// createLeases creates IP addresses at the specs' exact addresses in one atomic request.
+func (d *Driver) createLeases(ctx context.Context, specs []netbox.IPAddressSpec) ([]netbox.IPAddress, error) {
+	want := map[netip.Addr]int{} // address → VRF
+	for _, s := range specs {
+		if p, err := netip.ParsePrefix(s.Address); err == nil {
+			want[p.Addr()] = s.VRFID
+		}
+	}
+	return netbox.CreateOnce(ctx,
+		func(c context.Context) ([]netbox.IPAddress, error) { return d.nb.CreateIPAddresses(c, specs) },
+		func(c context.Context) ([]netbox.IPAddress, bool, error) {
+			have, err := d.nb.IPAddressesLabelled(c, d.cfg.Tag, specs[0].Description)
+			var mine []netbox.IPAddress
+			for _, h := range have {
+				a, aerr := h.Addr()
+				if vrf, ok := want[a]; aerr == nil && ok && vrf == netbox.RefID(h.VRF) {
+					mine = append(mine, h)
+				}
+			}
+			d.infoLost(fmt.Sprintf("IP addresses (%d)", len(specs)), len(mine))
+			if err == nil && len(mine) > 0 && len(mine) != len(specs) {
+				err = fmt.Errorf("NetBox holds %d of the %d addresses of one atomic request", len(mine), len(specs))
+			}
+			return mine, len(mine) == len(specs), err
+		})
+}
+
+// createPrefixOnce creates a prefix named by the AR.
+func (d *Driver) createPrefixOnce(ctx context.Context, spec netbox.PrefixSpec) (netbox.Prefix, error) {
+	return netbox.CreateOnce(ctx,
+		func(c context.Context) (netbox.Prefix, error) { return d.nb.CreatePrefix(c, spec) },
+		func(c context.Context) (netbox.Prefix, bool, error) {
+			return d.onePrefix(c, spec.Description, func(p netbox.Prefix) bool {
+				return p.Prefix == spec.Prefix && netbox.RefID(p.VRF) == spec.VRFID
+			})
+		})
+}
+
+// carvePrefix takes a child prefix of length from parent through available-prefixes.
+func (d *Driver) carvePrefix(ctx context.Context, parent netbox.Prefix, length int, spec netbox.PrefixSpec) (netbox.Prefix, error) {
+	pnet, _ := parent.Net()
+	return netbox.CreateOnce(ctx,
+		func(c context.Context) (netbox.Prefix, error) { return d.nb.CarvePrefix(c, parent.ID, length, spec) },
+		func(c context.Context) (netbox.Prefix, bool, error) {
+			return d.onePrefix(c, spec.Description, func(p netbox.Prefix) bool {
+				n, err := p.Net()
+				return err == nil && n.Bits() == length && pnet.Contains(n.Addr()) && netbox.RefID(p.VRF) == spec.VRFID
+			})
+		})
+}
+
+func (d *Driver) onePrefix(ctx context.Context, desc string, match func(netbox.Prefix) bool) (netbox.Prefix, bool, error) {
+	have, err := d.nb.PrefixesLabelled(ctx, d.cfg.Tag, desc)
+	if err != nil {
+		return netbox.Prefix{}, false, err
+	}
+	for _, p := range have {
+		if match(p) {
+			d.infoLost("a prefix", 1)
+			return p, true, nil
+		}
+	}
+	d.infoLost("a prefix", 0)
+	return netbox.Prefix{}, false, nil
+}
+
+// createIPRange creates the AR's IP range.
+func (d *Driver) createIPRange(ctx context.Context, spec netbox.IPRangeSpec) (netbox.IPRange, error) {
+	return netbox.CreateOnce(ctx,
+		func(c context.Context) (netbox.IPRange, error) { return d.nb.CreateIPRange(c, spec) },
+		func(c context.Context) (netbox.IPRange, bool, error) {
+			have, err := d.nb.IPRangesLabelled(c, d.cfg.Tag, spec.Description)
+			for _, r := range have {
+				if r.StartAddress == spec.Start && r.EndAddress == spec.End && netbox.RefID(r.VRF) == spec.VRFID {
+					d.infoLost("an IP range", 1)
+					return r, true, nil
+				}
+			}
+			d.infoLost("an IP range", 0)
+			return netbox.IPRange{}, false, err
+		})
+}
+
+// infoLost tells oned.log that an answer was lost and what the look-up found.
+func (d *Driver) infoLost(what string, found int) {
+	d.info("NetBox's answer to creating %s was lost; the look-up by description found %d", what, found)
+}
