@@ -266,6 +266,14 @@ func TestMalformedInput(t *testing.T) {
 		}
 		stale = append(stale, kv)
 	}
+	// The same AR after `onevnet updatear SIZE=5`: its IP range no longer matches.
+	shrunk := make([]string, 0, len(S))
+	for _, kv := range S {
+		if strings.HasPrefix(kv, "SIZE=") {
+			kv = "SIZE=5"
+		}
+		shrunk = append(shrunk, kv)
+	}
 	cases := []struct {
 		name, action, xml string
 		raw               string // raw stdin instead of base64(xml)
@@ -282,6 +290,7 @@ func TestMalformedInput(t *testing.T) {
 		{"span no prefix contains", "register_address_range", Req([]string{"TYPE=IP4", "IP=10.66.9.10", "SIZE=5", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name}, nil), "", "no NetBox prefix in VRF " + vrf.Name + " contains 10.66.9.10…10.66.9.14"},
 		{"deleted IP range", "get_address", Req(stale, []string{"SIZE=1"}), "", "NetBox IP range 999999 of AR 0 (10.65.0.2…10.65.0.11) no longer exists"},
 		{"deleted IP range, reserve", "get_address", Req(stale, []string{"SIZE=3"}), "", "NetBox IP range 999999 of AR 0 (10.65.0.2…10.65.0.11) no longer exists"},
+		{"range no longer matches the AR", "get_address", Req(shrunk, []string{"SIZE=3"}), "", "spans 10.65.0.2…10.65.0.11 but AR 0 (10.65.0.2…10.65.0.6); make them match"},
 		{"IPv6 AR type", "register_address_range", Req([]string{"TYPE=IP6", "SIZE=4", "IPAM_MAD=netbox"}, nil), "", "AR TYPE IP6 has no IPv4 addresses"},
 		{"not registered by us", "get_address", Req([]string{"AR_ID=3", "TYPE=IP4", "IP=10.65.0.2", "SIZE=10", "IPAM_MAD=netbox"}, []string{"SIZE=1"}), "", "has no NETBOX_IP_RANGE_ID"},
 	}
