@@ -2,14 +2,42 @@
 GO       ?= go
 NB       := integration/netbox
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /integration)
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   = -X main.version=$(VERSION)
+# Where `make install` puts things (see install.sh); DESTDIR stages them for packaging.
+PREFIX     ?= /usr
+SYSCONFDIR ?= /etc
+REMOTES    ?= /var/lib/one/remotes
+ARCHES     ?= amd64 arm64
 
-.PHONY: demo all build test test-unit test-integration netbox-up netbox-down netbox-reset vet clean
+.PHONY: demo all build test test-unit test-integration netbox-up netbox-down netbox-reset vet clean install uninstall dist
 
 all: build
 
 build:
 	@mkdir -p bin
-	$(GO) build -trimpath -o bin/netbox-ipam ./cmd/netbox-ipam
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/netbox-ipam ./cmd/netbox-ipam
+
+## On an OpenNebula front-end: the binary, the five shims and an example configuration.
+install: build
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' REMOTES='$(REMOTES)' ./install.sh
+
+uninstall:
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' REMOTES='$(REMOTES)' ./install.sh --uninstall
+
+## Release archives: dist/one-netbox-ipam-<version>-linux-<arch>.tar.gz, unpack and run ./install.sh.
+dist:
+	@rm -rf dist && mkdir -p dist
+	@set -e; for arch in $(ARCHES); do \
+	  name=one-netbox-ipam-$(VERSION)-linux-$$arch; d=dist/$$name; \
+	  mkdir -p $$d/bin $$d/remotes/ipam/netbox $$d/config; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS) -s -w' -o $$d/bin/netbox-ipam ./cmd/netbox-ipam; \
+	  cp remotes/ipam/netbox/* $$d/remotes/ipam/netbox/; \
+	  cp config/netbox-ipam.yaml.example $$d/config/; \
+	  cp install.sh README.md $$d/; \
+	  tar -C dist --owner=0 --group=0 -czf dist/$$name.tar.gz $$name; rm -rf $$d; \
+	  echo "dist/$$name.tar.gz"; \
+	done; cd dist && sha256sum *.tar.gz > SHA256SUMS
 
 vet:
 	$(GO) vet ./...

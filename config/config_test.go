@@ -82,3 +82,20 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+// The example configuration that `make install` puts in /etc/one is valid as shipped
+// (once a token is given) and gives the documented defaults.
+func TestExampleFileLoads(t *testing.T) {
+	c, err := Load(env(map[string]string{"NETBOX_IPAM_CONFIG": "netbox-ipam.yaml.example", "NETBOX_TOKEN": "nbt_k.s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults, err := Load(env(map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "https://netbox.example.com", "NETBOX_TOKEN": "nbt_k.s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != defaults.URL || c.Timeout != defaults.Timeout || c.Retries != defaults.Retries || c.Tag != defaults.Tag ||
+		c.Gateway != defaults.Gateway || c.Release != defaults.Release || c.Log != defaults.Log || c.Defaults != defaults.Defaults {
+		t.Errorf("the example's values differ from the defaults:\nexample  %+v\ndefaults %+v", c, defaults)
+	}
+}

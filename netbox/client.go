@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -28,15 +29,19 @@ type Config struct {
 	// RetryWaitMin/Max bound the backoff between attempts; zero picks 100 ms / 2 s.
 	RetryWaitMin, RetryWaitMax time.Duration
 	UserAgent                  string
+	// Observe, when set, hears of every HTTP request sent (each retry too): for the
+	// driver's debug log. It never sees the token.
+	Observe func(method, path string, status int, took time.Duration)
 }
 
 // Client talks to one NetBox. It is safe for concurrent use.
 type Client struct {
-	api  *gonb.APIClient
-	http *http.Client
-	base string
-	auth string
-	ua   string
+	api      *gonb.APIClient
+	http     *http.Client
+	base     string
+	auth     string
+	ua       string
+	requests atomic.Int64
 }
 
 // AuthHeader returns the Authorization header value for token: v2 tokens (nbt_ prefix)
@@ -80,8 +85,10 @@ func New(cfg Config) (*Client, error) {
 		IdleConnTimeout:     30 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}
+	c := &Client{base: u.String(), ua: cfg.UserAgent}
+	sent := &counting{next: base, n: &c.requests, observe: cfg.Observe}
 	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: base}
+	rc.HTTPClient = &http.Client{Transport: sent}
 	rc.Logger = nil
 	rc.RetryMax = cfg.Retries
 	rc.RetryWaitMin, rc.RetryWaitMax = cfg.RetryWaitMin, cfg.RetryWaitMax
@@ -93,27 +100,58 @@ func New(cfg Config) (*Client, error) {
 	}
 	// The last answer or error reaches the caller as it is, so a 503 stays a 503.
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	hc := &http.Client{Transport: byMethod{retrying: &retryablehttp.RoundTripper{Client: rc}, once: base}}
+	c.http = &http.Client{Transport: byMethod{retrying: &retryablehttp.RoundTripper{Client: rc}, once: sent}}
 
-	ua := cfg.UserAgent
-	if ua == "" {
-		ua = "one-netbox-ipam"
+	if c.ua == "" {
+		c.ua = "one-netbox-ipam"
 	}
 	gc := gonb.NewConfiguration()
-	gc.Servers[0].URL = u.String()
-	gc.HTTPClient = hc
-	gc.UserAgent = ua
-	auth := AuthHeader(strings.TrimSpace(cfg.Token))
-	gc.AddDefaultHeader("Authorization", auth)
-	return &Client{api: gonb.NewAPIClient(gc), http: hc, base: u.String(), auth: auth, ua: ua}, nil
+	gc.Servers[0].URL = c.base
+	gc.HTTPClient = c.http
+	gc.UserAgent = c.ua
+	c.auth = AuthHeader(strings.TrimSpace(cfg.Token))
+	gc.AddDefaultHeader("Authorization", c.auth)
+	c.api = gonb.NewAPIClient(gc)
+	return c, nil
+}
+
+// Requests is how many HTTP requests the client has sent, retries included.
+func (c *Client) Requests() int { return int(c.requests.Load()) }
+
+// counting counts (and reports to Observe) every request that goes on the wire.
+type counting struct {
+	next    http.RoundTripper
+	n       *atomic.Int64
+	observe func(method, path string, status int, took time.Duration)
+}
+
+func (t *counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.n.Add(1)
+	start := time.Now()
+	resp, err := t.next.RoundTrip(r)
+	if t.observe != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.observe(r.Method, r.URL.Path, status, time.Since(start))
+	}
+	return resp, err
 }
 
 // API exposes the go-netbox client for calls this package does not wrap (tests use it
 // to pin go-netbox's own decoding).
 func (c *Client) API() *gonb.APIClient { return c.api }
 
-// BaseURL is NetBox's URL without /api, e.g. for UI links.
-func (c *Client) BaseURL() string { return c.base }
+// BaseURL is NetBox's URL without /api, e.g. for UI links, with any password in it
+// hidden.
+func (c *Client) BaseURL() string {
+	u, err := url.Parse(c.base)
+	if err != nil {
+		return c.base
+	}
+	return u.Redacted()
+}
 
 // byMethod retries only idempotent requests; a POST or PATCH is sent once.
 type byMethod struct{ retrying, once http.RoundTripper }

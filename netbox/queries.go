@@ -184,3 +184,34 @@ func (c *Client) Raw(ctx context.Context, method, path string, out any) error {
 	vals, _ := url.ParseQuery(q)
 	return c.do(ctx, method, p, vals, nil, out)
 }
+
+// Allowed probes whether the token may do method on an endpoint without changing
+// anything: GET lists one object, POST sends an empty object (NetBox checks the
+// permission, then refuses the missing fields), PATCH and DELETE name id 0, which no
+// object has (permission first, then 404). Only 403 means "not allowed".
+func (c *Client) Allowed(ctx context.Context, method, path string) (bool, error) {
+	var q url.Values
+	var body any
+	switch method {
+	case "GET":
+		q = url.Values{"limit": {"1"}, "brief": {"1"}}
+	case "POST":
+		body = map[string]any{}
+	case "PATCH", "DELETE":
+		path += "0/"
+		if method == "PATCH" {
+			body = map[string]any{}
+		}
+	}
+	err := c.do(ctx, method, path, q, body, nil)
+	switch KindOf(err) {
+	case KindAuth:
+		return false, nil
+	case KindInvalid, KindNotFound:
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"strconv"
 	"time"
@@ -21,21 +22,55 @@ type Driver struct {
 	reqID  string
 	stamp  string // when this call started: with reqID it makes the descriptions unique
 	stderr io.Writer
+
+	log     *slog.Logger // the driver's own log; nil when there is none
+	logFile io.Closer
+	objects []string // NetBox objects created (+) and removed (-), for the log
+	leased  string   // the address get_address handed out, for the log
 }
 
 // NewDriver builds a Driver; it does not contact NetBox.
 func NewDriver(cfg config.Config, reqID string, stderr io.Writer) (*Driver, error) {
-	nb, err := clientFor(cfg)
+	d := &Driver{cfg: cfg, reqID: reqID, stamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), stderr: stderr}
+	d.log, d.logFile = openLog(cfg.Log, stderr)
+	var observe func(string, string, int, time.Duration)
+	if d.log != nil && d.log.Enabled(context.Background(), slog.LevelDebug) {
+		observe = func(method, path string, status int, took time.Duration) {
+			d.log.Debug("netbox request", "request", reqID, "method", method, "path", path, "status", status, "duration_ms", took.Milliseconds())
+		}
+	}
+	nb, err := netbox.New(netbox.Config{
+		URL: cfg.URL, Token: cfg.Token, CAFile: cfg.CAFile, Insecure: cfg.Insecure,
+		Retries: cfg.Retries, UserAgent: "one-netbox-ipam/" + version, Observe: observe,
+	})
 	if err != nil {
+		d.Close()
 		return nil, err
 	}
-	return &Driver{cfg: cfg, nb: nb, reqID: reqID, stamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), stderr: stderr}, nil
+	d.nb = nb
+	return d, nil
 }
 
-// info writes a line to oned.log. The text must not start with a digit: oned would
-// read it as an id.
+// Close releases the log file.
+func (d *Driver) Close() {
+	if d.logFile != nil {
+		d.logFile.Close()
+	}
+}
+
+// info writes a line to oned.log. oned reads a number right after "INFO:" as an id
+// (`INFO: 10.0.0.5 taken` is logged as id 10), so a line that would start with a digit
+// gets a word in front.
 func (d *Driver) info(format string, a ...any) {
-	fmt.Fprintf(d.stderr, "INFO: "+format+"\n", a...)
+	fmt.Fprint(d.stderr, infoLine(fmt.Sprintf(format, a...)))
+}
+
+func infoLine(text string) string {
+	text = oneLine(text)
+	if text == "" || (text[0] >= '0' && text[0] <= '9') {
+		text = "netbox: " + text
+	}
+	return "INFO: " + text + "\n"
 }
 
 func (d *Driver) tags() []netbox.TagRef { return []netbox.TagRef{{Slug: d.cfg.Tag}} }

@@ -37,6 +37,7 @@ func (d *Driver) GetAddress(ctx context.Context, req mapping.Request) (string, e
 	}
 	var tpl mapping.Template
 	tpl.Vector("ADDRESS", mapping.Attrs{{Name: mapping.AttrIP, Value: first.String()}, {Name: mapping.AttrSize, Value: strconv.Itoa(n)}})
+	d.leased = first.String()
 	d.info("lease %s (+%d) from %s for request %s", first, n-1, s, d.reqID)
 	return tpl.String(), nil
 }
@@ -213,7 +214,7 @@ func (d *Driver) dropLeases(ids ...int) {
 	ctx, cancel := cleanupCtx()
 	defer cancel()
 	for _, id := range ids {
-		if err := d.nb.DeleteIPAddress(ctx, id); err != nil && !netbox.IsNotFound(err) {
+		if err := d.remove(ctx, kindIPAddress, id); err != nil {
 			d.info("could not remove ip-address %d after a failure: %v", id, err)
 		}
 	}
@@ -357,11 +358,7 @@ func (d *Driver) release(ctx context.Context, a netbox.IPAddress) error {
 		_, err := d.nb.PatchIPAddress(ctx, a.ID, map[string]any{"status": "deprecated"})
 		return err
 	}
-	err := d.nb.DeleteIPAddress(ctx, a.ID)
-	if netbox.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return d.remove(ctx, kindIPAddress, a.ID)
 }
 
 // arVRF finds the VRF of a stored AR from its IP range, or its prefix when the range is

@@ -15,10 +15,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
-	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
 // version is set at build time (-ldflags "-X main.version=…").
@@ -99,6 +99,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	if err != nil {
 		return fail(stderr, err)
 	}
+	defer d.Close()
+	start := time.Now()
 	switch name {
 	case "setup":
 		err = d.Setup(ctx, stdout)
@@ -110,6 +112,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	default:
 		var answer string
 		answer, err = act(d, ctx, req)
+		d.logAction(name, req, err, time.Since(start))
 		if err == nil {
 			io.WriteString(stdout, answer)
 		}
@@ -135,11 +138,3 @@ func validRequestID(s string) bool {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clientFor builds the NetBox client of a configuration.
-func clientFor(cfg config.Config) (*netbox.Client, error) {
-	return netbox.New(netbox.Config{
-		URL: cfg.URL, Token: cfg.Token, CAFile: cfg.CAFile, Insecure: cfg.Insecure,
-		Retries: cfg.Retries, UserAgent: "one-netbox-ipam/" + version,
-	})
-}

@@ -159,7 +159,7 @@ func (d *Driver) Register(ctx context.Context, req mapping.Request) (answer stri
 	if err != nil {
 		return "", spanError(err, first, last)
 	}
-	u = append(u, func(c context.Context) error { return d.nb.DeleteIPRange(c, rng.ID) })
+	u = append(u, func(c context.Context) error { return d.remove(c, kindIPRange, rng.ID) })
 
 	d.info("registered %s…%s as NetBox IP range %d in prefix %s (id %d)", first, last, rng.ID, net.Masked(), prefix.ID)
 	return arAnswer(ar, typ, first, size, net, settings, prefix, rng.ID), nil
@@ -258,7 +258,7 @@ func (d *Driver) createPrefix(ctx context.Context, pl placement, net netip.Prefi
 	if err != nil {
 		return p, err
 	}
-	*u = append(*u, func(c context.Context) error { return d.nb.DeletePrefix(c, p.ID) })
+	*u = append(*u, func(c context.Context) error { return d.remove(c, kindPrefix, p.ID) })
 	return p, nil
 }
 
@@ -315,7 +315,7 @@ func (d *Driver) carve(ctx context.Context, ar mapping.Attrs, size int, pl place
 		if err != nil {
 			return p, err
 		}
-		*u = append(*u, func(c context.Context) error { return d.nb.DeletePrefix(c, p.ID) })
+		*u = append(*u, func(c context.Context) error { return d.remove(c, kindPrefix, p.ID) })
 		return p, nil
 	}
 	return netbox.Prefix{}, conflictf("no free /%d left in pool %s; add room to the pool in NetBox or set another NETBOX_PARENT_PREFIX", length, strings.Join(full, ", "))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -59,50 +60,105 @@ func (d *Driver) Setup(ctx context.Context, out io.Writer) error {
 	return nil
 }
 
-// Check reports, one line per item, whether NetBox is usable by the driver.
+// tokenNeeds is what the driver's token must be allowed to do, per NetBox model: what
+// check probes and README's permission table lists. optional says when a model is
+// needed at all.
+var tokenNeeds = []struct {
+	model, path string
+	actions     []string
+	optional    string
+}{
+	{"ipam.prefix", "/api/ipam/prefixes/", []string{"view", "add", "change", "delete"}, ""},
+	{"ipam.iprange", "/api/ipam/ip-ranges/", []string{"view", "add", "delete"}, ""},
+	{"ipam.ipaddress", "/api/ipam/ip-addresses/", []string{"view", "add", "change", "delete"}, ""},
+	{"extras.tag", "/api/extras/tags/", []string{"view"}, ""},
+	{"extras.customfield", "/api/extras/custom-fields/", []string{"view"}, ""},
+	{"ipam.vrf", "/api/ipam/vrfs/", []string{"view"}, "when ARs or pool.vrf name a VRF"},
+	{"ipam.role", "/api/ipam/roles/", []string{"view"}, "when ARs or pool.role name a role"},
+	{"tenancy.tenant", "/api/tenancy/tenants/", []string{"view"}, "when ARs or pool.tenant name a tenant"},
+	{"dcim.site", "/api/dcim/sites/", []string{"view"}, "when ARs name NETBOX_SITE"},
+}
+
+var actionMethod = map[string]string{"view": "GET", "add": "POST", "change": "PATCH", "delete": "DELETE"}
+
+// Check reports, one line per item, whether NetBox is usable by the driver: URL, token,
+// version, the token's permissions, the tag and the custom fields.
 func (d *Driver) Check(ctx context.Context, out io.Writer) bool {
 	ok := true
-	line := func(good bool, item, msg string) {
-		word := "ok  "
-		if !good {
-			word, ok = "FAIL", false
+	line := func(word, item, msg string) {
+		if word == "FAIL" {
+			ok = false
 		}
-		fmt.Fprintf(out, "%s %-22s %s\n", word, item, oneLine(msg))
+		fmt.Fprintf(out, "%-4s %-34s %s\n", word, item, oneLine(msg))
 	}
+	pass := func(good bool) string {
+		if good {
+			return "ok"
+		}
+		return "FAIL"
+	}
+	base := d.nb.BaseURL()
 	st, err := d.nb.Status(ctx)
 	if err != nil {
-		msg, _ := describe(err)
-		switch netbox.KindOf(err) {
-		case netbox.KindAuth:
-			line(true, "url", d.nb.BaseURL())
-			line(false, "token", msg)
+		var ne *netbox.Error
+		errors.As(err, &ne)
+		switch {
+		case netbox.KindOf(err) == netbox.KindAuth:
+			line("ok", "url", base)
+			line("FAIL", "token", ne.Msg)
+		case netbox.KindOf(err) == netbox.KindUnavailable:
+			line("FAIL", "url", fmt.Sprintf("cannot reach %s (%s); check url (NETBOX_URL) and that NetBox runs", base, strings.TrimPrefix(ne.Msg, "cannot reach NetBox: ")))
+		case ne != nil && ne.Status != 0:
+			line("FAIL", "url", fmt.Sprintf("%s does not answer like NetBox (GET /api/status/: HTTP %d); set url to NetBox's base URL, without /api", base, ne.Status))
 		default:
-			line(false, "url", msg)
+			line("FAIL", "url", fmt.Sprintf("%s does not answer like NetBox (%v); set url to NetBox's base URL, without /api", base, err))
 		}
 		return false
 	}
-	line(true, "url", d.nb.BaseURL())
-	line(true, "token", "accepted")
-	line(versionAtLeast(st.NetBoxVersion, 4, 2), "netbox version", st.NetBoxVersion+" (needs 4.2 or later; tested: 4.7)")
+	line("ok", "url", base)
+	line("ok", "token", "accepted")
+	line(pass(versionAtLeast(st.NetBoxVersion, 4, 2)), "netbox version", st.NetBoxVersion+" (needs 4.2 or later; tested: 4.7)")
+	for _, need := range tokenNeeds {
+		var missing []string
+		for _, a := range need.actions {
+			allowed, err := d.nb.Allowed(ctx, actionMethod[a], need.path)
+			if err != nil {
+				msg, _ := describe(err)
+				line("FAIL", "permissions "+need.model, msg)
+				return false
+			}
+			if !allowed {
+				missing = append(missing, a)
+			}
+		}
+		switch {
+		case len(missing) == 0:
+			line("ok", "permissions "+need.model, strings.Join(need.actions, " "))
+		case need.optional != "":
+			line("WARN", "permissions "+need.model, fmt.Sprintf("the token may not %s; needed only %s", strings.Join(missing, ", "), need.optional))
+		default:
+			line("FAIL", "permissions "+need.model, fmt.Sprintf("the token may not %s; grant the token's user %s on %s (README: the token's permissions)", strings.Join(missing, ", "), strings.Join(need.actions, ", "), need.model))
+		}
+	}
 	if _, err := d.nb.TagBySlug(ctx, d.cfg.Tag); err != nil {
-		line(false, "tag "+d.cfg.Tag, "missing: run `netbox-ipam setup`")
+		line("FAIL", "tag "+d.cfg.Tag, "missing: run `netbox-ipam setup`")
 	} else {
-		line(true, "tag "+d.cfg.Tag, "present")
+		line("ok", "tag "+d.cfg.Tag, "present")
 	}
 	for _, spec := range customFields {
 		f, err := d.nb.CustomFieldByName(ctx, spec.Name)
 		switch {
 		case netbox.IsNotFound(err):
-			line(false, "custom field", spec.Name+" missing: run `netbox-ipam setup`")
+			line("FAIL", "custom field "+spec.Name, "missing: run `netbox-ipam setup`")
 		case err != nil:
 			msg, _ := describe(err)
-			line(false, "custom field", spec.Name+": "+msg)
+			line("FAIL", "custom field "+spec.Name, msg)
 		case !sameSet(f.ObjectTypes, spec.ObjectTypes):
-			line(false, "custom field", fmt.Sprintf("%s is on %v, want %v", spec.Name, f.ObjectTypes, spec.ObjectTypes))
+			line("FAIL", "custom field "+spec.Name, fmt.Sprintf("is on %v, want %v", f.ObjectTypes, spec.ObjectTypes))
 		case f.FilterLogic.Value != "exact":
-			line(false, "custom field", spec.Name+" filter logic is "+f.FilterLogic.Value+", want exact")
+			line("FAIL", "custom field "+spec.Name, "filter logic is "+f.FilterLogic.Value+", want exact (a loose filter matches substrings)")
 		default:
-			line(true, "custom field", spec.Name)
+			line("ok", "custom field "+spec.Name, "present")
 		}
 	}
 	return ok

@@ -48,7 +48,7 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 				continue
 			}
 			v6 = append(v6, slaac(s, ip.CustomString(mapping.CFMAC))...)
-			if err := d.nb.DeleteIPAddress(ctx, ip.ID); err != nil && !netbox.IsNotFound(err) {
+			if err := d.remove(ctx, kindIPAddress, ip.ID); err != nil {
 				return "", err
 			}
 		}
@@ -59,7 +59,7 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 			}
 			for _, ip := range more {
 				if d.owned(ip.Tagged) {
-					if err := d.nb.DeleteIPAddress(ctx, ip.ID); err != nil && !netbox.IsNotFound(err) {
+					if err := d.remove(ctx, kindIPAddress, ip.ID); err != nil {
 						return "", err
 					}
 				}
@@ -76,7 +76,7 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 		case !d.owned(r.Tagged):
 			d.info("left NetBox IP range %d alone: it is not tagged %s", r.ID, d.cfg.Tag)
 		default:
-			if err := d.nb.DeleteIPRange(ctx, r.ID); err != nil && !netbox.IsNotFound(err) {
+			if err := d.remove(ctx, kindIPRange, r.ID); err != nil {
 				return "", err
 			}
 		}
@@ -89,7 +89,7 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 		}
 		if busy != "" {
 			d.info("kept prefix %s (id %d): %s", prefix.Prefix, prefix.ID, busy)
-		} else if err := d.nb.DeletePrefix(ctx, prefix.ID); err != nil && !netbox.IsNotFound(err) {
+		} else if err := d.remove(ctx, kindPrefix, prefix.ID); err != nil {
 			return "", err
 		}
 	}

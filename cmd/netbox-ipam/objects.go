@@ -8,10 +8,40 @@ import (
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
-// Every object the driver creates goes through the functions below. Each POST carries
+// Every object the driver creates or removes goes through the functions below, so the
+// action's log line can list them. Each POST carries
 // the call's description (request id and the call's timestamp, unique to this process)
 // so that, when its answer is lost, netbox.CreateOnce can find exactly what it made
 // instead of sending it again or leaving it behind.
+
+// The kinds of NetBox objects the driver owns, as the log names them.
+const (
+	kindIPAddress = "ip-address"
+	kindIPRange   = "ip-range"
+	kindPrefix    = "prefix"
+)
+
+// remove deletes one object the driver owns; already gone is success.
+func (d *Driver) remove(ctx context.Context, kind string, id int) error {
+	var err error
+	switch kind {
+	case kindIPAddress:
+		err = d.nb.DeleteIPAddress(ctx, id)
+	case kindIPRange:
+		err = d.nb.DeleteIPRange(ctx, id)
+	case kindPrefix:
+		err = d.nb.DeletePrefix(ctx, id)
+	default:
+		return fmt.Errorf("cannot remove a NetBox %s", kind)
+	}
+	if netbox.IsNotFound(err) {
+		return nil
+	}
+	if err == nil {
+		d.noteObject("-", kind, id)
+	}
+	return err
+}
 
 // takeFromRange is available-ips POST of one lease in the AR's IP range.
 func (d *Driver) takeFromRange(ctx context.Context, s arSpan, spec netbox.IPAddressSpec) (netbox.IPAddress, error) {
@@ -33,6 +63,9 @@ func (d *Driver) takeFromRange(ctx context.Context, s arSpan, spec netbox.IPAddr
 	if err != nil {
 		return netbox.IPAddress{}, err
 	}
+	for _, g := range got {
+		d.noteObject("+", kindIPAddress, g.ID)
+	}
 	if len(got) != 1 {
 		ids := make([]int, 0, len(got))
 		for _, g := range got {
@@ -52,7 +85,7 @@ func (d *Driver) createLeases(ctx context.Context, specs []netbox.IPAddressSpec)
 			want[p.Addr()] = s.VRFID
 		}
 	}
-	return netbox.CreateOnce(ctx,
+	got, err := netbox.CreateOnce(ctx,
 		func(c context.Context) ([]netbox.IPAddress, error) { return d.nb.CreateIPAddresses(c, specs) },
 		func(c context.Context) ([]netbox.IPAddress, bool, error) {
 			have, err := d.nb.IPAddressesLabelled(c, d.cfg.Tag, specs[0].Description)
@@ -69,30 +102,41 @@ func (d *Driver) createLeases(ctx context.Context, specs []netbox.IPAddressSpec)
 			}
 			return mine, len(mine) == len(specs), err
 		})
+	for _, g := range got {
+		d.noteObject("+", kindIPAddress, g.ID)
+	}
+	return got, err
 }
 
 // createPrefixOnce creates a prefix named by the AR.
 func (d *Driver) createPrefixOnce(ctx context.Context, spec netbox.PrefixSpec) (netbox.Prefix, error) {
-	return netbox.CreateOnce(ctx,
+	return d.notePrefix(netbox.CreateOnce(ctx,
 		func(c context.Context) (netbox.Prefix, error) { return d.nb.CreatePrefix(c, spec) },
 		func(c context.Context) (netbox.Prefix, bool, error) {
 			return d.onePrefix(c, spec.Description, func(p netbox.Prefix) bool {
 				return p.Prefix == spec.Prefix && netbox.RefID(p.VRF) == spec.VRFID
 			})
-		})
+		}))
 }
 
 // carvePrefix takes a child prefix of length from parent through available-prefixes.
 func (d *Driver) carvePrefix(ctx context.Context, parent netbox.Prefix, length int, spec netbox.PrefixSpec) (netbox.Prefix, error) {
 	pnet, _ := parent.Net()
-	return netbox.CreateOnce(ctx,
+	return d.notePrefix(netbox.CreateOnce(ctx,
 		func(c context.Context) (netbox.Prefix, error) { return d.nb.CarvePrefix(c, parent.ID, length, spec) },
 		func(c context.Context) (netbox.Prefix, bool, error) {
 			return d.onePrefix(c, spec.Description, func(p netbox.Prefix) bool {
 				n, err := p.Net()
 				return err == nil && n.Bits() == length && pnet.Contains(n.Addr()) && netbox.RefID(p.VRF) == spec.VRFID
 			})
-		})
+		}))
+}
+
+func (d *Driver) notePrefix(p netbox.Prefix, err error) (netbox.Prefix, error) {
+	if err == nil {
+		d.noteObject("+", kindPrefix, p.ID)
+	}
+	return p, err
 }
 
 func (d *Driver) onePrefix(ctx context.Context, desc string, match func(netbox.Prefix) bool) (netbox.Prefix, bool, error) {
@@ -112,7 +156,7 @@ func (d *Driver) onePrefix(ctx context.Context, desc string, match func(netbox.P
 
 // createIPRange creates the AR's IP range.
 func (d *Driver) createIPRange(ctx context.Context, spec netbox.IPRangeSpec) (netbox.IPRange, error) {
-	return netbox.CreateOnce(ctx,
+	r, err := netbox.CreateOnce(ctx,
 		func(c context.Context) (netbox.IPRange, error) { return d.nb.CreateIPRange(c, spec) },
 		func(c context.Context) (netbox.IPRange, bool, error) {
 			have, err := d.nb.IPRangesLabelled(c, d.cfg.Tag, spec.Description)
@@ -125,6 +169,10 @@ func (d *Driver) createIPRange(ctx context.Context, spec netbox.IPRangeSpec) (ne
 			d.infoLost("an IP range", 0)
 			return netbox.IPRange{}, false, err
 		})
+	if err == nil {
+		d.noteObject("+", kindIPRange, r.ID)
+	}
+	return r, err
 }
 
 // infoLost tells oned.log that an answer was lost and what the look-up found.
