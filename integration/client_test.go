@@ -177,3 +177,26 @@ func TestClientObjectLifecycle(t *testing.T) {
 		t.Fatalf("GetPrefix after delete: %v, want not found", err)
 	}
 }
+
+// Bulk delete: NetBox 4.7 refuses the whole batch when one id is gone already; the
+// client then deletes one by one and counts gone as deleted.
+func TestClientBulkDeleteWithOneGone(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	got, err := c.CreateIPAddresses(ctx(t), []netbox.IPAddressSpec{
+		{Address: "10.78.0.1/24", VRFID: vrf.ID}, {Address: "10.78.0.2/24", VRFID: vrf.ID}, {Address: "10.78.0.3/24", VRFID: vrf.ID},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []int{got[0].ID, got[1].ID, got[2].ID}
+	if err := c.DeleteIPAddress(ctx(t), ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteIPAddresses(ctx(t), ids); err != nil {
+		t.Fatalf("bulk delete with one id gone: %v", err)
+	}
+	if left, _ := c.IPAddressesIn(ctx(t), vrf.ID, "10.78.0.0/24"); len(left) != 0 {
+		t.Fatalf("left after bulk delete: %+v", left)
+	}
+}

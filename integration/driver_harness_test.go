@@ -91,26 +91,42 @@ func (r Result) messageLines() int {
 // overrides the environment (e.g. a wrong token).
 func Run(t testing.TB, action, reqID, xml string, extraEnv ...string) Result {
 	t.Helper()
-	bin := driverBin(t)
-	env := NetBox(t)
-	shim := filepath.Join(repoRoot(t), "remotes", "ipam", "netbox", action)
-	cmd := exec.Command(shim, reqID)
-	cmd.Dir = t.TempDir()
-	cmd.Stdin = strings.NewReader(base64.StdEncoding.EncodeToString([]byte(xml)))
-	cmd.Env = append(os.Environ(), "NETBOX_IPAM_BIN="+bin, "NETBOX_URL="+env.URL, "NETBOX_TOKEN="+env.Token,
-		"NETBOX_IPAM_CONFIG=", "NETBOX_IPAM_TIMEOUT=30s")
-	cmd.Env = append(cmd.Env, extraEnv...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := Result{Stdout: out.String(), Stderr: errb.String(), Took: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Code = ee.ExitCode()
-	} else if err != nil {
+	r, err := shimRunner(t)(action, reqID, xml, extraEnv...)
+	if err != nil {
 		t.Fatalf("running %s: %v", action, err)
 	}
 	return r
+}
+
+// runner runs one action; it is safe to call from many goroutines.
+type runner func(action, reqID, xml string, extraEnv ...string) (Result, error)
+
+// shimRunner prepares Run's environment once (building the driver, finding NetBox), so
+// the returned runner does not need t: races call it from goroutines.
+func shimRunner(t testing.TB) runner {
+	t.Helper()
+	bin := driverBin(t)
+	env := NetBox(t)
+	root := repoRoot(t)
+	dir := t.TempDir()
+	return func(action, reqID, xml string, extraEnv ...string) (Result, error) {
+		cmd := exec.Command(filepath.Join(root, "remotes", "ipam", "netbox", action), reqID)
+		cmd.Dir = dir
+		cmd.Stdin = strings.NewReader(base64.StdEncoding.EncodeToString([]byte(xml)))
+		cmd.Env = append(os.Environ(), "NETBOX_IPAM_BIN="+bin, "NETBOX_URL="+env.URL, "NETBOX_TOKEN="+env.Token,
+			"NETBOX_IPAM_CONFIG=", "NETBOX_IPAM_TIMEOUT=30s")
+		cmd.Env = append(cmd.Env, extraEnv...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		start := time.Now()
+		err := cmd.Run()
+		r := Result{Stdout: out.String(), Stderr: errb.String(), Took: time.Since(start)}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.Code = ee.ExitCode()
+			err = nil
+		}
+		return r, err
+	}
 }
 
 // mustOK fails the test unless the action succeeded.

@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
-	"sort"
 )
 
 // Add returns a+n (n may be negative); ok is false when the result leaves a's family.
@@ -80,37 +79,30 @@ func PrefixLenFor(size int) int {
 	return 0
 }
 
-// FreeRun finds the first run of n consecutive addresses in first…last that holds none
-// of used. used need not be sorted and may hold addresses outside the span.
-func FreeRun(first, last netip.Addr, used []netip.Addr, n int) (netip.Addr, bool) {
-	if n < 1 || last.Less(first) {
-		return netip.Addr{}, false
+// FreeRuns finds where n consecutive addresses can start among free (ascending, as
+// NetBox's available-ips lists them): the starts of non-overlapping runs, in order.
+// The first is the lowest block; the others are where to go when racing clients took
+// part of it.
+func FreeRuns(free []netip.Addr, n int) []netip.Addr {
+	if n < 1 {
+		return nil
 	}
-	in := make([]netip.Addr, 0, len(used))
-	for _, u := range used {
-		if !u.Less(first) && !last.Less(u) {
-			in = append(in, u)
+	var starts []netip.Addr
+	var start, prev netip.Addr
+	count := 0
+	for _, a := range free {
+		if count > 0 && prev.Next() == a {
+			count++
+		} else {
+			start, count = a, 1
+		}
+		prev = a
+		if count == n {
+			starts = append(starts, start)
+			count = 0 // the next run starts after this one: runs never overlap
 		}
 	}
-	sort.Slice(in, func(i, j int) bool { return in[i].Less(in[j]) })
-	start := first
-	for _, u := range in {
-		if u.Less(start) { // duplicate
-			continue
-		}
-		if Offset(start, u) >= int64(n) {
-			return start, true
-		}
-		next, ok := u.Next(), u.Next().IsValid()
-		if !ok {
-			return netip.Addr{}, false
-		}
-		start = next
-	}
-	if !last.Less(start) && Offset(start, last)+1 >= int64(n) {
-		return start, true
-	}
-	return netip.Addr{}, false
+	return starts
 }
 
 // ParseMAC reads a MAC address ("02:00:0a:00:00:07").

@@ -215,3 +215,33 @@ func (c *Client) Allowed(ctx context.Context, method, path string) (bool, error)
 	}
 	return true, nil
 }
+
+// DeleteIPAddresses deletes IP addresses by id, in bulk requests of up to 500.
+// NetBox 4.7 refuses a whole bulk delete when one id is already gone (HTTP 400 "1 of 3
+// objects could not be found"); that batch is then deleted one by one, where gone
+// already counts as deleted.
+func (c *Client) DeleteIPAddresses(ctx context.Context, ids []int) error {
+	const batch = 500
+	for len(ids) > 0 {
+		n := min(batch, len(ids))
+		chunk := ids[:n]
+		ids = ids[n:]
+		body := make([]map[string]int, 0, len(chunk))
+		for _, id := range chunk {
+			body = append(body, map[string]int{"id": id})
+		}
+		err := c.do(ctx, "DELETE", "/api/ipam/ip-addresses/", nil, body, nil)
+		if IsNotFound(err) || KindOf(err) == KindInvalid {
+			for _, id := range chunk {
+				if err := c.DeleteIPAddress(ctx, id); err != nil && !IsNotFound(err) {
+					return err
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

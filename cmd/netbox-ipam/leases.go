@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strconv"
 
@@ -11,7 +12,7 @@ import (
 )
 
 // runRetries bounds how often a contiguous reservation is retried after losing a race.
-const runRetries = 5
+const runRetries = 10
 
 // GetAddress handles get_address: SIZE n free addresses of the AR, contiguous.
 func (d *Driver) GetAddress(ctx context.Context, req mapping.Request) (string, error) {
@@ -79,8 +80,10 @@ func (d *Driver) takeOne(ctx context.Context, s arSpan) (netip.Addr, error) {
 	return a, nil
 }
 
-// takeRun finds n contiguous free addresses and creates them in one atomic request;
-// when another client took part of the run meanwhile, it tries again.
+// takeRun finds n contiguous free addresses and creates them in one atomic request.
+// It takes the lowest free block; when other clients took part of it meanwhile (NetBox
+// refuses the whole request), it tries again at a random free block, so that racing
+// reservations spread out instead of all chasing the same one.
 func (d *Driver) takeRun(ctx context.Context, s arSpan, n int) (netip.Addr, error) {
 	r, err := d.ipRange(ctx, s)
 	if err != nil {
@@ -88,13 +91,23 @@ func (d *Driver) takeRun(ctx context.Context, s arSpan, n int) (netip.Addr, erro
 	}
 	bits := rangeBits(r)
 	for attempt := 0; attempt < runRetries; attempt++ {
-		free, err := d.nb.AvailableInRange(ctx, r.ID, 1000)
+		avail, err := d.nb.AvailableInRange(ctx, r.ID, 1000)
 		if err != nil {
 			return netip.Addr{}, err
 		}
-		first, ok := contiguous(free, n)
-		if !ok {
+		free := make([]netip.Addr, 0, len(avail))
+		for _, f := range avail {
+			if p, err := netip.ParsePrefix(f.Address); err == nil {
+				free = append(free, p.Addr())
+			}
+		}
+		runs := mapping.FreeRuns(free, n)
+		if len(runs) == 0 {
 			return netip.Addr{}, conflictf("no %d contiguous free addresses in %s (NetBox IP range %d)", n, s, r.ID)
+		}
+		first := runs[0]
+		if attempt > 0 {
+			first = runs[rand.IntN(len(runs))]
 		}
 		specs := make([]netbox.IPAddressSpec, 0, n)
 		for i := 0; i < n; i++ {
@@ -103,7 +116,7 @@ func (d *Driver) takeRun(ctx context.Context, s arSpan, n int) (netip.Addr, erro
 		}
 		got, err := d.createLeases(ctx, specs)
 		if netbox.KindOf(err) == netbox.KindInvalid {
-			d.info("lost a race for %s (+%d), trying the next run: %v", first, n-1, err)
+			d.info("lost a race for %s (+%d): another client took part of it; trying another block", first, n-1)
 			continue
 		}
 		if err != nil {
@@ -112,29 +125,6 @@ func (d *Driver) takeRun(ctx context.Context, s arSpan, n int) (netip.Addr, erro
 		return first, d.completeLeases(ctx, s, got, nil)
 	}
 	return netip.Addr{}, conflictf("could not reserve %d contiguous addresses in %s: other clients kept taking them (%d tries)", n, s, runRetries)
-}
-
-// contiguous finds the first run of n consecutive addresses in free (in order).
-func contiguous(free []netbox.AvailableIP, n int) (netip.Addr, bool) {
-	var start, prev netip.Addr
-	count := 0
-	for _, f := range free {
-		p, err := netip.ParsePrefix(f.Address)
-		if err != nil {
-			continue
-		}
-		a := p.Addr()
-		if count > 0 && prev.Next() == a {
-			count++
-		} else {
-			start, count = a, 1
-		}
-		prev = a
-		if count == n {
-			return start, true
-		}
-	}
-	return netip.Addr{}, false
 }
 
 func rangeBits(r netbox.IPRange) int {

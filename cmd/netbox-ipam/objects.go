@@ -43,6 +43,20 @@ func (d *Driver) remove(ctx context.Context, kind string, id int) error {
 	return err
 }
 
+// removeAddresses deletes IP addresses the driver owns, in bulk.
+func (d *Driver) removeAddresses(ctx context.Context, ids []int) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := d.nb.DeleteIPAddresses(ctx, ids); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		d.noteObject("-", kindIPAddress, id)
+	}
+	return nil
+}
+
 // takeFromRange is available-ips POST of one lease in the AR's IP range.
 func (d *Driver) takeFromRange(ctx context.Context, s arSpan, spec netbox.IPAddressSpec) (netbox.IPAddress, error) {
 	got, err := netbox.CreateOnce(ctx,

@@ -35,22 +35,23 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 		return "", err
 	}
 
-	// Leftover leases: ours, inside the AR's span, plus their IPv6 addresses.
+	// Leftover leases: ours, inside the AR's span, plus their IPv6 addresses, removed
+	// in bulk (an AR may hold thousands; one request per lease would not fit in the
+	// deadline).
 	if prefix != nil {
 		ips, err := d.nb.IPAddressesIn(ctx, vrf, prefix.Prefix)
 		if err != nil {
 			return "", err
 		}
+		var ids []int
 		var v6 []netip.Addr
 		for _, ip := range ips {
 			a, err := ip.Addr()
 			if err != nil || a.Less(s.first) || s.last.Less(a) || !d.owned(ip.Tagged) {
 				continue
 			}
+			ids = append(ids, ip.ID)
 			v6 = append(v6, slaac(s, ip.CustomString(mapping.CFMAC))...)
-			if err := d.remove(ctx, kindIPAddress, ip.ID); err != nil {
-				return "", err
-			}
 		}
 		if len(v6) > 0 {
 			more, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(v6))
@@ -59,11 +60,12 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 			}
 			for _, ip := range more {
 				if d.owned(ip.Tagged) {
-					if err := d.remove(ctx, kindIPAddress, ip.ID); err != nil {
-						return "", err
-					}
+					ids = append(ids, ip.ID)
 				}
 			}
+		}
+		if err := d.removeAddresses(ctx, ids); err != nil {
+			return "", err
 		}
 	}
 
