@@ -20,10 +20,11 @@ const (
 	badGatewayAfter                  // forward, then answer 502 as a broken reverse proxy would
 	unavailable                      // answer 503 without forwarding
 	slow                             // forward after a delay
+	slowAfter                        // forward (NetBox commits), then answer after a delay
 )
 
 func (m faultMode) String() string {
-	return [...]string{"drop-before", "drop-after", "502-after", "503", "slow"}[m]
+	return [...]string{"drop-before", "drop-after", "502-after", "503", "slow", "slow-after"}[m]
 }
 
 // fault spoils the next `times` requests whose method matches and whose path contains
@@ -98,6 +99,9 @@ func (p *faultProxy) Seen(method, path string) int {
 }
 
 func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Read the body first: only then does net/http notice a client that hangs up
+	// (and cancel r.Context()), which the slow modes rely on.
+	body, _ := io.ReadAll(r.Body)
 	f, spoil := p.take(r)
 	if spoil {
 		switch f.mode {
@@ -115,8 +119,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	body, _ := io.ReadAll(r.Body)
-	out, err := http.NewRequest(r.Method, p.target+r.URL.RequestURI(), bytes.NewReader(body))
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -137,6 +140,12 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case badGatewayAfter:
 			http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
 			return
+		case slowAfter:
+			select {
+			case <-time.After(f.delay):
+			case <-r.Context().Done():
+				return
+			}
 		}
 	}
 	for k, v := range resp.Header {
