@@ -179,7 +179,9 @@ func Req(ar []string, addr []string) string {
 	return b.String()
 }
 
-var attrRe = regexp.MustCompile(`([A-Z0-9_]+) = "((?:[^"\\]|\\.)*)"`)
+// attrRe reads K = "v" as oned does: inside the quotes \" is a quote, anything else
+// (a backslash too) is itself.
+var attrRe = regexp.MustCompile(`([A-Z0-9_]+) = "((?:\\"|[^"])*)"`)
 
 // ParseVector reads NAME = [ K = "v", … ] into a map, and the keys in order.
 func ParseVector(t testing.TB, out, name string) (map[string]string, []string) {
@@ -191,7 +193,7 @@ func ParseVector(t testing.TB, out, name string) (map[string]string, []string) {
 	m := map[string]string{}
 	var keys []string
 	for _, g := range attrRe.FindAllStringSubmatch(line, -1) {
-		v := strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(g[2])
+		v := strings.ReplaceAll(g[2], `\"`, `"`)
 		if _, dup := m[g[1]]; dup {
 			t.Fatalf("attribute %s repeated in %q", g[1], out)
 		}

@@ -115,6 +115,18 @@ func TestLifecycleSpanInExistingPrefix(t *testing.T) {
 	mustOK(t, Run(t, "unregister_address_range", "50", Req(S, nil)), "unregister twice")
 }
 
+// withAttr is attrs with name's value replaced.
+func withAttr(attrs []string, name, value string) []string {
+	out := make([]string, 0, len(attrs))
+	for _, kv := range attrs {
+		if strings.HasPrefix(kv, name+"=") {
+			kv = name + "=" + value
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
 func findIP(t testing.TB, c *netbox.Client, vrf int, a string) netbox.IPAddress {
 	t.Helper()
 	l, err := c.IPAddressesAt(ctx(t), vrf, []string{a})
@@ -258,22 +270,8 @@ func TestMalformedInput(t *testing.T) {
 	}, nil)), "register")
 	S := registered(t, reg.Stdout, "0")
 	t.Cleanup(func() { Run(t, "unregister_address_range", "99", Req(S, nil)) })
-	// The same AR, pointing at an IP range that no longer exists.
-	stale := make([]string, 0, len(S))
-	for _, kv := range S {
-		if strings.HasPrefix(kv, "NETBOX_IP_RANGE_ID=") {
-			kv = "NETBOX_IP_RANGE_ID=999999"
-		}
-		stale = append(stale, kv)
-	}
-	// The same AR after `onevnet updatear SIZE=5`: its IP range no longer matches.
-	shrunk := make([]string, 0, len(S))
-	for _, kv := range S {
-		if strings.HasPrefix(kv, "SIZE=") {
-			kv = "SIZE=5"
-		}
-		shrunk = append(shrunk, kv)
-	}
+	stale := withAttr(S, "NETBOX_IP_RANGE_ID", "999999") // an IP range that no longer exists
+	shrunk := withAttr(S, "SIZE", "5")                   // the AR after `onevnet updatear SIZE=5`
 	cases := []struct {
 		name, action, xml string
 		raw               string // raw stdin instead of base64(xml)
@@ -291,6 +289,26 @@ func TestMalformedInput(t *testing.T) {
 		{"deleted IP range", "get_address", Req(stale, []string{"SIZE=1"}), "", "NetBox IP range 999999 of AR 0 (10.65.0.2…10.65.0.11) no longer exists"},
 		{"deleted IP range, reserve", "get_address", Req(stale, []string{"SIZE=3"}), "", "NetBox IP range 999999 of AR 0 (10.65.0.2…10.65.0.11) no longer exists"},
 		{"range no longer matches the AR", "get_address", Req(shrunk, []string{"SIZE=3"}), "", "spans 10.65.0.2…10.65.0.11 but AR 0 (10.65.0.2…10.65.0.6); make them match"},
+		{"huge stdin", "get_address", "", strings.Repeat("QUFB", 600000), "request larger than"},
+		{"truncated XML", "get_address", Req(S, []string{"SIZE=1"})[:120], "", "request is not valid XML"},
+		{"XML entity bomb", "get_address", `<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><IPAM_DRIVER_ACTION_DATA><AR><IP>&c;</IP></AR></IPAM_DRIVER_ACTION_DATA>`, "", "request is not valid XML"},
+		{"XML external entity", "get_address", `<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><IPAM_DRIVER_ACTION_DATA><AR><IP>&x;</IP></AR></IPAM_DRIVER_ACTION_DATA>`, "", "request is not valid XML"},
+		{"SIZE 0", "get_address", Req(S, []string{"SIZE=0"}), "", "ADDRESS SIZE must be positive, got 0"},
+		{"SIZE larger than the AR", "get_address", Req(S, []string{"SIZE=11"}), "", "cannot take 11 addresses from AR 0 (10.65.0.2…10.65.0.11) of 10"},
+		{"SIZE not a number", "get_address", Req(S, []string{"SIZE=4e2"}), "", `SIZE "4e2" is not a whole number`},
+		{"SIZE larger than the prefix", "register_address_range", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.66.1.0", "NETWORK_MASK=255.255.255.0", "SIZE=300", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name}, nil), "", "SIZE 300 does not fit in 10.66.1.0/24"},
+		{"IPv6 address in an IPv4 AR", "allocate_address", Req(S, []string{"IP=2001:db8::7", "SIZE=1"}), "", `ADDRESS IP "2001:db8::7" is not an IPv4 address`},
+		{"IPv6 AR IP", "register_address_range", Req([]string{"TYPE=IP4", "IP=2001:db8::5", "SIZE=4", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name}, nil), "", `AR IP "2001:db8::5" is not an IPv4 address`},
+		{"template syntax in a VRF name", "register_address_range", Req([]string{"TYPE=IP4", "SIZE=4", "IPAM_MAD=netbox", "NETBOX_PARENT_PREFIX=10.0.0.0/8", "NETBOX_VRF=x\" ]\nAR = [ IP = \"1"}, nil), "", `no such NetBox vrf`},
+		{"unknown tenant", "register_address_range", Req([]string{"TYPE=IP4", "SIZE=4", "IPAM_MAD=netbox", "NETBOX_PARENT_PREFIX=10.0.0.0/8", "NETBOX_TENANT=no-such-tenant"}, nil), "", `NETBOX_TENANT "no-such-tenant": no such NetBox tenant`},
+		{"value ending in a backslash", "register_address_range", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.66.2.0", "NETWORK_MASK=24", "IPAM_MAD=netbox", "DESCRIPTION=C:\\"}, nil), "", "DESCRIPTION ends with a backslash"},
+		{"value holding ]]>", "register_address_range", `<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><NETWORK_ADDRESS>10.66.2.0</NETWORK_ADDRESS><NETWORK_MASK>24</NETWORK_MASK><NOTE>a]]&gt;b</NOTE></AR></IPAM_DRIVER_ACTION_DATA>`, "", `NOTE holds "]]>"`},
+		{"attribute name oned cannot read", "register_address_range", `<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><NETWORK_ADDRESS>10.66.2.0</NETWORK_ADDRESS><NETWORK_MASK>24</NETWORK_MASK><MY.ATTR>x</MY.ATTR></AR></IPAM_DRIVER_ACTION_DATA>`, "", `attribute name "MY.ATTR" is not an OpenNebula attribute name`},
+		{"NETBOX_IP_RANGE_ID not a number", "get_address", Req(withAttr(S, "NETBOX_IP_RANGE_ID", "12; DROP"), []string{"SIZE=1"}), "", `AR 0: NETBOX_IP_RANGE_ID "12; DROP" is not a NetBox id`},
+		{"prefix length 31", "register_address_range", Req([]string{"TYPE=IP4", "SIZE=1", "IPAM_MAD=netbox", "NETBOX_PARENT_PREFIX=10.0.0.0/8", "NETBOX_PREFIX_LENGTH=31"}, nil), "", "NETBOX_PREFIX_LENGTH 31: must be 1-30"},
+		{"gateway outside the network", "register_address_range", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.66.3.0", "NETWORK_MASK=24", "GATEWAY=10.99.0.1", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name}, nil), "", `GATEWAY "10.99.0.1" is not an address inside 10.66.3.0/24`},
+		{"MTU nonsense", "register_address_range", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.66.3.0", "NETWORK_MASK=24", "GUEST_MTU=jumbo", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name}, nil), "", `GUEST_MTU "jumbo" is not an MTU`},
+		{"mask with holes", "register_address_range", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.66.3.0", "NETWORK_MASK=255.0.255.0", "IPAM_MAD=netbox"}, nil), "", `NETWORK_MASK "255.0.255.0" is not a contiguous mask`},
 		{"IPv6 AR type", "register_address_range", Req([]string{"TYPE=IP6", "SIZE=4", "IPAM_MAD=netbox"}, nil), "", "AR TYPE IP6 has no IPv4 addresses"},
 		{"not registered by us", "get_address", Req([]string{"AR_ID=3", "TYPE=IP4", "IP=10.65.0.2", "SIZE=10", "IPAM_MAD=netbox"}, []string{"SIZE=1"}), "", "has no NETBOX_IP_RANGE_ID"},
 	}

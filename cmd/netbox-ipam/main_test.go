@@ -93,3 +93,48 @@ func TestInfoLine(t *testing.T) {
 		}
 	}
 }
+
+// The whole program over any stdin, for every action (NetBox unreachable, so requests
+// that parse fail fast): never a panic or a stack trace, never an answer on stdout
+// without exit 0, always exactly one message line on failure.
+func FuzzDispatcher(f *testing.F) {
+	for _, s := range []string{
+		`<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><IP>10.0.0.2</IP><SIZE>4</SIZE><AR_ID>0</AR_ID><NETBOX_IP_RANGE_ID>7</NETBOX_IP_RANGE_ID></AR><ADDRESS><SIZE>1</SIZE></ADDRESS></IPAM_DRIVER_ACTION_DATA>`,
+		`<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><SIZE>-1</SIZE></AR></IPAM_DRIVER_ACTION_DATA>`,
+		`<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><IP>10.0.0.2</IP><SIZE>99999999999999999999</SIZE></AR><ADDRESS><IP>::1</IP><SIZE>1</SIZE></ADDRESS></IPAM_DRIVER_ACTION_DATA>`,
+		`<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><IP>255.255.255.255</IP><SIZE>2</SIZE><NETBOX_IP_RANGE_ID>x</NETBOX_IP_RANGE_ID></AR></IPAM_DRIVER_ACTION_DATA>`,
+	} {
+		for a := range actions {
+			f.Add(a, []byte(base64.StdEncoding.EncodeToString([]byte(s))))
+		}
+	}
+	env := map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "http://127.0.0.1:9", "NETBOX_TOKEN": "nbt_k.secret",
+		"NETBOX_IPAM_RETRIES": "0", "NETBOX_IPAM_TIMEOUT": "2s"}
+	f.Fuzz(func(t *testing.T, action string, stdin []byte) {
+		if _, ok := actions[action]; !ok {
+			return
+		}
+		var out, errb bytes.Buffer
+		code := run([]string{action, "7"}, bytes.NewReader(stdin), &out, &errb, func(k string) string { return env[k] })
+		if code == exitInternal || strings.Contains(errb.String(), "goroutine") {
+			t.Fatalf("internal error or stack trace: %q", errb.String())
+		}
+		if code != 0 {
+			if out.Len() != 0 {
+				t.Fatalf("stdout %q on failure", out.String())
+			}
+			lines := 0
+			for _, l := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+				if !strings.HasPrefix(l, "INFO:") {
+					lines++
+				}
+			}
+			if lines != 1 {
+				t.Fatalf("%d message lines: %q", lines, errb.String())
+			}
+		}
+		if strings.Contains(errb.String(), "secret") {
+			t.Fatal("token on stderr")
+		}
+	})
+}

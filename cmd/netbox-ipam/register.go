@@ -87,6 +87,9 @@ func (u undo) run(d *Driver) {
 // Register handles register_address_range: AR shape R in, AR = [ … ] out.
 func (d *Driver) Register(ctx context.Context, req mapping.Request) (answer string, err error) {
 	ar := req.AR
+	if err := mapping.Echoable(ar); err != nil { // the answer must carry them back to oned
+		return "", err
+	}
 	typ := strings.ToUpper(ar.Get(mapping.AttrType))
 	switch typ {
 	case "IP4", "IP4_6", "IP4_6_STATIC":
