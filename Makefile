@@ -10,7 +10,7 @@ SYSCONFDIR ?= /etc
 REMOTES    ?= /var/lib/one/remotes
 ARCHES     ?= amd64 arm64
 
-.PHONY: demo all build test test-unit test-integration netbox-up netbox-down netbox-reset vet clean install uninstall dist
+.PHONY: demo all build test test-unit test-integration netbox-up netbox-down netbox-reset vet clean install uninstall dist bench fuzz
 
 all: build
 
@@ -55,6 +55,18 @@ test-integration:
 
 netbox-up:
 	$(NB)/up
+
+## What the driver costs beyond NetBox's own time, per action (integration/bench_test.go).
+## BENCH_RUNS (21), BENCH_RUNS_BIG (7), BENCH_SKIP_BIG=1; the first run fills a /16 (~10 min).
+bench: netbox-up
+	$(GO) test -run '^$$' -bench BenchmarkDriver -benchtime 1x -timeout 60m ./integration/
+
+## A longer fuzzing run of each target (`make test` runs their seed corpora). FUZZTIME=60s.
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./mapping/
+	$(GO) test -run '^$$' -fuzz FuzzTemplateRoundTrip -fuzztime $(FUZZTIME) ./mapping/
+	$(GO) test -run '^$$' -fuzz FuzzDispatcher -fuzztime $(FUZZTIME) ./cmd/netbox-ipam/
 
 netbox-down:
 	$(NB)/down

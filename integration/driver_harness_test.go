@@ -116,17 +116,23 @@ func shimRunner(t testing.TB) runner {
 		cmd.Env = append(os.Environ(), "NETBOX_IPAM_BIN="+bin, "NETBOX_URL="+env.URL, "NETBOX_TOKEN="+env.Token,
 			"NETBOX_IPAM_CONFIG=", "NETBOX_IPAM_TIMEOUT=30s")
 		cmd.Env = append(cmd.Env, extraEnv...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		start := time.Now()
-		err := cmd.Run()
-		r := Result{Stdout: out.String(), Stderr: errb.String(), Took: time.Since(start)}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.Code = ee.ExitCode()
-			err = nil
-		}
-		return r, err
+		return execute(cmd)
 	}
+}
+
+// execute runs cmd and returns what one_ipam sees of it: exit code, stdout, stderr,
+// time taken. err is only for a command that could not run at all.
+func execute(cmd *exec.Cmd) (Result, error) {
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := Result{Stdout: out.String(), Stderr: errb.String(), Took: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.Code = ee.ExitCode()
+		err = nil
+	}
+	return r, err
 }
 
 // mustOK fails the test unless the action succeeded.
@@ -251,12 +257,9 @@ func runStdin(t testing.TB, action, stdin string) Result {
 	cmd.Dir = t.TempDir()
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = append(os.Environ(), "NETBOX_IPAM_BIN="+bin, "NETBOX_URL="+env.URL, "NETBOX_TOKEN="+env.Token, "NETBOX_IPAM_CONFIG=")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := Result{Stdout: out.String(), Stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Code = ee.ExitCode()
+	r, err := execute(cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return r
 }

@@ -112,9 +112,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "503 Service Unavailable", http.StatusServiceUnavailable)
 			return
 		case slow:
-			select {
-			case <-time.After(f.delay):
-			case <-r.Context().Done():
+			if !stall(r, f.delay) {
 				return
 			}
 		}
@@ -141,9 +139,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
 			return
 		case slowAfter:
-			select {
-			case <-time.After(f.delay):
-			case <-r.Context().Done():
+			if !stall(r, f.delay) {
 				return
 			}
 		}
@@ -153,6 +149,16 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	w.Write(answer)
+}
+
+// stall waits d, or less when the client gives up (then it reports false).
+func stall(r *http.Request, d time.Duration) bool {
+	select {
+	case <-time.After(d):
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 // hangUp closes the client's connection without an answer.

@@ -139,15 +139,13 @@ func TestInstalledShimsAndLog(t *testing.T) {
 		cmd.Dir = t.TempDir()
 		cmd.Env = clean
 		cmd.Stdin = strings.NewReader(base64.StdEncoding.EncodeToString([]byte(xml)))
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		r := Result{Stdout: o.String(), Stderr: e.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.Code = ee.ExitCode()
+		r, err := execute(cmd)
+		if err != nil {
+			t.Fatal(err)
 		}
 		return r
 	}
+
 	reg := mustOK(t, call("register_address_range", "11", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.77.0.0", "NETWORK_MASK=24", "SIZE=10", "IPAM_MAD=netbox", "MAC=02:00:0a:4d:00:02", "NETBOX_VRF=" + vrf.Name}, nil)), "installed register")
 	S := registered(t, reg.Stdout, "3")
 	got := mustOK(t, call("get_address", "12", Req(S, []string{"SIZE=1"})), "installed get_address")

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 // runBin runs the driver binary with args (setup, check …), environment like Run's.
@@ -22,14 +21,8 @@ func runBin(t testing.TB, extraEnv []string, args ...string) Result {
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "NETBOX_URL="+env.URL, "NETBOX_TOKEN="+env.Token, "NETBOX_IPAM_CONFIG=", "NETBOX_IPAM_TIMEOUT=20s")
 	cmd.Env = append(cmd.Env, extraEnv...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := Result{Stdout: out.String(), Stderr: errb.String(), Took: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.Code = ee.ExitCode()
-	} else if err != nil {
+	r, err := execute(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return r

@@ -30,9 +30,22 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 			return "", err
 		}
 	}
-	vrf, _, err := d.arVRF(ctx, s)
-	if err != nil {
-		return "", err
+	var rng *netbox.IPRange
+	if s.rangeID != 0 {
+		r, err := d.nb.GetIPRange(ctx, s.rangeID)
+		switch {
+		case err == nil:
+			rng = &r
+		case !netbox.IsNotFound(err):
+			return "", err
+		}
+	}
+	vrf := 0 // the AR's VRF: its range's, or its prefix's when the range is gone
+	switch {
+	case rng != nil:
+		vrf = netbox.RefID(rng.VRF)
+	case prefix != nil:
+		vrf = netbox.RefID(prefix.VRF)
 	}
 
 	// Leftover leases: ours, inside the AR's span, plus their IPv6 addresses, removed
@@ -69,18 +82,13 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 		}
 	}
 
-	if s.rangeID != 0 {
-		r, err := d.nb.GetIPRange(ctx, s.rangeID)
-		switch {
-		case netbox.IsNotFound(err):
-		case err != nil:
+	switch {
+	case rng == nil:
+	case !d.owned(rng.Tagged):
+		d.info("left NetBox IP range %d alone: it is not tagged %s", rng.ID, d.cfg.Tag)
+	default:
+		if err := d.remove(ctx, kindIPRange, rng.ID); err != nil {
 			return "", err
-		case !d.owned(r.Tagged):
-			d.info("left NetBox IP range %d alone: it is not tagged %s", r.ID, d.cfg.Tag)
-		default:
-			if err := d.remove(ctx, kindIPRange, r.ID); err != nil {
-				return "", err
-			}
 		}
 	}
 
