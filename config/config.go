@@ -31,7 +31,11 @@ type Config struct {
 	Defaults  Defaults      `mapstructure:"defaults"`
 	Gateway   string        `mapstructure:"gateway"` // first | last | none
 	Release   string        `mapstructure:"release"` // delete | deprecate
-	Log       Log           `mapstructure:"log"`
+	// LeaseMAC is when get_address records a lease's MAC: "now" (a second request,
+	// since the MAC follows from the address NetBox picks) or "sync" (one request;
+	// `netbox-ipam sync` records it later). IP4_6 leases always record it now.
+	LeaseMAC string `mapstructure:"lease_mac"`
+	Log      Log    `mapstructure:"log"`
 }
 
 // Pool is where register carves new prefixes when the AR names no network.
@@ -79,6 +83,7 @@ func Load(getenv func(string) string) (Config, error) {
 	v.SetDefault("defaults.search_domain", "")
 	v.SetDefault("gateway", "first")
 	v.SetDefault("release", "delete")
+	v.SetDefault("lease_mac", "now")
 	v.SetDefault("log.file", "")
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "logfmt")
@@ -161,6 +166,11 @@ func (c *Config) finish(path string) error {
 	case "first", "last", "none":
 	default:
 		return fmt.Errorf("gateway %q: must be first, last or none", c.Gateway)
+	}
+	switch c.LeaseMAC {
+	case "now", "sync":
+	default:
+		return fmt.Errorf("lease_mac %q: must be now or sync", c.LeaseMAC)
 	}
 	switch c.Release {
 	case "delete", "deprecate":

@@ -49,6 +49,7 @@ func TestLoad(t *testing.T) {
 		{"timeout too long", "url: https://netbox\ntoken: a\ntimeout: 120s\n", nil, "timeout 2m0s: must be between", nil},
 		{"bad gateway policy", "url: https://netbox\ntoken: a\ngateway: middle\n", nil, `gateway "middle"`, nil},
 		{"bad release", "url: https://netbox\ntoken: a\nrelease: keep\n", nil, `release "keep"`, nil},
+		{"bad lease_mac", "url: https://netbox\ntoken: a\nlease_mac: later\n", nil, `lease_mac "later": must be now or sync`, nil},
 		{"no url", "token: a\n", nil, "no NetBox URL", nil},
 		{"no token", "url: https://netbox\n", nil, "no NetBox token", nil},
 		{"not yaml", "url: [unclosed\n", nil, "not valid YAML", nil},

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -343,5 +345,30 @@ func TestAuthAndReachability(t *testing.T) {
 	mustFail(t, r, "cannot reach NetBox")
 	if r.Took.Seconds() > 6 {
 		t.Fatalf("unreachable NetBox took %s, deadline 5s", r.Took)
+	}
+}
+
+// lease_mac: sync makes get_address one NetBox request; the MAC is then left for sync.
+func TestLeaseMACLater(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.87.0.0", "NETWORK_MASK=24",
+		"SIZE=10", "IPAM_MAD=netbox", "MAC=02:00:0a:57:00:02", "NETBOX_VRF=" + vrf.Name}, nil)), "register")
+	S := registered(t, reg.Stdout, "0")
+	t.Cleanup(func() { Run(t, "unregister_address_range", "9", Req(S, nil)) })
+	log := filepath.Join(t.TempDir(), "driver.log")
+	for _, mode := range []string{"now", "sync"} {
+		mustOK(t, Run(t, "get_address", "2", Req(S, []string{"SIZE=1"}), "NETBOX_IPAM_LEASE_MAC="+mode, "NETBOX_IPAM_LOG_FILE="+log, "NETBOX_IPAM_LOG_FORMAT=json"), mode)
+	}
+	raw, _ := os.ReadFile(log)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"netbox_requests":2`) || !strings.Contains(lines[1], `"netbox_requests":1`) {
+		t.Fatalf("NetBox requests of get_address with lease_mac now, then sync:\n%s", raw)
+	}
+	if l := findIP(t, c, vrf.ID, "10.87.0.2"); l.CustomString("one_mac") != "02:00:0a:57:00:02" {
+		t.Errorf("lease_mac now: one_mac %q", l.CustomString("one_mac"))
+	}
+	if l := findIP(t, c, vrf.ID, "10.87.0.3"); l.CustomString("one_mac") != "" || !l.HasTag("opennebula") {
+		t.Errorf("lease_mac sync: %+v", l)
 	}
 }

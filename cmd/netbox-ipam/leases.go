@@ -74,6 +74,9 @@ func (d *Driver) takeOne(ctx context.Context, s arSpan) (netip.Addr, error) {
 		d.dropLeases(lease.ID)
 		return netip.Addr{}, inputf("NetBox IP range %d handed out %s, outside %s; make the range match the AR (onevnet updatear or edit the range)", s.rangeID, lease.Address, s)
 	}
+	if d.cfg.LeaseMAC == "sync" && s.arType != "IP4_6" {
+		return a, nil // one request: `netbox-ipam sync` records the MAC
+	}
 	if err := d.completeLeases(ctx, s, []netbox.IPAddress{lease}, nil); err != nil {
 		return netip.Addr{}, err
 	}
