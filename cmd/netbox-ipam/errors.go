@@ -18,6 +18,7 @@ const (
 	exitUnavailable = 5 // NetBox unreachable, slow or failing
 	exitAuth        = 6 // NetBox refused the token
 	exitCheck       = 7 // check found problems
+	exitDrift       = 8 // audit (or sync --dry-run) found drift
 	exitInternal    = 70
 )
 
@@ -45,12 +46,15 @@ func fail(stderr io.Writer, err error) int {
 
 func describe(err error) (string, int) {
 	var in *mapping.InputError
+	var ue *usageError
 	var cf *conflictError
 	var ce *configError
 	var ne *netbox.Error
 	switch {
 	case errors.As(err, &in):
 		return in.Msg, exitInput
+	case errors.As(err, &ue):
+		return ue.msg, exitUsage
 	case errors.As(err, &cf):
 		return cf.msg, exitFailure
 	case errors.As(err, &ce):

@@ -39,7 +39,11 @@ var actions = map[string]action{
 	"free_address":             (*Driver).Free,
 }
 
-const usage = "usage: netbox-ipam <register_address_range|unregister_address_range|get_address|allocate_address|free_address> <request-id> < request.b64 | setup | check | version"
+const usage = "usage: netbox-ipam <register_address_range|unregister_address_range|get_address|allocate_address|free_address> <request-id> < request.b64 | setup | check | audit | sync | version"
+
+// auditDeadline bounds audit and sync, which no oned is waiting for and which may
+// read many networks.
+const auditDeadline = 15 * time.Minute
 
 // run is the whole program: args without argv[0]; returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) (code int) {
@@ -59,7 +63,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return 0
 	}
 	act, isAction := actions[name]
-	if !isAction && name != "setup" && name != "check" {
+	isAudit := name == "audit" || name == "sync"
+	if !isAction && !isAudit && name != "setup" && name != "check" {
 		fmt.Fprintf(stderr, "unknown command %q; %s\n", name, usage)
 		return exitUsage
 	}
@@ -89,11 +94,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		}
 	}
 
+	var auditOpts auditOptions
+	if isAudit {
+		var err error
+		if auditOpts, err = parseAuditArgs(name, args[1:]); err != nil {
+			return fail(stderr, err)
+		}
+	}
+
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return fail(stderr, &configError{err.Error()})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	deadline := cfg.Timeout
+	if isAudit {
+		deadline = auditDeadline
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	d, err := NewDriver(cfg, reqID, stderr)
 	if err != nil {
@@ -107,6 +124,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	case "check":
 		if !d.Check(ctx, stdout) {
 			return exitCheck
+		}
+		return 0
+	case "audit", "sync":
+		drift, err := d.Audit(ctx, auditOpts, stdin, stdout)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		if drift && (name == "audit" || auditOpts.dryRun) {
+			return exitDrift
 		}
 		return 0
 	default:

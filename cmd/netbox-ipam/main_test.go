@@ -14,6 +14,7 @@ import (
 func TestDispatcher(t *testing.T) {
 	good := base64.StdEncoding.EncodeToString([]byte(`<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><SIZE>4</SIZE></AR><ADDRESS><SIZE>1</SIZE></ADDRESS></IPAM_DRIVER_ACTION_DATA>`))
 	noConfig := map[string]string{"NETBOX_IPAM_CONFIG": "/nonexistent/netbox-ipam.yaml"}
+	unreachable := map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "http://127.0.0.1:9", "NETBOX_TOKEN": "t"}
 	withEnv := map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "not a url", "NETBOX_TOKEN": "secret-token-value"}
 	cases := []struct {
 		name     string
@@ -33,6 +34,10 @@ func TestDispatcher(t *testing.T) {
 		{"no request id", []string{"get_address"}, good, noConfig, exitInput, "", `request id "" is not a number`},
 		{"request id not a number", []string{"get_address", "7; rm -rf /"}, good, noConfig, exitInput, "", `request id "7; rm -rf /" is not a number`},
 		{"request id too long", []string{"get_address", strings.Repeat("9", 21)}, good, noConfig, exitInput, "", "is not a number"},
+		{"audit: unknown option", []string{"audit", "--bogus"}, "", noConfig, exitUsage, "", "unknown option --bogus"},
+		{"audit: not a network document", []string{"audit"}, "<VM><ID>1</ID></VM>", unreachable, exitInput, "", "<VM> is not an OpenNebula network document"},
+		{"audit: nothing given", []string{"audit"}, "", unreachable, exitInput, "", "no network given"},
+		{"sync --all without onevnet", []string{"sync", "--all"}, "", unreachable, exitInput, "", "onevnet is not on the PATH"},
 		{"argv form accepted", []string{"get_address", "7", "%%%"}, "", noConfig, exitInput, "", "request is not valid base64"},
 		{"missing config file", []string{"get_address", "7"}, good, noConfig, exitConfig, "", "netbox-ipam configuration: cannot read configuration file"},
 		{"bad URL, token hidden", []string{"get_address", "7"}, good, withEnv, exitConfig, "", `NetBox URL "not a url" is not an http(s) URL`},

@@ -1,0 +1,475 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// audit and sync compare OpenNebula's view of its networks (`onevnet show -x`) with
+// NetBox: per AR of the driver, the drift mapping.Compare finds, the AR's IP range,
+// and (with --all, when every network is in view) the driver's ranges and prefixes no
+// AR references. sync repairs what is safe: only the driver's objects are created,
+// changed or removed. The NetBox reads are per AR and per page, never per address.
+
+// auditOptions are the command line of audit and sync.
+type auditOptions struct {
+	sync, json, all, dryRun bool
+	files                   []string
+}
+
+const auditUsage = "usage: netbox-ipam audit [--json] [--all] [FILE…]   |   netbox-ipam sync [--dry-run] [--json] [--all] [FILE…]\n" +
+	"FILE: `onevnet show -x` output (- or nothing: stdin); --all: every network of onevnet (or: the FILEs are all of them)"
+
+func parseAuditArgs(name string, args []string) (auditOptions, error) {
+	o := auditOptions{sync: name == "sync"}
+	for _, a := range args {
+		switch {
+		case a == "--json":
+			o.json = true
+		case a == "--all":
+			o.all = true
+		case a == "--dry-run" && o.sync:
+			o.dryRun = true
+		case strings.HasPrefix(a, "-") && a != "-":
+			return o, &usageError{fmt.Sprintf("unknown option %s; %s", a, auditUsage)}
+		default:
+			o.files = append(o.files, a)
+		}
+	}
+	return o, nil
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// loadVNets reads the networks: the files (or stdin), or with --all and no files,
+// every network onevnet knows that has an AR of the driver.
+func loadVNets(o auditOptions, stdin io.Reader) ([]mapping.VNet, error) {
+	var docs [][]byte
+	switch {
+	case len(o.files) > 0:
+		for _, f := range o.files {
+			var b []byte
+			var err error
+			if f == "-" {
+				b, err = io.ReadAll(stdin)
+			} else {
+				b, err = os.ReadFile(f)
+			}
+			if err != nil {
+				return nil, &mapping.InputError{Msg: err.Error()}
+			}
+			docs = append(docs, b)
+		}
+	case o.all:
+		list, err := onevnet("list", "-x")
+		if err != nil {
+			return nil, err
+		}
+		pool, err := mapping.ParseVNets(list)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range pool {
+			for _, ar := range v.ARs {
+				if ar.IsNetBox() {
+					doc, err := onevnet("show", "-x", v.ID)
+					if err != nil {
+						return nil, err
+					}
+					docs = append(docs, doc)
+					break
+				}
+			}
+		}
+	default:
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, &mapping.InputError{Msg: err.Error()}
+		}
+		docs = append(docs, b)
+	}
+	var out []mapping.VNet
+	for _, d := range docs {
+		if len(bytes.TrimSpace(d)) == 0 {
+			continue
+		}
+		vs, err := mapping.ParseVNets(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
+	if len(out) == 0 && !o.all {
+		return nil, &mapping.InputError{Msg: "no network given; " + auditUsage}
+	}
+	return out, nil
+}
+
+func onevnet(args ...string) ([]byte, error) {
+	if _, err := exec.LookPath("onevnet"); err != nil {
+		return nil, &mapping.InputError{Msg: "onevnet is not on the PATH (run this on the front-end as oneadmin), or give `onevnet show -x` output as files"}
+	}
+	var errb bytes.Buffer
+	cmd := exec.Command("onevnet", args...)
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("onevnet %s: %v: %s", strings.Join(args, " "), err, oneLine(errb.String()))
+	}
+	return out, nil
+}
+
+// arReport is the audit of one AR.
+type arReport struct {
+	VNet     string            `json:"vnet"`
+	AR       string            `json:"ar"`
+	Span     string            `json:"span"`
+	IPRange  int               `json:"netbox_ip_range,omitempty"`
+	Leases   int               `json:"leases"`
+	Findings []mapping.Finding `json:"findings"`
+	Done     []string          `json:"done,omitempty"` // what sync did
+
+	repairs mapping.Repairs
+	rng     *netbox.IPRange // the AR's IP range, when it exists
+	s       arSpan
+	vrf     int
+	bits    int // mask length of the leases sync creates
+}
+
+// staleObject is a range or prefix of the driver that no AR references.
+type staleObject struct {
+	Kind string `json:"kind"` // ip-range | prefix
+	ID   int    `json:"netbox_id"`
+	What string `json:"what"`
+}
+
+// auditReport is the whole audit.
+type auditReport struct {
+	ARs      []*arReport   `json:"ars"`
+	Stale    []staleObject `json:"stale,omitempty"`
+	Drift    int           `json:"drift"`
+	Requests int           `json:"netbox_requests"` // how many it took to find out (and repair)
+}
+
+// Audit runs audit or sync; it returns whether drift was found (before any repair).
+func (d *Driver) Audit(ctx context.Context, o auditOptions, stdin io.Reader, out io.Writer) (bool, error) {
+	vnets, err := loadVNets(o, stdin)
+	if err != nil {
+		return false, err
+	}
+	var rep auditReport
+	ranges, prefixes := map[int]bool{}, map[int]bool{}
+	for _, v := range vnets {
+		for _, ar := range v.ARs {
+			if !ar.IsNetBox() {
+				continue
+			}
+			r, err := d.auditAR(ctx, v, ar)
+			if err != nil {
+				return false, err
+			}
+			rep.ARs = append(rep.ARs, r)
+			// What the AR names stays referenced even when the AR could not be read.
+			if id, err := strconv.Atoi(ar.Attrs.Get(mapping.AttrIPRangeID)); err == nil {
+				ranges[id] = true
+			}
+			if id, err := strconv.Atoi(ar.Attrs.Get(mapping.AttrPrefixID)); err == nil {
+				prefixes[id] = true
+			}
+		}
+	}
+	if o.all {
+		if rep.Stale, err = d.staleObjects(ctx, ranges, prefixes); err != nil {
+			return false, err
+		}
+	}
+	for _, r := range rep.ARs {
+		for _, f := range r.Findings {
+			if f.IsDrift() {
+				rep.Drift++
+			}
+		}
+	}
+	rep.Drift += len(rep.Stale)
+	if o.sync && !o.dryRun {
+		if err := d.repair(ctx, &rep); err != nil {
+			return false, err
+		}
+	}
+	rep.Requests = d.nb.Requests()
+	if o.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return rep.Drift > 0, enc.Encode(rep)
+	}
+	printReport(out, rep, o)
+	return rep.Drift > 0, nil
+}
+
+// auditAR reads what NetBox holds for one AR (its range, and the addresses of its
+// prefix, page by page) and compares.
+func (d *Driver) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*arReport, error) {
+	s, err := storedAR(ar.Attrs)
+	if err != nil { // reported, so that one odd AR does not hide the others
+		return &arReport{VNet: v.ID, AR: ar.Attrs.Get(mapping.AttrARID), Leases: len(ar.Leases), Findings: []mapping.Finding{{
+			Kind: mapping.DriftRange, IP: ar.Attrs.Get(mapping.AttrIP), Detail: "the AR cannot be read: " + err.Error()}}}, nil
+	}
+	r := &arReport{VNet: v.ID, AR: s.id, Span: fmt.Sprintf("%s…%s", s.first, s.last), IPRange: s.rangeID, Leases: len(ar.Leases), s: s, bits: 32}
+	spans := [][2]netip.Addr{{s.first, s.last}}
+	if s.rangeID != 0 {
+		rng, err := d.nb.GetIPRange(ctx, s.rangeID)
+		switch {
+		case netbox.IsNotFound(err):
+			r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.first.String(), Object: s.rangeID,
+				Detail: fmt.Sprintf("%s names NetBox IP range %d, which does not exist; re-create the AR (or restore the range)", mapping.AttrIPRangeID, s.rangeID)})
+		case err != nil:
+			return nil, err
+		default:
+			r.rng, r.vrf, r.bits = &rng, netbox.RefID(rng.VRF), rangeBits(rng)
+			if first, last, err := rng.Span(); err == nil && (first != s.first || last != s.last) {
+				spans = append(spans, [2]netip.Addr{first, last})
+				fix := "left alone: it is not the driver's"
+				if d.owned(rng.Tagged) {
+					fix = "sync makes it match the AR"
+					r.repairs.RangeSpan = true
+				}
+				r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.first.String(), Object: rng.ID,
+					Detail: fmt.Sprintf("NetBox IP range %d spans %s…%s, the AR %s; %s", rng.ID, first, last, r.Span, fix)})
+			}
+		}
+	}
+	known := r.rng != nil // whether the AR's VRF is known: from its range, or its prefix
+	if r.rng == nil && s.prefixID != 0 {
+		if p, err := d.nb.GetPrefix(ctx, s.prefixID); err == nil {
+			r.vrf, known = netbox.RefID(p.VRF), true
+			if n, err := p.Net(); err == nil {
+				r.bits = n.Bits()
+			}
+		} else if !netbox.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	if !known {
+		return r, nil // neither its range nor its prefix: nowhere to look for, or put, its leases
+	}
+	objs, err := d.nb.IPAddressesIn(ctx, r.vrf, covering(spans).String())
+	if err != nil {
+		return nil, err
+	}
+	held := make([]mapping.Held, 0, len(objs))
+	for _, o := range objs {
+		a, err := o.Addr()
+		if err != nil {
+			continue
+		}
+		cf := map[string]string{}
+		for _, k := range []string{mapping.CFARID, mapping.CFMAC, mapping.CFRequestID, mapping.CFVMID, mapping.CFVNetID, mapping.CFVRouterID} {
+			cf[k] = o.CustomString(k)
+		}
+		held = append(held, mapping.Held{ID: o.ID, Addr: a, Owned: d.owned(o.Tagged), CF: cf, Description: o.Description})
+	}
+	findings, repairs := mapping.Compare(v.ID, ar, spans, held)
+	r.Findings = append(r.Findings, findings...)
+	repairs.RangeSpan = r.repairs.RangeSpan
+	r.repairs = repairs
+	return r, nil
+}
+
+// covering is the smallest prefix holding every span.
+func covering(spans [][2]netip.Addr) netip.Prefix {
+	lo, hi := spans[0][0], spans[0][1]
+	for _, s := range spans[1:] {
+		if s[0].Less(lo) {
+			lo = s[0]
+		}
+		if hi.Less(s[1]) {
+			hi = s[1]
+		}
+	}
+	for bits := 32; bits >= 0; bits-- {
+		p, _ := lo.Prefix(bits)
+		if p.Contains(hi) {
+			return p
+		}
+	}
+	return netip.MustParsePrefix("0.0.0.0/0")
+}
+
+// staleObjects lists the driver's IP ranges and prefixes that no AR in view names.
+func (d *Driver) staleObjects(ctx context.Context, ranges, prefixes map[int]bool) ([]staleObject, error) {
+	var out []staleObject
+	rs, err := d.nb.IPRangesTagged(ctx, d.cfg.Tag)
+	if err != nil {
+		return nil, err
+	}
+	inRange := map[int]bool{}
+	for _, r := range rs {
+		if !ranges[r.ID] {
+			out = append(out, staleObject{kindIPRange, r.ID, r.StartAddress + "-" + r.EndAddress})
+			inRange[r.ID] = true
+		}
+	}
+	ps, err := d.nb.PrefixesTagged(ctx, d.cfg.Tag)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		if !prefixes[p.ID] {
+			out = append(out, staleObject{kindPrefix, p.ID, p.Prefix})
+		}
+	}
+	return out, nil
+}
+
+// repair carries out the plan: per AR the range's span, the missing leases, the
+// orphans and the labels; then the stale ranges (with the driver's leases in them) and
+// the stale prefixes that hold nothing else.
+func (d *Driver) repair(ctx context.Context, rep *auditReport) error {
+	for _, r := range rep.ARs {
+		p := r.repairs
+		if p.RangeSpan && r.rng != nil {
+			if _, err := d.nb.PatchIPRange(ctx, r.rng.ID, map[string]any{
+				"start_address": netip.PrefixFrom(r.s.first, r.bits).String(), "end_address": netip.PrefixFrom(r.s.last, r.bits).String()}); err != nil {
+				return err
+			}
+			r.Done = append(r.Done, fmt.Sprintf("IP range %d now spans %s", r.rng.ID, r.Span))
+		}
+		if err := d.removeAddresses(ctx, p.Delete); err != nil {
+			return err
+		}
+		if len(p.Delete) > 0 {
+			r.Done = append(r.Done, fmt.Sprintf("removed %d orphan(s)", len(p.Delete)))
+		}
+		if len(p.Create) > 0 {
+			specs := make([]netbox.IPAddressSpec, 0, len(p.Create))
+			for _, c := range p.Create {
+				specs = append(specs, netbox.IPAddressSpec{Address: netip.PrefixFrom(c.Addr, r.bits).String(), VRFID: r.vrf, Status: "active",
+					Tags: d.tags(), CustomFields: c.CustomFields, Description: c.Description})
+			}
+			if err := d.nb.CreateIPAddressesInBatches(ctx, specs); err != nil {
+				return err
+			}
+			r.Done = append(r.Done, fmt.Sprintf("recorded %d missing lease(s)", len(p.Create)))
+		}
+		if len(p.Update) > 0 {
+			changes := make([]map[string]any, 0, len(p.Update))
+			for _, u := range p.Update {
+				c := map[string]any{"id": u.ID, "description": u.Description}
+				if len(u.CustomFields) > 0 {
+					c["custom_fields"] = u.CustomFields
+				}
+				changes = append(changes, c)
+			}
+			if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
+				return err
+			}
+			r.Done = append(r.Done, fmt.Sprintf("updated %d lease record(s)", len(p.Update)))
+		}
+	}
+	for _, st := range rep.Stale {
+		if st.Kind != kindIPRange {
+			continue
+		}
+		rng, err := d.nb.GetIPRange(ctx, st.ID)
+		if netbox.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		first, last, _ := rng.Span()
+		objs, err := d.nb.IPAddressesIn(ctx, netbox.RefID(rng.VRF), covering([][2]netip.Addr{{first, last}}).String())
+		if err != nil {
+			return err
+		}
+		var ids []int
+		for _, o := range objs {
+			if a, err := o.Addr(); err == nil && !a.Less(first) && !last.Less(a) && d.owned(o.Tagged) {
+				ids = append(ids, o.ID)
+			}
+		}
+		if err := d.removeAddresses(ctx, ids); err != nil {
+			return err
+		}
+		if err := d.remove(ctx, kindIPRange, st.ID); err != nil {
+			return err
+		}
+	}
+	for _, st := range rep.Stale {
+		if st.Kind != kindPrefix {
+			continue
+		}
+		p, err := d.nb.GetPrefix(ctx, st.ID)
+		if netbox.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		busy, err := d.prefixInUse(ctx, p, netbox.RefID(p.VRF))
+		if err != nil {
+			return err
+		}
+		if busy != "" {
+			d.info("kept prefix %s (id %d): %s", p.Prefix, p.ID, busy)
+			continue
+		}
+		if err := d.remove(ctx, kindPrefix, p.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printReport(w io.Writer, rep auditReport, o auditOptions) {
+	sort.SliceStable(rep.ARs, func(i, j int) bool {
+		a, _ := strconv.Atoi(rep.ARs[i].VNet)
+		b, _ := strconv.Atoi(rep.ARs[j].VNet)
+		return a < b
+	})
+	for _, r := range rep.ARs {
+		fmt.Fprintf(w, "network %s AR %s  %s  NetBox IP range %d  %d lease(s)\n", r.VNet, r.AR, r.Span, r.IPRange, r.Leases)
+		for _, f := range r.Findings {
+			obj := "-"
+			if f.Object != 0 {
+				obj = "#" + strconv.Itoa(f.Object)
+			}
+			fmt.Fprintf(w, "  %-8s %-15s %-7s %s\n", f.Kind, f.IP, obj, f.Detail)
+		}
+		if len(r.Findings) == 0 {
+			fmt.Fprintf(w, "  in step\n")
+		}
+		for _, done := range r.Done {
+			fmt.Fprintf(w, "  sync: %s\n", done)
+		}
+	}
+	for _, st := range rep.Stale {
+		verb := "no AR references it"
+		if o.sync && !o.dryRun {
+			verb += "; removed (the driver's objects only)"
+		}
+		fmt.Fprintf(w, "stale    %-8s #%-6d %s: %s\n", st.Kind, st.ID, st.What, verb)
+	}
+	switch {
+	case o.sync && o.dryRun:
+		fmt.Fprintf(w, "dry run: %d drift finding(s); sync would repair what the lines above say\n", rep.Drift)
+	case o.sync:
+		fmt.Fprintf(w, "synced: %d drift finding(s) repaired where safe\n", rep.Drift)
+	default:
+		fmt.Fprintf(w, "%d drift finding(s) in %d AR(s)\n", rep.Drift, len(rep.ARs))
+	}
+}
