@@ -349,3 +349,42 @@ func TestAuditLargeNetwork(t *testing.T) {
 	}
 	t.Logf("audit of %d leases in step: %s", n, r.Took)
 }
+
+// On the front-end, --all asks onevnet itself: `onevnet list -x`, then `onevnet show
+// -x` for each network (a stand-in onevnet on the PATH prints documents like oned's).
+func TestAuditAllAsksOnevnet(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	tag := unique("it-audit-all")
+	tagEnv := "NETBOX_IPAM_TAG=" + tag
+	if r := runBin(t, []string{tagEnv}, "setup"); r.Code != 0 {
+		t.Fatalf("setup: %s%s", r.Stdout, r.Stderr)
+	}
+	t.Cleanup(func() {
+		if tg, err := c.TagBySlug(ctx(t), tag); err == nil {
+			_ = c.DeleteTag(ctx(t), tg.ID)
+		}
+	})
+	reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.88.0.0", "NETWORK_MASK=24",
+		"SIZE=10", "IPAM_MAD=netbox", "MAC=02:00:0a:58:00:02", "NETBOX_VRF=" + vrf.Name}, nil), tagEnv), "register")
+	S := registered(t, reg.Stdout, "0")
+	t.Cleanup(func() { Run(t, "unregister_address_range", "2", Req(S, nil), tagEnv) })
+	mustOK(t, Run(t, "get_address", "3", Req(S, []string{"SIZE=1"}), tagEnv), "lease")
+
+	dir := t.TempDir()
+	doc := vnetXML("12", map[string][]string{"0": S}, map[string][]string{"0": {"10.88.0.2 02:00:0a:58:00:02 vm:7", "10.88.0.9 02:00:0a:58:00:09 vm:8"}})
+	os.WriteFile(filepath.Join(dir, "12.xml"), []byte(doc), 0o600)
+	os.WriteFile(filepath.Join(dir, "pool.xml"), []byte("<VNET_POOL><VNET><ID>12</ID><NAME>net-12</NAME></VNET></VNET_POOL>"), 0o600)
+	script := "#!/bin/sh\ncase \"$1 $2\" in\n  'list -x') cat " + filepath.Join(dir, "pool.xml") + " ;;\n  'show -x') cat " + dir + "/$3.xml ;;\n  *) echo \"onevnet: $*\" >&2; exit 1 ;;\nesac\n"
+	if err := os.WriteFile(filepath.Join(dir, "onevnet"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := runBin(t, []string{tagEnv, "PATH=" + dir + ":" + os.Getenv("PATH")}, "audit", "--all", "--json")
+	var out auditJSON
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+		t.Fatalf("%v: %s %s", err, r.Stdout, r.Stderr)
+	}
+	if r.Code != 8 || len(out.ARs) != 1 || out.ARs[0].VNet != "12" || !strings.Contains(strings.Join(out.kinds(), ","), "missing 10.88.0.9") {
+		t.Fatalf("audit --all through onevnet: exit %d, %+v", r.Code, out)
+	}
+}

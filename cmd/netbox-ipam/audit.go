@@ -56,7 +56,7 @@ type usageError struct{ msg string }
 func (e *usageError) Error() string { return e.msg }
 
 // loadVNets reads the networks: the files (or stdin), or with --all and no files,
-// every network onevnet knows that has an AR of the driver.
+// every network onevnet knows.
 func loadVNets(o auditOptions, stdin io.Reader) ([]mapping.VNet, error) {
 	var docs [][]byte
 	switch {
@@ -83,17 +83,14 @@ func loadVNets(o auditOptions, stdin io.Reader) ([]mapping.VNet, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The pool listing may leave out ARs and leases, so each network is read in
+		// full; those without a netbox AR are skipped by the audit.
 		for _, v := range pool {
-			for _, ar := range v.ARs {
-				if ar.IsNetBox() {
-					doc, err := onevnet("show", "-x", v.ID)
-					if err != nil {
-						return nil, err
-					}
-					docs = append(docs, doc)
-					break
-				}
+			doc, err := onevnet("show", "-x", v.ID)
+			if err != nil {
+				return nil, err
 			}
+			docs = append(docs, doc)
 		}
 	default:
 		b, err := io.ReadAll(stdin)

@@ -9,10 +9,10 @@ import (
 )
 
 // Every object the driver creates or removes goes through the functions below, so the
-// action's log line can list them. Each POST carries
-// the call's description (request id and the call's timestamp, unique to this process)
-// so that, when its answer is lost, netbox.CreateOnce can find exactly what it made
-// instead of sending it again or leaving it behind.
+// action's log line can list them. Each POST carries the call's description (request
+// id and the call's timestamp, unique to this process) so that, when its answer is
+// lost, netbox.CreateOnce can find exactly what it made instead of sending it again or
+// leaving it behind.
 
 // The kinds of NetBox objects the driver owns, as the log names them.
 const (
@@ -66,8 +66,8 @@ func (d *Driver) takeFromRange(ctx context.Context, s arSpan, spec netbox.IPAddr
 		func(c context.Context) ([]netbox.IPAddress, bool, error) {
 			have, err := d.nb.IPAddressesLabelled(c, d.cfg.Tag, spec.Description)
 			var mine []netbox.IPAddress
-			for _, h := range have {
-				if a, aerr := h.Addr(); aerr == nil && !a.Less(s.first) && !s.last.Less(a) {
+			for _, h := range have { // the call's IPv4 lease (its IPv6 ones come later)
+				if a, aerr := h.Addr(); aerr == nil && a.Is4() {
 					mine = append(mine, h)
 				}
 			}
