@@ -98,16 +98,7 @@ func (a auditJSON) done() []string {
 func TestAuditAndSync(t *testing.T) {
 	c := Client(t)
 	vrf := testVRF(t, c)
-	tag := unique("it-audit")
-	tagEnv := "NETBOX_IPAM_TAG=" + tag
-	if r := runBin(t, []string{tagEnv}, "setup"); r.Code != 0 {
-		t.Fatalf("setup with tag %s: %s%s", tag, r.Stdout, r.Stderr)
-	}
-	t.Cleanup(func() {
-		if tg, err := c.TagBySlug(ctx(t), tag); err == nil {
-			_ = c.DeleteTag(ctx(t), tg.ID)
-		}
-	})
+	tag, tagEnv := ownTag(t, c, "it-audit")
 	reg := func(id, network string) []string {
 		r := mustOK(t, Run(t, "register_address_range", id, Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=" + network, "NETWORK_MASK=255.255.255.0",
 			"SIZE=50", "IPAM_MAD=netbox", "MAC=02:00:0a:55:00:02", "NETBOX_VRF=" + vrf.Name}, nil), tagEnv), "register")
@@ -253,6 +244,23 @@ func TestAuditAndSync(t *testing.T) {
 	}
 }
 
+// ownTag gives a test a driver tag of its own (setup run with it), so that --all
+// sees only that test's objects.
+func ownTag(t *testing.T, c *netbox.Client, prefix string) (tag, env string) {
+	t.Helper()
+	tag = unique(prefix)
+	env = "NETBOX_IPAM_TAG=" + tag
+	if r := runBin(t, []string{env}, "setup"); r.Code != 0 {
+		t.Fatalf("setup with tag %s: %s%s", tag, r.Stdout, r.Stderr)
+	}
+	t.Cleanup(func() {
+		if tg, err := c.TagBySlug(ctx(t), tag); err == nil {
+			_ = c.DeleteTag(ctx(t), tg.ID)
+		}
+	})
+	return tag, env
+}
+
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 func mustAddr(t testing.TB, s string) netip.Addr {
@@ -271,16 +279,7 @@ func TestAuditLargeNetwork(t *testing.T) {
 	const n = 5000
 	c := Client(t)
 	vrf := testVRF(t, c)
-	tag := unique("it-audit-big")
-	tagEnv := "NETBOX_IPAM_TAG=" + tag
-	if r := runBin(t, []string{tagEnv}, "setup"); r.Code != 0 {
-		t.Fatalf("setup: %s%s", r.Stdout, r.Stderr)
-	}
-	t.Cleanup(func() {
-		if tg, err := c.TagBySlug(ctx(t), tag); err == nil {
-			_ = c.DeleteTag(ctx(t), tg.ID)
-		}
-	})
+	tag, tagEnv := ownTag(t, c, "it-audit-big")
 	reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.86.0.0", "NETWORK_MASK=255.255.224.0",
 		"SIZE=" + strconv.Itoa(n), "IPAM_MAD=netbox", "MAC=02:00:00:00:00:00", "NETBOX_VRF=" + vrf.Name}, nil), tagEnv), "register")
 	S := registered(t, reg.Stdout, "0")
@@ -355,16 +354,7 @@ func TestAuditLargeNetwork(t *testing.T) {
 func TestAuditAllAsksOnevnet(t *testing.T) {
 	c := Client(t)
 	vrf := testVRF(t, c)
-	tag := unique("it-audit-all")
-	tagEnv := "NETBOX_IPAM_TAG=" + tag
-	if r := runBin(t, []string{tagEnv}, "setup"); r.Code != 0 {
-		t.Fatalf("setup: %s%s", r.Stdout, r.Stderr)
-	}
-	t.Cleanup(func() {
-		if tg, err := c.TagBySlug(ctx(t), tag); err == nil {
-			_ = c.DeleteTag(ctx(t), tg.ID)
-		}
-	})
+	_, tagEnv := ownTag(t, c, "it-audit-all")
 	reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.88.0.0", "NETWORK_MASK=24",
 		"SIZE=10", "IPAM_MAD=netbox", "MAC=02:00:0a:58:00:02", "NETBOX_VRF=" + vrf.Name}, nil), tagEnv), "register")
 	S := registered(t, reg.Stdout, "0")
