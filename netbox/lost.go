@@ -49,8 +49,10 @@ func CreateOnce[T any](ctx context.Context, post func(context.Context) (T, error
 		cancel()
 		switch {
 		case ferr != nil:
-			return v, &Error{Kind: KindOf(err), Op: opOf(err), Status: statusOf(err),
-				Msg: fmt.Sprintf("%s; looking up whether it took effect failed too (%v), so it may have: look in NetBox for objects whose description names this request", msgOf(err), ferr)}
+			var e *Error
+			errors.As(err, &e) // Ambiguous(err) holds, so err is an *Error
+			return v, &Error{Kind: e.Kind, Op: e.Op, Status: e.Status,
+				Msg: fmt.Sprintf("%s; looking up whether it took effect failed too (%v), so it may have: look in NetBox for objects whose description names this request", e.Msg, ferr)}
 		case ok:
 			return got, nil
 		case attempt == 2 || ctx.Err() != nil:
@@ -59,30 +61,6 @@ func CreateOnce[T any](ctx context.Context, post func(context.Context) (T, error
 		v, err = post(ctx)
 	}
 	return v, err
-}
-
-func opOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Op
-	}
-	return ""
-}
-
-func statusOf(err error) int {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Status
-	}
-	return 0
-}
-
-func msgOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Msg
-	}
-	return err.Error()
 }
 
 // labelled lists the objects at path that carry tag and exactly this description: how

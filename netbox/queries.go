@@ -124,12 +124,20 @@ func (c *Client) IPRangesIn(ctx context.Context, vrfID int, parent string) ([]IP
 // CreateIPAddressesInBatches creates specs in bulk requests of up to bulkSize each
 // (each atomic), for repairs where thousands may be missing.
 func (c *Client) CreateIPAddressesInBatches(ctx context.Context, specs []IPAddressSpec) error {
-	for len(specs) > 0 {
-		n := min(bulkSize, len(specs))
-		if _, err := c.CreateIPAddresses(ctx, specs[:n]); err != nil {
+	return inBatches(specs, func(batch []IPAddressSpec) error {
+		_, err := c.CreateIPAddresses(ctx, batch)
+		return err
+	})
+}
+
+// inBatches hands items to send bulkSize at a time, stopping at the first error.
+func inBatches[T any](items []T, send func([]T) error) error {
+	for len(items) > 0 {
+		n := min(bulkSize, len(items))
+		if err := send(items[:n]); err != nil {
 			return err
 		}
-		specs = specs[n:]
+		items = items[n:]
 	}
 	return nil
 }
@@ -239,28 +247,22 @@ const bulkSize = 250
 // objects could not be found"); that batch is then deleted one by one, where gone
 // already counts as deleted.
 func (c *Client) DeleteIPAddresses(ctx context.Context, ids []int) error {
-	for len(ids) > 0 {
-		n := min(bulkSize, len(ids))
-		chunk := ids[:n]
-		ids = ids[n:]
-		body := make([]map[string]int, 0, len(chunk))
-		for _, id := range chunk {
+	return inBatches(ids, func(batch []int) error {
+		body := make([]map[string]int, 0, len(batch))
+		for _, id := range batch {
 			body = append(body, map[string]int{"id": id})
 		}
 		err := c.do(ctx, "DELETE", "/api/ipam/ip-addresses/", nil, body, nil)
 		if IsNotFound(err) || KindOf(err) == KindInvalid {
-			for _, id := range chunk {
+			for _, id := range batch {
 				if err := c.DeleteIPAddress(ctx, id); err != nil && !IsNotFound(err) {
 					return err
 				}
 			}
-			continue
+			return nil
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return err
+	})
 }
 
 // IPRangesTagged lists every IP range carrying the tag, in all VRFs.
@@ -276,14 +278,9 @@ func (c *Client) PrefixesTagged(ctx context.Context, tag string) ([]Prefix, erro
 // PatchIPAddresses changes several IP addresses in bulk requests of up to bulkSize; each
 // change is a map holding the object's "id" and the fields to set.
 func (c *Client) PatchIPAddresses(ctx context.Context, changes []map[string]any) error {
-	for len(changes) > 0 {
-		n := min(bulkSize, len(changes))
-		if err := c.do(ctx, "PATCH", "/api/ipam/ip-addresses/", nil, changes[:n], nil); err != nil {
-			return err
-		}
-		changes = changes[n:]
-	}
-	return nil
+	return inBatches(changes, func(batch []map[string]any) error {
+		return c.do(ctx, "PATCH", "/api/ipam/ip-addresses/", nil, batch, nil)
+	})
 }
 
 // PatchIPRange changes fields of one IP range.

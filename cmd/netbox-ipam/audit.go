@@ -227,40 +227,35 @@ func (d *Driver) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*a
 	}
 	r := &arReport{VNet: v.ID, AR: s.id, Span: fmt.Sprintf("%s…%s", s.first, s.last), IPRange: s.rangeID, Leases: len(ar.Leases), s: s, bits: 32}
 	spans := [][2]netip.Addr{{s.first, s.last}}
-	if s.rangeID != 0 {
-		rng, err := d.nb.GetIPRange(ctx, s.rangeID)
-		switch {
-		case netbox.IsNotFound(err):
-			r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.first.String(), Object: s.rangeID,
-				Detail: fmt.Sprintf("%s names NetBox IP range %d, which does not exist; re-create the AR (or restore the range)", mapping.AttrIPRangeID, s.rangeID)})
-		case err != nil:
-			return nil, err
-		default:
-			r.rng, r.vrf, r.bits = &rng, netbox.RefID(rng.VRF), rangeBits(rng)
-			if first, last, err := rng.Span(); err == nil && (first != s.first || last != s.last) {
-				spans = append(spans, [2]netip.Addr{first, last})
-				fix := "left alone: it is not the driver's"
-				if d.owned(rng.Tagged) {
-					fix = "sync makes it match the AR"
-					r.repairs.RangeSpan = true
-				}
-				r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.first.String(), Object: rng.ID,
-					Detail: fmt.Sprintf("NetBox IP range %d spans %s…%s, the AR %s; %s", rng.ID, first, last, r.Span, fix)})
+	o, err := d.arObjects(ctx, s, false)
+	if err != nil {
+		return nil, err
+	}
+	r.rng, r.vrf = o.rng, o.vrf
+	switch {
+	case s.rangeID != 0 && o.rng == nil:
+		r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.first.String(), Object: s.rangeID,
+			Detail: fmt.Sprintf("%s names NetBox IP range %d, which does not exist; re-create the AR (or restore the range)", mapping.AttrIPRangeID, s.rangeID)})
+	case o.rng != nil:
+		rng := *o.rng
+		r.bits = rangeBits(rng)
+		if first, last, err := rng.Span(); err == nil && (first != s.first || last != s.last) {
+			spans = append(spans, [2]netip.Addr{first, last})
+			fix := "left alone: it is not the driver's"
+			if d.owned(rng.Tagged) {
+				fix = "sync makes it match the AR"
+				r.repairs.RangeSpan = true
 			}
+			r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.first.String(), Object: rng.ID,
+				Detail: fmt.Sprintf("NetBox IP range %d spans %s…%s, the AR %s; %s", rng.ID, first, last, r.Span, fix)})
 		}
 	}
-	known := r.rng != nil // whether the AR's VRF is known: from its range, or its prefix
-	if r.rng == nil && s.prefixID != 0 {
-		if p, err := d.nb.GetPrefix(ctx, s.prefixID); err == nil {
-			r.vrf, known = netbox.RefID(p.VRF), true
-			if n, err := p.Net(); err == nil {
-				r.bits = n.Bits()
-			}
-		} else if !netbox.IsNotFound(err) {
-			return nil, err
+	if o.rng == nil && o.prefix != nil {
+		if n, err := o.prefix.Net(); err == nil {
+			r.bits = n.Bits()
 		}
 	}
-	if !known {
+	if !o.known() {
 		return r, nil // neither its range nor its prefix: nowhere to look for, or put, its leases
 	}
 	objs, err := d.nb.IPAddressesIn(ctx, r.vrf, covering(spans).String())

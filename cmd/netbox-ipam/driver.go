@@ -166,6 +166,46 @@ func (d *Driver) ipRange(ctx context.Context, s arSpan) (netbox.IPRange, error) 
 	return r, nil
 }
 
+// arObjects is what NetBox still holds of a stored AR: its IP range and its prefix
+// (nil when not named or gone), and the AR's VRF, taken from the range, else the
+// prefix.
+type arObjects struct {
+	rng    *netbox.IPRange
+	prefix *netbox.Prefix
+	vrf    int
+}
+
+// known reports whether the AR's VRF is known (its range or its prefix exists).
+func (o arObjects) known() bool { return o.rng != nil || o.prefix != nil }
+
+// arObjects reads the AR's IP range and, when needed, its prefix: always with
+// withPrefix, otherwise only when the range is gone. Gone is not an error.
+func (d *Driver) arObjects(ctx context.Context, s arSpan, withPrefix bool) (arObjects, error) {
+	var o arObjects
+	if s.rangeID != 0 {
+		r, err := d.nb.GetIPRange(ctx, s.rangeID)
+		switch {
+		case err == nil:
+			o.rng, o.vrf = &r, netbox.RefID(r.VRF)
+		case !netbox.IsNotFound(err):
+			return o, err
+		}
+	}
+	if s.prefixID != 0 && (withPrefix || o.rng == nil) {
+		p, err := d.nb.GetPrefix(ctx, s.prefixID)
+		switch {
+		case err == nil:
+			o.prefix = &p
+			if o.rng == nil {
+				o.vrf = netbox.RefID(p.VRF)
+			}
+		case !netbox.IsNotFound(err):
+			return o, err
+		}
+	}
+	return o, nil
+}
+
 // leaseSpec is the NetBox object of one lease: tag, custom fields, description.
 func (d *Driver) leaseSpec(s arSpan, addr netip.Addr, bits int, vrfID int, mac string) netbox.IPAddressSpec {
 	cf := map[string]any{mapping.CFRequestID: d.reqID, mapping.CFARID: s.id}

@@ -316,11 +316,12 @@ func (d *Driver) Free(ctx context.Context, req mapping.Request) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	vrf, known, err := d.arVRF(ctx, s)
+	o, err := d.arObjects(ctx, s, false)
 	if err != nil {
 		return "", err
 	}
-	if !known {
+	vrf := o.vrf
+	if !o.known() {
 		d.info("neither the IP range nor the prefix of %s exists; nothing to free", s)
 		return "", nil
 	}
@@ -352,30 +353,6 @@ func (d *Driver) release(ctx context.Context, a netbox.IPAddress) error {
 		return err
 	}
 	return d.remove(ctx, kindIPAddress, a.ID)
-}
-
-// arVRF finds the VRF of a stored AR from its IP range, or its prefix when the range is
-// gone; known is false when neither exists.
-func (d *Driver) arVRF(ctx context.Context, s arSpan) (vrf int, known bool, err error) {
-	if s.rangeID != 0 {
-		r, err := d.nb.GetIPRange(ctx, s.rangeID)
-		if err == nil {
-			return netbox.RefID(r.VRF), true, nil
-		}
-		if !netbox.IsNotFound(err) {
-			return 0, false, err
-		}
-	}
-	if s.prefixID != 0 {
-		p, err := d.nb.GetPrefix(ctx, s.prefixID)
-		if err == nil {
-			return netbox.RefID(p.VRF), true, nil
-		}
-		if !netbox.IsNotFound(err) {
-			return 0, false, err
-		}
-	}
-	return 0, false, nil
 }
 
 // addrStrings is addrs as NetBox's address filter takes them.

@@ -20,33 +20,11 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 		d.info("%s holds no NetBox ids; nothing to remove", s)
 		return "", nil
 	}
-	var prefix *netbox.Prefix
-	if s.prefixID != 0 {
-		p, err := d.nb.GetPrefix(ctx, s.prefixID)
-		switch {
-		case err == nil:
-			prefix = &p
-		case !netbox.IsNotFound(err):
-			return "", err
-		}
+	o, err := d.arObjects(ctx, s, true)
+	if err != nil {
+		return "", err
 	}
-	var rng *netbox.IPRange
-	if s.rangeID != 0 {
-		r, err := d.nb.GetIPRange(ctx, s.rangeID)
-		switch {
-		case err == nil:
-			rng = &r
-		case !netbox.IsNotFound(err):
-			return "", err
-		}
-	}
-	vrf := 0 // the AR's VRF: its range's, or its prefix's when the range is gone
-	switch {
-	case rng != nil:
-		vrf = netbox.RefID(rng.VRF)
-	case prefix != nil:
-		vrf = netbox.RefID(prefix.VRF)
-	}
+	prefix, rng, vrf := o.prefix, o.rng, o.vrf
 
 	// Leftover leases: ours, inside the AR's span, plus their IPv6 addresses, removed
 	// in bulk (an AR may hold thousands; one request per lease would not fit in the
