@@ -1,6 +1,7 @@
 # one-netbox-ipam: build, test and run against a local NetBox.
 GO       ?= go
 NB       := integration/netbox
+ONE      := integration/opennebula
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /integration)
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   = -X main.version=$(VERSION)
@@ -8,9 +9,10 @@ LDFLAGS   = -X main.version=$(VERSION)
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc
 REMOTES    ?= /var/lib/one/remotes
+IPAM_NAME  ?= netbox
 ARCHES     ?= amd64 arm64
 
-.PHONY: demo all build test test-unit test-integration netbox-up netbox-down netbox-reset vet clean install uninstall dist bench fuzz
+.PHONY: demo all build test test-unit test-integration test-e2e netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench fuzz
 
 all: build
 
@@ -20,10 +22,10 @@ build:
 
 ## On an OpenNebula front-end: the binary, the five shims and an example configuration.
 install: build
-	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' REMOTES='$(REMOTES)' ./install.sh
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' REMOTES='$(REMOTES)' IPAM_NAME='$(IPAM_NAME)' ./install.sh
 
 uninstall:
-	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' REMOTES='$(REMOTES)' ./install.sh --uninstall
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' REMOTES='$(REMOTES)' IPAM_NAME='$(IPAM_NAME)' ./install.sh --uninstall
 
 ## Release archives: dist/one-netbox-ipam-<version>-linux-<arch>.tar.gz, unpack and run ./install.sh.
 dist:
@@ -43,15 +45,30 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
-## The test command of README.md and CI: unit tests, then a real NetBox, then the integration tests.
-test: vet build test-unit netbox-up test-integration demo
+## The test command of README.md and CI: unit tests, a real NetBox and the integration
+## tests, then a real OpenNebula and the end-to-end tests through it, then the demo.
+test: vet build test-unit netbox-up test-integration opennebula-up test-e2e demo
 
 test-unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
 
 # Integration tests read .netbox.env (written by netbox-up). CI=true makes an unreachable NetBox a failure.
 test-integration:
-	$(GO) test -count=1 -timeout 30m ./integration/...
+	$(GO) test -count=1 -timeout 30m ./integration/
+
+# End-to-end tests drive a real oned (.opennebula.env, written by opennebula-up) and read NetBox.
+test-e2e:
+	$(GO) test -count=1 -timeout 30m ./integration/e2e/
+
+## A real OpenNebula front-end with this checkout's driver installed (ONE_VERSION picks the release).
+opennebula-up: netbox-up
+	$(ONE)/up
+
+opennebula-down:
+	$(ONE)/down
+
+opennebula-reset:
+	$(ONE)/reset
 
 netbox-up:
 	$(NB)/up

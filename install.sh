@@ -3,8 +3,13 @@
 # `./install.sh` from the release archive); `--uninstall` removes it again.
 #
 #   binary   $PREFIX/lib/one/netbox-ipam/netbox-ipam   (outside the remotes tree)
-#   shims    $REMOTES/ipam/netbox/<action>, mode 0755  (onehost sync copies these)
+#   shims    $REMOTES/ipam/$IPAM_NAME/<action>, mode 0755  (onehost sync copies these)
 #   config   $SYSCONFDIR/one/netbox-ipam.yaml, 0640, group oneadmin, never overwritten
+#            ($SYSCONFDIR/one/netbox-ipam.d/$IPAM_NAME.yaml for another IPAM_NAME)
+#
+# IPAM_NAME (default netbox) is the IPAM_MAD name the shims answer to: install again
+# with IPAM_NAME=netbox-dc2 to drive a second NetBox from the same oned, each name with
+# its own configuration file.
 #
 # DESTDIR stages everything under another root (packaging); the shims still name the
 # final paths. Installing again upgrades the binary and the shims in place.
@@ -14,12 +19,17 @@ PREFIX=${PREFIX:-/usr}
 SYSCONFDIR=${SYSCONFDIR:-/etc}
 REMOTES=${REMOTES:-/var/lib/one/remotes}
 DESTDIR=${DESTDIR:-}
+IPAM_NAME=${IPAM_NAME:-netbox}
 here=$(cd "$(dirname "$0")" && pwd)
 BINARY=${BINARY:-$here/bin/netbox-ipam}
 
 bindir=$PREFIX/lib/one/netbox-ipam
-ipamdir=$REMOTES/ipam/netbox
+case $IPAM_NAME in
+  "" | *[!A-Za-z0-9_-]*) printf 'install.sh: IPAM_NAME %s: use letters, digits, - and _\n' "$IPAM_NAME" >&2; exit 2 ;;
+esac
+ipamdir=$REMOTES/ipam/$IPAM_NAME
 conf=$SYSCONFDIR/one/netbox-ipam.yaml
+[ "$IPAM_NAME" = netbox ] || conf=$SYSCONFDIR/one/netbox-ipam.d/$IPAM_NAME.yaml
 actions="register_address_range unregister_address_range get_address allocate_address free_address"
 shipped_bin=/usr/lib/one/netbox-ipam/netbox-ipam # the path the shims in the source name
 
@@ -42,11 +52,14 @@ to_oneadmin() {
 uninstall() {
   for a in $actions; do rm -f "$DESTDIR$ipamdir/$a"; done
   rmdir "$DESTDIR$ipamdir" 2>/dev/null || true
-  rm -f "$DESTDIR$bindir/netbox-ipam"
-  rmdir "$DESTDIR$bindir" 2>/dev/null || true
-  say "removed $bindir/netbox-ipam and the shims in $ipamdir"
+  say "removed the shims in $ipamdir"
+  if [ "$IPAM_NAME" = netbox ]; then # other names share the binary; it goes with the main one
+    rm -f "$DESTDIR$bindir/netbox-ipam"
+    rmdir "$DESTDIR$bindir" 2>/dev/null || true
+    say "removed $bindir/netbox-ipam"
+  fi
   [ -e "$DESTDIR$conf" ] && say "kept $conf (remove it yourself if you no longer need the token in it)"
-  say "remember: take netbox out of IPAM_MAD's -i list in oned.conf and restart oned"
+  say "remember: take $IPAM_NAME out of IPAM_MAD's -i list in oned.conf and restart oned"
 }
 
 install_all() {
@@ -73,7 +86,7 @@ install_all() {
   to_oneadmin "$DESTDIR$ipamdir"
   say "installed the shims in $ipamdir ($(echo $actions | tr ' ' ','))"
 
-  mkdir -p "$DESTDIR$SYSCONFDIR/one"
+  mkdir -p "$(dirname "$DESTDIR$conf")"
   if [ -e "$DESTDIR$conf" ]; then
     say "kept $conf (not overwritten)"
   else
@@ -82,17 +95,19 @@ install_all() {
     say "installed an example $conf (mode 0640): put NetBox's url and token in it"
   fi
 
+  setup_env=
+  [ "$conf" = /etc/one/netbox-ipam.yaml ] || setup_env="NETBOX_IPAM_CONFIG=$conf "
   cat <<EOF
 
 Remaining steps on this front-end:
   1. Edit $conf: url and token (or token_file), and pool.parent_prefixes if
      networks should be carved from a pool.
-  2. In /etc/one/oned.conf, add netbox to the -i list of IPAM_MAD:
-       IPAM_MAD = [ EXECUTABLE = "one_ipam", ARGUMENTS = "-t 1 -i dummy,netbox" ]
+  2. In /etc/one/oned.conf, add $IPAM_NAME to the -i list of IPAM_MAD:
+       IPAM_MAD = [ EXECUTABLE = "one_ipam", ARGUMENTS = "-t 1 -i dummy,$IPAM_NAME" ]
      then restart oned (systemctl restart opennebula).
-  3. As oneadmin: $bindir/netbox-ipam setup   (tag and custom fields in NetBox; safe to repeat)
-  4. As oneadmin: $bindir/netbox-ipam check   (one line per item; must end with no FAIL)
-  5. Use it: IPAM_MAD = "netbox" in an AR of a virtual network (see README.md).
+  3. As oneadmin: $setup_env$bindir/netbox-ipam setup   (tag and custom fields in NetBox; safe to repeat)
+  4. As oneadmin: $setup_env$bindir/netbox-ipam check   (one line per item; must end with no FAIL)
+  5. Use it: IPAM_MAD = "$IPAM_NAME" in an AR of a virtual network (see README.md).
      If this front-end has hypervisors, \`onehost sync\` copies the shims (not the binary).
 EOF
 }
@@ -100,5 +115,5 @@ EOF
 case "${1:-}" in
   --uninstall) uninstall ;;
   "") install_all ;;
-  *) die "usage: install.sh [--uninstall]   (variables: DESTDIR PREFIX SYSCONFDIR REMOTES BINARY)" ;;
+  *) die "usage: install.sh [--uninstall]   (variables: DESTDIR PREFIX SYSCONFDIR REMOTES IPAM_NAME BINARY)" ;;
 esac

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"net"
@@ -114,19 +115,29 @@ func ParseMAC(s string) (net.HardwareAddr, error) {
 	return m, nil
 }
 
-// MACAdd returns mac+n, as OpenNebula computes a lease's MAC (AR MAC + IP offset).
+// MACAdd returns the MAC OpenNebula gives address n of an AR whose MAC is mac
+// (AddressRange::set_mac): n is added to the low 32 bits, which wrap around without
+// carrying into the high 16.
 func MACAdd(mac net.HardwareAddr, n int64) net.HardwareAddr {
-	v := new(big.Int).SetBytes(mac)
-	v.Add(v, big.NewInt(n))
-	v.And(v, new(big.Int).SetUint64(1<<48-1))
-	out := make([]byte, 6)
-	v.FillBytes(out)
+	low := binary.BigEndian.Uint32(mac[2:6]) + uint32(n) //nolint:gosec // oned's unsigned int arithmetic
+	out := net.HardwareAddr{mac[0], mac[1], 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(out[2:], low)
 	return out
 }
 
-// EUI64 is the SLAAC address of mac in a /64 prefix, as OpenNebula derives IP6_GLOBAL
-// and IP6_ULA: the prefix's first 64 bits, then the MAC with the U/L bit flipped and
-// ff:fe in the middle.
+// StaticIP6 is the IPv6 address OpenNebula gives address n of an IP4_6_STATIC AR whose
+// IP6 is first (AddressRange::set_ip6_static): n is added to the low 32 bits, which
+// wrap around like the MAC's.
+func StaticIP6(first netip.Addr, n int64) netip.Addr {
+	b := first.As16()
+	binary.BigEndian.PutUint32(b[12:], binary.BigEndian.Uint32(b[12:])+uint32(n)) //nolint:gosec // as oned
+	return netip.AddrFrom16(b)
+}
+
+// EUI64 is the SLAAC address OpenNebula gives mac in a /64 prefix (IP6_GLOBAL,
+// IP6_ULA): the prefix's first 64 bits, then the MAC with the U/L bit flipped and
+// ff:fe in the middle (a real oned 7.5.80 hands 02:00:0a:4e:00:64 the interface id
+// 0:aff:fe4e:64).
 func EUI64(prefix netip.Addr, mac net.HardwareAddr) (netip.Addr, error) {
 	if !prefix.Is6() || len(mac) != 6 {
 		return netip.Addr{}, &InputError{Msg: "EUI-64 needs an IPv6 prefix and a 48-bit MAC"}

@@ -18,6 +18,12 @@ const (
 	AttrULAPrefix      = "ULA_PREFIX"
 	AttrIP6Global      = "IP6_GLOBAL"
 	AttrIP6ULA         = "IP6_ULA"
+	AttrIP6            = "IP6"           // IP4_6_STATIC: the first IPv6 address
+	AttrIP6PrefixLen   = "PREFIX_LENGTH" // IP4_6_STATIC: its prefix length
+	AttrShared         = "SHARED"
+	// Set by oned on the AR of a reservation network: the parent network's AR it
+	// was cut from (the rest, NetBox ids included, is a copy of the parent's).
+	AttrParentARID = "PARENT_NETWORK_AR_ID"
 
 	// Written by the driver at register, read back in every later request.
 	AttrPrefixID  = "NETBOX_PREFIX_ID"

@@ -151,16 +151,49 @@ func TestAddressMath(t *testing.T) {
 			t.Errorf("MaskBits(%q) accepted", bad)
 		}
 	}
-	mac, _ := ParseMAC("02:00:0a:00:00:07")
-	if got := MACAdd(mac, 3).String(); got != "02:00:0a:00:00:0a" {
-		t.Errorf("MACAdd = %s", got)
+}
+
+// TestLeaseArithmetic pins OpenNebula's own arithmetic for a lease (AddressRange::set_mac,
+// the SLAAC addresses, set_ip6_static); the e2e tests compare it with a real oned's NICs.
+func TestLeaseArithmetic(t *testing.T) {
+	a := netip.MustParseAddr
+	for _, tc := range []struct {
+		mac  string
+		n    int64
+		want string
+	}{
+		{"02:00:0a:00:00:07", 3, "02:00:0a:00:00:0a"},
+		{"02:00:0a:00:00:07", 0x100, "02:00:0a:00:01:07"},
+		// the low 32 bits wrap; nothing carries into the first two bytes
+		{"02:00:ff:ff:ff:fe", 3, "02:00:00:00:00:01"},
+	} {
+		mac, _ := ParseMAC(tc.mac)
+		if got := MACAdd(mac, tc.n).String(); got != tc.want {
+			t.Errorf("MACAdd(%s, %d) = %s, want %s", tc.mac, tc.n, got, tc.want)
+		}
 	}
-	if got := MACAdd(mac, 0x100).String(); got != "02:00:0a:00:01:07" {
-		t.Errorf("MACAdd carry = %s", got)
+	for _, tc := range []struct{ prefix, mac, want string }{
+		// seen on a VM NIC of oned 7.5.80: 02:00:0a:4e:00:64 in 2001:db8:78:: and fd00:78::
+		{"2001:db8:78::", "02:00:0a:4e:00:64", "2001:db8:78::aff:fe4e:64"},
+		{"fd00:78::", "02:00:0a:4e:00:64", "fd00:78::aff:fe4e:64"},
+		{"fd00:1:2:3::", "00:16:3e:01:02:03", "fd00:1:2:3:216:3eff:fe01:203"},
+	} {
+		mac, _ := ParseMAC(tc.mac)
+		got, err := EUI64(a(tc.prefix), mac)
+		if err != nil || got != a(tc.want) {
+			t.Errorf("EUI64(%s, %s) = %v, %v; want %s", tc.prefix, tc.mac, got, err, tc.want)
+		}
 	}
-	// OpenNebula: 2001:db8:: + 02:00:0a:00:00:07 → interface id 0000:0aff:fe00:0007.
-	ip6, err := EUI64(a("2001:db8::"), mac)
-	if err != nil || ip6 != a("2001:db8::aff:fe00:7") {
-		t.Errorf("EUI64 = %v, %v", ip6, err)
+	for _, tc := range []struct {
+		first string
+		n     int64
+		want  string
+	}{
+		{"2001:db8::10", 5, "2001:db8::15"},
+		{"2001:db8::1:ffff:ffff", 1, "2001:db8::1:0:0"}, // no carry past the low 32 bits
+	} {
+		if got := StaticIP6(a(tc.first), tc.n); got != a(tc.want) {
+			t.Errorf("StaticIP6(%s, %d) = %s, want %s", tc.first, tc.n, got, tc.want)
+		}
 	}
 }

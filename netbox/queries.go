@@ -265,6 +265,13 @@ func (c *Client) DeleteIPAddresses(ctx context.Context, ids []int) error {
 	})
 }
 
+// IPRangesSpanning lists the IP ranges carrying the tag that start at first and end at
+// last (host addresses, any mask), in all VRFs.
+func (c *Client) IPRangesSpanning(ctx context.Context, tag, first, last string) ([]IPRange, error) {
+	q := url.Values{"tag": {tag}, "start_address": {first}, "end_address": {last}}
+	return listAll[IPRange](ctx, c, "/api/ipam/ip-ranges/", q, 100)
+}
+
 // IPRangesTagged lists every IP range carrying the tag, in all VRFs.
 func (c *Client) IPRangesTagged(ctx context.Context, tag string) ([]IPRange, error) {
 	return listAll[IPRange](ctx, c, "/api/ipam/ip-ranges/", url.Values{"tag": {tag}}, 1<<20)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
@@ -90,7 +91,14 @@ type arSpan struct {
 	globalPfx string
 	ulaPfx    string
 	arType    string
+	ip6       netip.Prefix // IP4_6_STATIC: the first lease's IPv6 address and its length
+	parent    string       // PARENT_NETWORK_AR_ID: this AR is a reservation cut from that one
 }
+
+// reservation reports whether the AR belongs to a reservation network. Its NetBox ids
+// are the parent AR's (oned copies the AR), so its actions must never change or
+// remove the parent's range or prefix.
+func (s arSpan) reservation() bool { return s.parent != "" }
 
 func (s arSpan) String() string {
 	if s.id == "" {
@@ -102,7 +110,8 @@ func (s arSpan) String() string {
 // storedAR reads the attributes of an AR the driver registered.
 func storedAR(ar mapping.Attrs) (arSpan, error) {
 	s := arSpan{id: ar.Get(mapping.AttrARID), mac: ar.Get(mapping.AttrMAC), arType: ar.Get(mapping.AttrType),
-		globalPfx: ar.Get(mapping.AttrGlobalPrefix), ulaPfx: ar.Get(mapping.AttrULAPrefix)}
+		globalPfx: ar.Get(mapping.AttrGlobalPrefix), ulaPfx: ar.Get(mapping.AttrULAPrefix),
+		parent: ar.Get(mapping.AttrParentARID)}
 	ip := ar.Get(mapping.AttrIP)
 	a, err := netip.ParseAddr(ip)
 	if err != nil || !a.Is4() {
@@ -122,6 +131,11 @@ func storedAR(ar mapping.Attrs) (arSpan, error) {
 		return s, inputf("AR %s: IP %s + SIZE %d runs past the end of IPv4", s.id, a, size)
 	}
 	s.last = last
+	if strings.EqualFold(s.arType, "IP4_6_STATIC") {
+		if s.ip6, err = mapping.StaticIPv6(ar); err != nil {
+			return s, err
+		}
+	}
 	if v := ar.Get(mapping.AttrIPRangeID); v != "" {
 		if s.rangeID, err = strconv.Atoi(v); err != nil || s.rangeID <= 0 {
 			return s, inputf("AR %s: %s %q is not a NetBox id", s.id, mapping.AttrIPRangeID, v)
@@ -136,15 +150,46 @@ func storedAR(ar mapping.Attrs) (arSpan, error) {
 }
 
 // needRange is storedAR for actions that need the AR's NetBox IP range.
-func needRange(ar mapping.Attrs) (arSpan, error) {
+func (d *Driver) needRange(ctx context.Context, ar mapping.Attrs) (arSpan, error) {
 	s, err := storedAR(ar)
 	if err != nil {
 		return s, err
 	}
+	if err := d.findRange(ctx, &s); err != nil {
+		return s, err
+	}
 	if s.rangeID == 0 {
-		return s, inputf("AR %s has no %s: it was not registered by the netbox IPAM driver (re-create the AR)", s.id, mapping.AttrIPRangeID)
+		return s, inputf("%s has no %s and no NetBox IP range tagged %s spans it: it was not registered by this driver (re-create the AR)", s, mapping.AttrIPRangeID, d.cfg.Tag)
 	}
 	return s, nil
+}
+
+// findRange fills in the AR's IP range when the AR no longer names it: `onevnet
+// updatear` without --append keeps only OpenNebula's own attributes, so the driver's
+// ids can vanish while its range lives on. The range is then the driver's (its tag)
+// spanning exactly the AR; two such ranges (in two VRFs) are an error naming both.
+func (d *Driver) findRange(ctx context.Context, s *arSpan) error {
+	if s.rangeID != 0 {
+		return nil
+	}
+	rs, err := d.nb.IPRangesSpanning(ctx, d.cfg.Tag, s.first.String(), s.last.String())
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, r := range rs {
+		if first, last, err := r.Span(); err == nil && first == s.first && last == s.last {
+			ids = append(ids, strconv.Itoa(r.ID))
+			s.rangeID = r.ID
+		}
+	}
+	if len(ids) > 1 {
+		return inputf("%s has no %s and NetBox IP ranges %s all span it; add %s = <id> to the AR (onevnet updatear --append)", s, mapping.AttrIPRangeID, strings.Join(ids, ", "), mapping.AttrIPRangeID)
+	}
+	if len(ids) == 1 {
+		d.info("%s has no %s; using NetBox IP range %s, which spans it", s, mapping.AttrIPRangeID, ids[0])
+	}
+	return nil
 }
 
 // ipRange reads the AR's IP range and checks that it still covers exactly the AR.
@@ -191,6 +236,15 @@ func (d *Driver) arObjects(ctx context.Context, s arSpan, withPrefix bool) (arOb
 			return o, err
 		}
 	}
+	if s.prefixID == 0 && o.rng != nil && withPrefix { // the AR lost its ids (see findRange)
+		p, ok, err := d.containingPrefix(ctx, o.vrf, s.first, s.last)
+		if err != nil {
+			return o, err
+		}
+		if ok {
+			o.prefix = &p
+		}
+	}
 	if s.prefixID != 0 && (withPrefix || o.rng == nil) {
 		p, err := d.nb.GetPrefix(ctx, s.prefixID)
 		switch {
@@ -204,6 +258,22 @@ func (d *Driver) arObjects(ctx context.Context, s arSpan, withPrefix bool) (arOb
 		}
 	}
 	return o, nil
+}
+
+// containingPrefix is the most specific prefix of a VRF holding first…last.
+func (d *Driver) containingPrefix(ctx context.Context, vrf int, first, last netip.Addr) (netbox.Prefix, bool, error) {
+	cands, err := d.nb.PrefixesContaining(ctx, vrf, first.String())
+	if err != nil {
+		return netbox.Prefix{}, false, err
+	}
+	best, bestBits := netbox.Prefix{}, -1
+	for _, p := range cands {
+		n, err := p.Net()
+		if err == nil && n.Contains(last) && n.Bits() > bestBits {
+			best, bestBits = p, n.Bits()
+		}
+	}
+	return best, bestBits >= 0, nil
 }
 
 // leaseSpec is the NetBox object of one lease: tag, custom fields, description.
@@ -232,6 +302,35 @@ func macFor(s arSpan, addr netip.Addr) string {
 		return ""
 	}
 	return mapping.MACAdd(m, mapping.Offset(s.first, addr)).String()
+}
+
+// leaseIPv6 is what OpenNebula gives the lease at addr besides its IPv4 address: the
+// SLAAC addresses of IP4_6 ARs (GLOBAL_PREFIX, ULA_PREFIX and the lease's MAC) or the
+// static IPv6 of IP4_6_STATIC ARs (IP6 + index). It is computed from the AR: the
+// IP6_* fields of oned's requests hold a literal 0, not the address.
+func leaseIPv6(s arSpan, addr netip.Addr) []netip.Prefix {
+	switch strings.ToUpper(s.arType) {
+	case "IP4_6":
+		m, err := mapping.ParseMAC(macFor(s, addr))
+		if err != nil {
+			return nil
+		}
+		var out []netip.Prefix
+		for _, p := range []string{s.globalPfx, s.ulaPfx} {
+			if a, err := netip.ParseAddr(p); err == nil {
+				if x, err := mapping.EUI64(a, m); err == nil {
+					out = append(out, netip.PrefixFrom(x, 64))
+				}
+			}
+		}
+		return out
+	case "IP4_6_STATIC":
+		if !s.ip6.IsValid() {
+			return nil
+		}
+		return []netip.Prefix{netip.PrefixFrom(mapping.StaticIP6(s.ip6.Addr(), mapping.Offset(s.first, addr)), s.ip6.Bits())}
+	}
+	return nil
 }
 
 // cleanupCtx gives rollbacks their own short deadline: the action's may be spent.

@@ -16,7 +16,7 @@ const runRetries = 10
 
 // GetAddress handles get_address: SIZE n free addresses of the AR, contiguous.
 func (d *Driver) GetAddress(ctx context.Context, req mapping.Request) (string, error) {
-	s, err := needRange(req.AR)
+	s, err := d.needRange(ctx, req.AR)
 	if err != nil {
 		return "", err
 	}
@@ -77,7 +77,7 @@ func (d *Driver) takeOne(ctx context.Context, s arSpan) (netip.Addr, error) {
 	if d.cfg.LeaseMAC == "sync" && s.arType != "IP4_6" {
 		return a, nil // one request: `netbox-ipam sync` records the MAC
 	}
-	if err := d.completeLeases(ctx, s, []netbox.IPAddress{lease}, nil); err != nil {
+	if err := d.completeLeases(ctx, s, []netbox.IPAddress{lease}); err != nil {
 		return netip.Addr{}, err
 	}
 	return a, nil
@@ -125,7 +125,7 @@ func (d *Driver) takeRun(ctx context.Context, s arSpan, n int) (netip.Addr, erro
 		if err != nil {
 			return netip.Addr{}, err
 		}
-		return first, d.completeLeases(ctx, s, got, nil)
+		return first, d.completeLeases(ctx, s, got)
 	}
 	return netip.Addr{}, conflictf("could not reserve %d contiguous addresses in %s: other clients kept taking them (%d tries)", n, s, runRetries)
 }
@@ -139,10 +139,9 @@ func rangeBits(r netbox.IPRange) int {
 }
 
 // completeLeases records what a lease needs beyond available-ips: the MAC (known only
-// once NetBox chose the address) and, for IP4_6 ARs, the SLAAC IPv6 addresses. ip6
-// gives those explicitly (allocate); nil derives them from the MAC. On failure the
-// leases are removed, so OpenNebula and NetBox stay in step.
-func (d *Driver) completeLeases(ctx context.Context, s arSpan, leases []netbox.IPAddress, ip6 []netip.Addr) (err error) {
+// once NetBox chose the address) and the lease's IPv6 addresses (leaseIPv6). On failure
+// the leases are removed, so OpenNebula and NetBox stay in step.
+func (d *Driver) completeLeases(ctx context.Context, s arSpan, leases []netbox.IPAddress) (err error) {
 	ids := make([]int, 0, len(leases))
 	for _, l := range leases {
 		ids = append(ids, l.ID)
@@ -161,12 +160,8 @@ func (d *Driver) completeLeases(ctx context.Context, s arSpan, leases []netbox.I
 				return err
 			}
 		}
-		addrs := ip6
-		if addrs == nil {
-			addrs = slaac(s, mac)
-		}
-		for _, x := range addrs {
-			v6 = append(v6, d.leaseSpec(s, x, 64, netbox.RefID(l.VRF), mac))
+		for _, x := range leaseIPv6(s, a) {
+			v6 = append(v6, d.leaseSpec(s, x.Addr(), x.Bits(), netbox.RefID(l.VRF), mac))
 		}
 	}
 	if len(v6) == 0 {
@@ -182,26 +177,6 @@ func (d *Driver) completeLeases(ctx context.Context, s arSpan, leases []netbox.I
 	return nil
 }
 
-// slaac derives the IPv6 addresses OpenNebula gives an IP4_6 lease from its MAC.
-func slaac(s arSpan, mac string) []netip.Addr {
-	if mac == "" || s.arType != "IP4_6" {
-		return nil
-	}
-	m, err := mapping.ParseMAC(mac)
-	if err != nil {
-		return nil
-	}
-	var out []netip.Addr
-	for _, p := range []string{s.globalPfx, s.ulaPfx} {
-		if a, err := netip.ParseAddr(p); err == nil {
-			if x, err := mapping.EUI64(a, m); err == nil {
-				out = append(out, x)
-			}
-		}
-	}
-	return out
-}
-
 // dropLeases removes leases this call created, on its own short deadline.
 func (d *Driver) dropLeases(ids ...int) {
 	ctx, cancel := cleanupCtx()
@@ -215,7 +190,7 @@ func (d *Driver) dropLeases(ids ...int) {
 
 // Allocate handles allocate_address: exactly IP…IP+SIZE-1, atomically.
 func (d *Driver) Allocate(ctx context.Context, req mapping.Request) (string, error) {
-	s, err := needRange(req.AR)
+	s, err := d.needRange(ctx, req.AR)
 	if err != nil {
 		return "", err
 	}
@@ -244,11 +219,7 @@ func (d *Driver) Allocate(ctx context.Context, req mapping.Request) (string, err
 	if err != nil {
 		return "", err
 	}
-	var ip6 []netip.Addr
-	if len(addrs) == 1 {
-		ip6 = requestIP6(req.Address)
-	}
-	if err := d.completeLeases(ctx, s, got, ip6); err != nil {
+	if err := d.completeLeases(ctx, s, got); err != nil {
 		return "", err
 	}
 	d.info("hold %s (+%d) in %s for request %s", addrs[0], len(addrs)-1, s, d.reqID)
@@ -275,16 +246,6 @@ func requestedAddrs(s arSpan, addr mapping.Attrs) ([]netip.Addr, error) {
 		out = append(out, a)
 	}
 	return out, nil
-}
-
-func requestIP6(addr mapping.Attrs) []netip.Addr {
-	var out []netip.Addr
-	for _, k := range []string{mapping.AttrIP6Global, mapping.AttrIP6ULA} {
-		if a, err := netip.ParseAddr(addr.Get(k)); err == nil && a.Is6() {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // refuseTaken fails naming the first of addrs that NetBox already holds, whoever owns it.
@@ -316,6 +277,11 @@ func (d *Driver) Free(ctx context.Context, req mapping.Request) (string, error) 
 	if err != nil {
 		return "", err
 	}
+	if s.prefixID == 0 {
+		if err := d.findRange(ctx, &s); err != nil {
+			return "", err
+		}
+	}
 	o, err := d.arObjects(ctx, s, false)
 	if err != nil {
 		return "", err
@@ -326,8 +292,10 @@ func (d *Driver) Free(ctx context.Context, req mapping.Request) (string, error) 
 		return "", nil
 	}
 	lookup := addrs
-	if len(addrs) == 1 { // the lease's IPv6 addresses go with it
-		lookup = append([]netip.Addr{addrs[0]}, requestIP6(req.Address)...)
+	for _, a := range addrs { // the lease's IPv6 addresses go with it
+		for _, x := range leaseIPv6(s, a) {
+			lookup = append(lookup, x.Addr())
+		}
 	}
 	have, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(lookup))
 	if err != nil {

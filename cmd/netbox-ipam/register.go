@@ -90,6 +90,9 @@ func (d *Driver) Register(ctx context.Context, req mapping.Request) (answer stri
 	if err := mapping.Echoable(ar); err != nil { // the answer must carry them back to oned
 		return "", err
 	}
+	if err := mapping.Refused(ar); err != nil {
+		return "", err
+	}
 	typ := strings.ToUpper(ar.Get(mapping.AttrType))
 	switch typ {
 	case "IP4", "IP4_6", "IP4_6_STATIC":
@@ -172,7 +175,13 @@ func (d *Driver) Register(ctx context.Context, req mapping.Request) (answer stri
 // every attribute the request carried and then sets the driver's.
 func arAnswer(ar mapping.Attrs, typ string, first netip.Addr, size int, net netip.Prefix, settings map[string]string, prefix netbox.Prefix, rangeID int) string {
 	out := append(mapping.Attrs{}, ar...)
-	out = out.Set(mapping.AttrIPAMMAD, "netbox").Set(mapping.AttrType, typ).
+	// The driver may be installed under any IPAM_MAD name; an answer naming another
+	// would route the AR's later actions to that driver.
+	name := ar.Get(mapping.AttrIPAMMAD)
+	if name == "" {
+		name = "netbox"
+	}
+	out = out.Set(mapping.AttrIPAMMAD, name).Set(mapping.AttrType, typ).
 		Set(mapping.AttrIP, first.String()).Set(mapping.AttrSize, strconv.Itoa(size)).
 		Set(mapping.AttrNetworkAddress, net.Masked().Addr().String())
 	for _, ns := range mapping.NetworkSettings {
@@ -209,19 +218,9 @@ func (d *Driver) registerSpan(ctx context.Context, ar mapping.Attrs, size int, p
 	if !ok {
 		return netbox.Prefix{}, first, inputf("AR IP %s + SIZE %d runs past the end of IPv4", first, size)
 	}
-	cands, err := d.nb.PrefixesContaining(ctx, pl.vrfID, first.String())
-	if err != nil {
-		return netbox.Prefix{}, first, err
-	}
-	best, bestBits := netbox.Prefix{}, -1
-	for _, p := range cands {
-		n, err := p.Net()
-		if err == nil && n.Contains(last) && n.Bits() > bestBits {
-			best, bestBits = p, n.Bits()
-		}
-	}
-	if bestBits >= 0 {
-		return best, first, nil
+	best, ok, err := d.containingPrefix(ctx, pl.vrfID, first, last)
+	if err != nil || ok {
+		return best, first, err
 	}
 	if !ar.Has(mapping.AttrNetworkAddress) || !ar.Has(mapping.AttrNetworkMask) {
 		return netbox.Prefix{}, first, inputf("no NetBox prefix in %s contains %s…%s; create it in NetBox, or give NETWORK_ADDRESS and NETWORK_MASK to let the driver create it", pl.vrfLabel(), first, last)

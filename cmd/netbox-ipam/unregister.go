@@ -16,8 +16,19 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 	if err != nil {
 		return "", err
 	}
+	if s.reservation() {
+		// The ids are the parent AR's; the reserved leases stay with the parent, which
+		// oned frees one by one (free_address on the parent's AR).
+		d.info("%s is a reservation of AR %s: the parent's NetBox range and prefix stay", s, s.parent)
+		return "", nil
+	}
 	if s.rangeID == 0 && s.prefixID == 0 {
-		d.info("%s holds no NetBox ids; nothing to remove", s)
+		if err := d.findRange(ctx, &s); err != nil {
+			return "", err
+		}
+	}
+	if s.rangeID == 0 && s.prefixID == 0 {
+		d.info("%s holds no NetBox ids and no NetBox IP range tagged %s spans it; nothing to remove", s, d.cfg.Tag)
 		return "", nil
 	}
 	o, err := d.arObjects(ctx, s, true)
@@ -42,7 +53,9 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 				continue
 			}
 			ids = append(ids, ip.ID)
-			v6 = append(v6, slaac(s, ip.CustomString(mapping.CFMAC))...)
+			for _, x := range leaseIPv6(s, a) {
+				v6 = append(v6, x.Addr())
+			}
 		}
 		if len(v6) > 0 {
 			more, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(v6))
