@@ -32,6 +32,7 @@ import (
 // One is the test oned and the NetBox its driver uses.
 type One struct {
 	env     []string // the CLI's environment
+	path    string   // where the CLI is ("" = on PATH)
 	vars    map[string]string
 	nb      *netbox.Client
 	tag     string // the tag of the driver installed as "netbox"
@@ -114,7 +115,7 @@ func connect() (*One, string) {
 	if p := vars["ONE_PATH"]; p != "" {
 		path = p + ":" + path
 	}
-	o := &One{vars: vars, tag: "one-e2e-netbox"}
+	o := &One{vars: vars, tag: "one-e2e-netbox", path: vars["ONE_PATH"]}
 	if v := os.Getenv("E2E_TAG"); v != "" {
 		o.tag = v
 	}
@@ -138,6 +139,9 @@ func connect() (*One, string) {
 func (o *One) cli(name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if o.path != "" && !strings.Contains(name, "/") {
+		name = filepath.Join(o.path, name)
+	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = o.env
 	out, err := cmd.CombinedOutput()
@@ -564,3 +568,8 @@ func eventually(t testing.TB, what string, check func() error) {
 }
 
 var errNotYet = errors.New("not yet")
+
+func readFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return string(b), err
+}
