@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"testing"
+)
+
+// driver runs the driver installed in the test oned (audit, sync…) with the
+// configuration of IPAM_MAD name, stdin from in; it returns stdout and the exit code.
+func (o *One) driver(t testing.TB, name string, in []byte, args ...string) (string, int) {
+	t.Helper()
+	bin, dir := o.vars["NETBOX_IPAM_BIN"], o.vars["NETBOX_IPAM_CONFDIR"]
+	if bin == "" || dir == "" {
+		t.Skip("the driver's binary and configuration are only known on the test oned's machine (.opennebula.env)")
+	}
+	conf := dir + "/netbox-ipam.yaml"
+	if name != "netbox" {
+		conf = dir + "/netbox-ipam.d/" + name + ".yaml"
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(append([]string{}, o.env...), "NETBOX_IPAM_CONFIG="+conf, "NETBOX_URL=", "NETBOX_TOKEN=",
+		"PATH="+o.path+":/usr/bin:/bin")
+	cmd.Stdin = bytes.NewReader(in)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if errb.Len() > 0 {
+		t.Logf("netbox-ipam %v stderr: %s", args, errb.String())
+	}
+	return out.String(), code
+}
+
+// auditKinds audits one network (onevnet show -x on stdin) and returns the kinds of
+// drift found and the exit code.
+func (o *One) auditKinds(t testing.TB, net int) (map[string]int, int) {
+	t.Helper()
+	out, code := o.driver(t, "netbox", o.vnetXML(t, net), "audit", "--json")
+	var rep struct {
+		ARs []struct {
+			Findings []struct{ Kind string } `json:"findings"`
+		} `json:"ars"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("audit --json: %v: %s", err, out)
+	}
+	kinds := map[string]int{}
+	for _, ar := range rep.ARs {
+		for _, f := range ar.Findings {
+			kinds[f.Kind]++
+		}
+	}
+	return kinds, code
+}
+
+// TestUpdatearSize: `onevnet updatear --append` grows and shrinks an AR without telling
+// the driver; leases keep working, audit reports the range, sync makes it match.
+func TestUpdatearSize(t *testing.T) {
+	o := oned(t)
+	vrf, net := o.spanNet(t, "10.131.0.0/24", "10.131.0.10", 10, "")
+	o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+	for _, tc := range []struct {
+		size string
+		span string
+	}{{"20", "10.131.0.10-10.131.0.29"}, {"15", "10.131.0.10-10.131.0.24"}} {
+		o.must(t, "onevnet", "updatear", strconv.Itoa(net), "0", template(t, `SIZE = "`+tc.size+`"`), "--append")
+		if got := arOf(t, o.vnet(t, net), "0").Attrs.Get("SIZE"); got != tc.size {
+			t.Fatalf("oned's SIZE %s after updatear, want %s", got, tc.size)
+		}
+		kinds, code := o.auditKinds(t, net)
+		if code != 8 || kinds["range"] != 1 {
+			t.Fatalf("SIZE %s: audit exit %d, findings %v; want 8 and one range", tc.size, code, kinds)
+		}
+		if _, code := o.driver(t, "netbox", o.vnetXML(t, net), "sync"); code != 0 {
+			t.Fatalf("sync exit %d", code)
+		}
+		if rs := o.driverRanges(t, vrf); len(rs) != 1 || spanOf(t, rs[0]) != tc.span {
+			t.Fatalf("after sync the range is %v, want %s", rs, tc.span)
+		}
+		if kinds, code := o.auditKinds(t, net); code != 0 {
+			t.Fatalf("audit after sync: exit %d, %v", code, kinds)
+		}
+		vm := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+		if len(vm.NICs) != 1 {
+			t.Fatalf("a lease after SIZE %s: %+v", tc.size, vm.NICs)
+		}
+		o.wantLeases(t, vrf, arOf(t, o.vnet(t, net), "0"))
+	}
+}
+
+// TestUpdatearDropsDriverAttributes: updatear without --append replaces the AR, and
+// oned keeps only its own attributes: the NetBox ids are gone. Leases, frees and the
+// network's deletion still find the driver's range by the AR's span.
+func TestUpdatearDropsDriverAttributes(t *testing.T) {
+	o := oned(t)
+	v := o.vrf(t)
+	net := o.createVNet(t, vnetTemplate(uniq("dropped"),
+		`TYPE = "IP4", NETWORK_ADDRESS = "10.132.0.0", NETWORK_MASK = "255.255.255.0", SIZE = "20", IPAM_MAD = "netbox", NETBOX_VRF = "`+strconv.Itoa(v.ID)+`"`))
+	vm1 := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+
+	// Without --append the CLI wants the whole AR, as a vector with its AR_ID.
+	o.must(t, "onevnet", "updatear", strconv.Itoa(net), "0", template(t, `AR = [ AR_ID = "0", SIZE = "20" ]`))
+	ar := arOf(t, o.vnet(t, net), "0")
+	if ar.Attrs.Get("NETBOX_IP_RANGE_ID") != "" || ar.Attrs.Get("NETBOX_PREFIX_ID") != "" || ar.Attrs.Get("IPAM_MAD") != "netbox" {
+		t.Fatalf("after updatear oned's AR is %v; this test expects the NetBox ids gone and IPAM_MAD kept", ar.Attrs)
+	}
+
+	vm2 := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+	if len(vm2.NICs) != 1 || vm2.NICs[0].IP != "10.132.0.3" {
+		t.Fatalf("lease after the ids were dropped: %+v", vm2.NICs)
+	}
+	o.wantLeases(t, v.ID, arOf(t, o.vnet(t, net), "0"))
+	o.must(t, "onevnet", "hold", strconv.Itoa(net), "10.132.0.9")
+	o.wantLeases(t, v.ID, arOf(t, o.vnet(t, net), "0"))
+
+	o.terminate(t, vm1.ID)
+	if _, ok := o.ips(t, v.ID)["10.132.0.2"]; ok {
+		t.Error("free_address left 10.132.0.2 in NetBox")
+	}
+	o.must(t, "onevnet", "release", strconv.Itoa(net), "10.132.0.9")
+	o.terminate(t, vm2.ID)
+	if ips := o.ips(t, v.ID); len(ips) != 0 {
+		t.Errorf("NetBox still holds %v", ips)
+	}
+	o.deleteVNet(t, net)
+	if ps, rs := o.prefixes(t, v.ID), o.ranges(t, v.ID); len(ps)+len(rs) != 0 {
+		t.Errorf("after delete NetBox still holds prefixes %v and ranges %v", ps, rs)
+	}
+}
