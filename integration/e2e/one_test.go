@@ -264,6 +264,13 @@ func (o *One) deleteVNet(t testing.TB, id int) {
 	if _, err := o.cli("onevnet", "show", strconv.Itoa(id)); err != nil {
 		return
 	}
+	for _, ar := range o.vnet(t, id).ARs { // oned deletes no network with holds
+		for _, l := range ar.Leases {
+			if l.VM == "-1" {
+				_, _ = o.cli("onevnet", "release", strconv.Itoa(id), l.IP)
+			}
+		}
+	}
 	if _, err := o.cli("onevnet", "delete", strconv.Itoa(id)); err != nil {
 		t.Logf("cleanup: %v", err)
 		return

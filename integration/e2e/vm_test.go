@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
 )
 
 // spanNet makes a VRF with an admin's /24 and a network whose AR 0 spans ip…ip+size-1
@@ -175,4 +174,3 @@ func (o *One) onedLog(t testing.TB) string {
 	}
 	return b
 }
-

@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestSecondName: the driver installed under a second IPAM_MAD name answers to it, with
+// its own configuration (here: its own tag), and the AR stays on that name.
+func TestSecondName(t *testing.T) {
+	o := oned(t)
+	if !strings.Contains(" "+o.vars["ONE_IPAM_NAMES"]+" ", " netbox2 ") {
+		t.Skip("the test oned has no driver named netbox2 (integration/opennebula/up installs it)")
+	}
+	v := o.vrf(t)
+	o.prefix(t, v.ID, "10.151.0.0/24")
+	net := o.createVNet(t, vnetTemplate(uniq("dc2"),
+		`TYPE = "IP4", IP = "10.151.0.10", SIZE = "10", IPAM_MAD = "netbox2", NETBOX_VRF = "`+strconv.Itoa(v.ID)+`"`))
+	if got := arOf(t, o.vnet(t, net), "0").Attrs.Get("IPAM_MAD"); got != "netbox2" {
+		t.Fatalf("oned's AR IPAM_MAD = %q after register, want netbox2", got)
+	}
+	rs := o.ranges(t, v.ID)
+	if len(rs) != 1 || !rs[0].HasTag("one-e2e-netbox2") || rs[0].HasTag(o.tag) {
+		t.Fatalf("NetBox ranges %v; want one tagged one-e2e-netbox2 (netbox2's configuration)", rs)
+	}
+	vm := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+	if ip, ok := o.ips(t, v.ID)[vm.NICs[0].IP]; !ok || !hasTag(ip, "one-e2e-netbox2") {
+		t.Fatalf("lease %s in NetBox: %+v", vm.NICs[0].IP, o.ips(t, v.ID))
+	}
+	o.terminate(t, vm.ID)
+	o.deleteVNet(t, net)
+	if rs, ips := o.ranges(t, v.ID), o.ips(t, v.ID); len(rs)+len(ips) != 0 {
+		t.Errorf("after delete NetBox still holds %v and %v", rs, ips)
+	}
+}
+
+// TestOnedRestart: request ids restart with oned; leases taken before and after a
+// restart are distinct objects and both are freed.
+func TestOnedRestart(t *testing.T) {
+	o := oned(t)
+	script := filepath.Join(repoRoot(), "integration", "opennebula")
+	if o.vars["ONE_LOCATION"] == "" || os.Getenv("ONE_XMLRPC") != "" {
+		t.Skip("restarts only the test oned of integration/opennebula/up")
+	}
+	vrf, net := o.spanNet(t, "10.152.0.0/24", "10.152.0.10", 20, "")
+	for _, ip := range []string{"10.152.0.25", "10.152.0.26", "10.152.0.27"} { // a few requests, so ids before > ids after
+		o.must(t, "onevnet", "hold", strconv.Itoa(net), ip)
+		o.must(t, "onevnet", "release", strconv.Itoa(net), ip)
+	}
+	vm1 := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+	for _, s := range []string{"down", "up"} {
+		cmd := exec.Command(filepath.Join(script, s))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("integration/opennebula/%s: %v\n%s", s, err, out)
+		}
+	}
+	vm2 := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+	ips := o.ips(t, vrf)
+	a, b := ips[vm1.NICs[0].IP], ips[vm2.NICs[0].IP]
+	r1, _ := strconv.Atoi(a.CF["one_request_id"])
+	r2, _ := strconv.Atoi(b.CF["one_request_id"])
+	if len(ips) != 2 || a.ID == b.ID || a.Desc == b.Desc || r2 >= r1 {
+		t.Fatalf("NetBox after a restart: %+v; want two leases, the second with a lower request id", ips)
+	}
+	o.wantLeases(t, vrf, arOf(t, o.vnet(t, net), "0"))
+	o.terminate(t, vm1.ID)
+	o.terminate(t, vm2.ID)
+	if ips := o.ips(t, vrf); len(ips) != 0 {
+		t.Errorf("NetBox still holds %v", ips)
+	}
+}
+
+// TestAuditSyncAll: after a life cycle audit --all (through the real onevnet) finds
+// OpenNebula and NetBox in step; sync --all records each lease's holder; a lease an
+// admin deleted in NetBox is reported missing and sync puts it back.
+func TestAuditSyncAll(t *testing.T) {
+	o := oned(t)
+	vrf, net := o.spanNet(t, "10.153.0.0/24", "10.153.0.10", 20, "")
+	vm1 := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+	vm2 := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+	o.must(t, "onevnet", "hold", strconv.Itoa(net), "10.153.0.20")
+
+	if out, code := o.driver(t, "netbox", nil, "audit", "--all"); code != 0 {
+		t.Fatalf("audit --all after a life cycle: exit %d\n%s", code, out)
+	}
+	if out, code := o.driver(t, "netbox", nil, "sync", "--all"); code != 0 {
+		t.Fatalf("sync --all: exit %d\n%s", code, out)
+	}
+	ips := o.ips(t, vrf)
+	for _, vm := range []VMDoc{vm1, vm2} {
+		if got := ips[vm.NICs[0].IP].CF["one_vm_id"]; got != strconv.Itoa(vm.ID) {
+			t.Errorf("lease %s: one_vm_id %q, want %d", vm.NICs[0].IP, got, vm.ID)
+		}
+	}
+
+	if err := o.nb.DeleteIPAddress(ctxT(t), ips[vm2.NICs[0].IP].ID); err != nil {
+		t.Fatal(err)
+	}
+	out, code := o.driver(t, "netbox", nil, "audit", "--all", "--json")
+	var rep struct {
+		ARs []struct {
+			VNet     string                      `json:"vnet"`
+			Findings []struct{ Kind, IP string } `json:"findings"`
+		} `json:"ars"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("audit --json is not JSON: %v\n%s", err, out)
+	}
+	var missing []string
+	for _, ar := range rep.ARs {
+		for _, f := range ar.Findings {
+			if ar.VNet == strconv.Itoa(net) && f.Kind == "missing" {
+				missing = append(missing, f.IP)
+			}
+		}
+	}
+	if code != 8 || len(missing) != 1 || missing[0] != vm2.NICs[0].IP {
+		t.Fatalf("audit after an admin deleted a lease: exit %d, missing %v\n%s", code, missing, out)
+	}
+	if _, code := o.driver(t, "netbox", nil, "sync", "--all"); code != 0 {
+		t.Fatalf("sync exit %d", code)
+	}
+	o.wantLeases(t, vrf, arOf(t, o.vnet(t, net), "0"))
+	if ip := o.ips(t, vrf)[vm2.NICs[0].IP]; ip.CF["one_vm_id"] != strconv.Itoa(vm2.ID) {
+		t.Errorf("re-created lease %+v does not name VM %d", ip, vm2.ID)
+	}
+	if out, code := o.driver(t, "netbox", nil, "audit", "--all"); code != 0 {
+		t.Fatalf("audit after sync: exit %d\n%s", code, out)
+	}
+}
