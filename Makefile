@@ -12,7 +12,7 @@ REMOTES    ?= /var/lib/one/remotes
 IPAM_NAME  ?= netbox
 ARCHES     ?= amd64 arm64
 
-.PHONY: demo all build test test-unit test-integration test-e2e netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench fuzz
+.PHONY: demo all build test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench fuzz
 
 all: build
 
@@ -47,7 +47,7 @@ vet:
 
 ## The test command of README.md and CI: unit tests, a real NetBox and the integration
 ## tests, then a real OpenNebula and the end-to-end tests through it, then the demo.
-test: vet build test-unit netbox-up test-integration opennebula-up test-e2e demo
+test: vet build test-unit netbox-up test-integration opennebula-up test-e2e test-e2e-releases demo
 
 test-unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
@@ -59,6 +59,14 @@ test-integration:
 # End-to-end tests drive a real oned (.opennebula.env, written by opennebula-up) and read NetBox.
 test-e2e:
 	$(GO) test -count=1 -timeout 30m ./integration/e2e/
+
+## The core life cycle on every other OpenNebula release of ../shared/opennebula (make test).
+test-e2e-releases: netbox-up
+	$(ONE)/matrix others
+
+## The whole end-to-end suite on every OpenNebula release, one after the other.
+test-e2e-matrix: netbox-up
+	$(ONE)/matrix all
 
 ## A real OpenNebula front-end with this checkout's driver installed (ONE_VERSION picks the release).
 opennebula-up: netbox-up

@@ -115,7 +115,7 @@ func connect() (*One, string) {
 	if p := vars["ONE_PATH"]; p != "" {
 		path = p + ":" + path
 	}
-	o := &One{vars: vars, tag: "one-e2e-netbox", path: vars["ONE_PATH"]}
+	o := &One{vars: vars, tag: vars["ONE_TAG_PREFIX"] + "netbox", path: vars["ONE_PATH"]}
 	if v := os.Getenv("E2E_TAG"); v != "" {
 		o.tag = v
 	}

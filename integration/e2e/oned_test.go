@@ -25,12 +25,13 @@ func TestSecondName(t *testing.T) {
 	if got := arOf(t, o.vnet(t, net), "0").Attrs.Get("IPAM_MAD"); got != "netbox2" {
 		t.Fatalf("oned's AR IPAM_MAD = %q after register, want netbox2", got)
 	}
+	tag2 := o.vars["ONE_TAG_PREFIX"] + "netbox2" // netbox2's own configuration
 	rs := o.ranges(t, v.ID)
-	if len(rs) != 1 || !rs[0].HasTag("one-e2e-netbox2") || rs[0].HasTag(o.tag) {
-		t.Fatalf("NetBox ranges %v; want one tagged one-e2e-netbox2 (netbox2's configuration)", rs)
+	if len(rs) != 1 || !rs[0].HasTag(tag2) || rs[0].HasTag(o.tag) {
+		t.Fatalf("NetBox ranges %v; want one tagged %s (netbox2's configuration)", rs, tag2)
 	}
 	vm := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
-	if ip, ok := o.ips(t, v.ID)[vm.NICs[0].IP]; !ok || !hasTag(ip, "one-e2e-netbox2") {
+	if ip, ok := o.ips(t, v.ID)[vm.NICs[0].IP]; !ok || !hasTag(ip, tag2) {
 		t.Fatalf("lease %s in NetBox: %+v", vm.NICs[0].IP, o.ips(t, v.ID))
 	}
 	o.terminate(t, vm.ID)

@@ -29,6 +29,14 @@ newest_tarball() {
   ls "$ONE_TARBALLS"/$pat 2>/dev/null | sort -V | tail -n1
 }
 
+# current_location sets ONE_LOCATION to the oned .opennebula.env names, unless the
+# caller chose one (down and reset act on the running oned, whichever release).
+current_location() {
+  [ -z "${ONE_LOCATION:-}${ONE_VERSION:-}${ONE_TARBALL:-}" ] && [ -s "$ENV_FILE" ] || return 0
+  local loc; loc=$(sed -n 's/^ONE_LOCATION=//p' "$ENV_FILE")
+  case $loc in "$CACHE"/opennebula-*/one) ONE_TARBALL=$(cat "$loc/.tarball" 2>/dev/null) && ONE_TARBALL=$ONE_TARBALLS/$ONE_TARBALL ;; *) ONE_LOCATION=$loc ;; esac
+}
+
 # resolve_location sets ONE_LOCATION, ONE_MANAGED (1 when the tree is ours to unpack)
 # and STATE (pids and markers).
 resolve_location() {
@@ -55,6 +63,7 @@ xmlrpc_ok() { "$ONE_LOCATION/bin/onevnet" list >/dev/null 2>&1; }
 
 start_oned() {
   pidalive "$STATE/oned.pid" && xmlrpc_ok && return 0
+  xmlrpc_ok && die "another oned answers on $ONE_XMLRPC (another release?); stop it first (make opennebula-down)"
   mkdir -p "$ONE_LOCATION/var/lock"
   say "starting oned (log: $ONE_LOCATION/var/oned.log)"
   # Its own session, no tie to this script's stdout (make's pipe would wait for it).
