@@ -70,7 +70,10 @@ func Load(getenv func(string) string) (Config, error) {
 	v.SetDefault("token_file", "")
 	v.SetDefault("ca_file", "")
 	v.SetDefault("insecure", false)
-	v.SetDefault("timeout", "60s")
+	// oned's 90 s clock starts when it queues a request, and one_ipam runs one action
+	// at a time: with 20 s each, four actions queued behind a NetBox that stopped
+	// answering still reach oned in time.
+	v.SetDefault("timeout", "20s")
 	v.SetDefault("retries", 3)
 	v.SetDefault("tag", "opennebula")
 	v.SetDefault("pool.parent_prefixes", []string{})

@@ -30,7 +30,7 @@ func TestLoad(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{"environment only, defaults", "", map[string]string{"NETBOX_URL": "http://nb", "NETBOX_TOKEN": "t"}, "", func(t *testing.T, c Config) {
-			if c.URL != "http://nb" || c.Token != "t" || c.Timeout != 60*time.Second || c.Tag != "opennebula" || c.Gateway != "first" || c.Release != "delete" || c.Retries != 3 {
+			if c.URL != "http://nb" || c.Token != "t" || c.Timeout != 20*time.Second || c.Tag != "opennebula" || c.Gateway != "first" || c.Release != "delete" || c.Retries != 3 {
 				t.Errorf("%+v", c)
 			}
 		}},

@@ -348,6 +348,16 @@ func TestAuthAndReachability(t *testing.T) {
 	if r.Took.Seconds() > 6 {
 		t.Fatalf("unreachable NetBox took %s, deadline 5s", r.Took)
 	}
+	// free_address never strands a lease: a refused token or an unreachable NetBox
+	// still answers 0, and oned.log says what was left for sync.
+	free := Req([]string{"AR_ID=0", "TYPE=IP4", "IP=10.67.0.2", "SIZE=4", "IPAM_MAD=netbox", "NETBOX_IP_RANGE_ID=1"}, []string{"IP=10.67.0.3", "SIZE=1"})
+	for _, env := range [][]string{{"NETBOX_TOKEN=" + bad}, {"NETBOX_URL=http://127.0.0.1:9", "NETBOX_IPAM_TIMEOUT=5s", "NETBOX_IPAM_RETRIES=1"}} {
+		r = Run(t, "free_address", "3", free, env...)
+		if r.Code != 0 || !strings.Contains(r.Stderr, "INFO: could not free 10.67.0.3 (+0) in AR 0") || r.Message() != "" ||
+			strings.Contains(r.Stderr, "thisisnotthesecret") {
+			t.Errorf("free_address with %v: exit %d, stderr %q", env, r.Code, r.Stderr)
+		}
+	}
 }
 
 // lease_mac: sync makes get_address one NetBox request; the MAC is then left for sync.

@@ -268,6 +268,12 @@ func (d *Driver) refuseTaken(ctx context.Context, vrf int, addrs []netip.Addr) e
 
 // Free handles free_address: remove the driver's objects at IP…IP+SIZE-1 (and the
 // lease's IPv6 addresses). Gone already is success; someone else's object stays.
+//
+// A free that fails strands the lease: oned keeps it and a later `onevnet release` no
+// longer matches a terminated VM. So once the request is understood, a NetBox that is
+// unreachable, slow, failing or refusing the token still gets exit 0: the objects stay
+// in NetBox, an INFO line in oned.log and a WARN in the driver's log name them, and
+// `netbox-ipam audit` reports them as orphans that `sync` removes.
 func (d *Driver) Free(ctx context.Context, req mapping.Request) (string, error) {
 	s, err := storedAR(req.AR)
 	if err != nil {
@@ -277,19 +283,29 @@ func (d *Driver) Free(ctx context.Context, req mapping.Request) (string, error) 
 	if err != nil {
 		return "", err
 	}
+	if err := d.free(ctx, s, addrs); err != nil {
+		what := fmt.Sprintf("%s (+%d) in %s", addrs[0], len(addrs)-1, s)
+		d.info("could not free %s in NetBox, left for `netbox-ipam sync`: %v", what, err)
+		if d.log != nil {
+			d.log.Warn("free left NetBox objects behind", "request", d.reqID, "ip", addrs[0].String(), "size", len(addrs), "ar", s.id, "error", oneLine(err.Error()))
+		}
+	}
+	return "", nil
+}
+
+func (d *Driver) free(ctx context.Context, s arSpan, addrs []netip.Addr) error {
 	if s.prefixID == 0 {
 		if err := d.findRange(ctx, &s); err != nil {
-			return "", err
+			return err
 		}
 	}
 	o, err := d.arObjects(ctx, s, false)
 	if err != nil {
-		return "", err
+		return err
 	}
-	vrf := o.vrf
 	if !o.known() {
 		d.info("neither the IP range nor the prefix of %s exists; nothing to free", s)
-		return "", nil
+		return nil
 	}
 	lookup := addrs
 	for _, a := range addrs { // the lease's IPv6 addresses go with it
@@ -297,9 +313,9 @@ func (d *Driver) Free(ctx context.Context, req mapping.Request) (string, error) 
 			lookup = append(lookup, x.Addr())
 		}
 	}
-	have, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(lookup))
+	have, err := d.nb.IPAddressesAt(ctx, o.vrf, addrStrings(lookup))
 	if err != nil {
-		return "", err
+		return err
 	}
 	for _, h := range have {
 		if !d.owned(h.Tagged) {
@@ -307,11 +323,11 @@ func (d *Driver) Free(ctx context.Context, req mapping.Request) (string, error) 
 			continue
 		}
 		if err := d.release(ctx, h); err != nil {
-			return "", err
+			return err
 		}
 	}
 	d.info("free %s (+%d) in %s", addrs[0], len(addrs)-1, s)
-	return "", nil
+	return nil
 }
 
 // release deletes a lease, or deprecates it when so configured.

@@ -16,6 +16,7 @@ func TestDispatcher(t *testing.T) {
 	noConfig := map[string]string{"NETBOX_IPAM_CONFIG": "/nonexistent/netbox-ipam.yaml"}
 	unreachable := map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "http://127.0.0.1:9", "NETBOX_TOKEN": "t"}
 	withEnv := map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "not a url", "NETBOX_TOKEN": "secret-token-value"}
+	free := base64.StdEncoding.EncodeToString([]byte(`<IPAM_DRIVER_ACTION_DATA><AR><AR_ID>0</AR_ID><TYPE>IP4</TYPE><IP>10.0.0.2</IP><SIZE>4</SIZE><NETBOX_IP_RANGE_ID>5</NETBOX_IP_RANGE_ID></AR><ADDRESS><IP>10.0.0.3</IP><SIZE>1</SIZE></ADDRESS></IPAM_DRIVER_ACTION_DATA>`))
 	cases := []struct {
 		name     string
 		args     []string
@@ -40,6 +41,9 @@ func TestDispatcher(t *testing.T) {
 		{"sync --all without onevnet", []string{"sync", "--all"}, "", unreachable, exitInput, "", "onevnet is not on the PATH"},
 		{"argv form accepted", []string{"get_address", "7", "%%%"}, "", noConfig, exitInput, "", "request is not valid base64"},
 		{"missing config file", []string{"get_address", "7"}, good, noConfig, exitConfig, "", "netbox-ipam configuration: cannot read configuration file"},
+		// A failed free would strand the lease in oned: NetBox gone is logged, not failed.
+		{"free with NetBox gone", []string{"free_address", "7"}, free, unreachable, 0, "", "INFO: could not free 10.0.0.3 (+0) in AR 0 (10.0.0.2…10.0.0.5) in NetBox, left for `netbox-ipam sync`: GET /api/ipam/ip-ranges/5/: cannot reach NetBox"},
+		{"free of an address outside the AR", []string{"free_address", "7"}, base64.StdEncoding.EncodeToString([]byte(strings.Replace(mustDecode(free), "<IP>10.0.0.3</IP>", "<IP>10.0.0.9</IP>", 1))), unreachable, exitInput, "", "10.0.0.9 (+0) is outside AR 0"},
 		{"bad URL, token hidden", []string{"get_address", "7"}, good, withEnv, exitConfig, "", `NetBox URL "not a url" is not an http(s) URL`},
 	}
 	for _, tc := range cases {
@@ -142,4 +146,12 @@ func FuzzDispatcher(f *testing.F) {
 			t.Fatal("token on stderr")
 		}
 	})
+}
+
+func mustDecode(b64 string) string {
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

@@ -135,3 +135,52 @@ func TestAuditSyncAll(t *testing.T) {
 		t.Fatalf("audit after sync: exit %d\n%s", code, out)
 	}
 }
+
+// TestFreeWhileNetBoxDown: a VM terminated while NetBox cannot be reached loses its
+// lease in oned anyway (free_address answers 0: a failed free would strand the address
+// in oned); audit reports the object left behind as an orphan and sync removes it.
+func TestFreeWhileNetBoxDown(t *testing.T) {
+	o := oned(t)
+	conf := o.vars["NETBOX_IPAM_CONFDIR"] + "/netbox-ipam.yaml"
+	orig, err := os.ReadFile(conf)
+	if o.vars["NETBOX_IPAM_CONFDIR"] == "" || err != nil {
+		t.Skip("needs the test oned's driver configuration (.opennebula.env)")
+	}
+	vrf, net := o.spanNet(t, "10.154.0.0/24", "10.154.0.10", 20, "")
+	vm := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+
+	var down []string // the driver now points at a port where nothing listens
+	for _, l := range strings.Split(string(orig), "\n") {
+		if strings.HasPrefix(l, "url:") {
+			l = "url: http://127.0.0.1:9"
+		}
+		down = append(down, l)
+	}
+	restore := func() { _ = os.WriteFile(conf, orig, 0o600) }
+	t.Cleanup(restore)
+	if err := os.WriteFile(conf, []byte(strings.Join(down, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o.terminate(t, vm.ID)
+	restore()
+
+	if got := leaseIPs(arOf(t, o.vnet(t, net), "0")); len(got) != 0 {
+		t.Fatalf("oned kept %v after a free with NetBox down: the lease is stranded", got)
+	}
+	if _, ok := o.ips(t, vrf)[vm.NICs[0].IP]; !ok {
+		t.Fatalf("NetBox lost %s although it was down", vm.NICs[0].IP)
+	}
+	if !strings.Contains(o.onedLog(t), "could not free "+vm.NICs[0].IP) {
+		t.Error("oned.log does not say what free left behind")
+	}
+	kinds, code := o.auditKinds(t, net)
+	if code != 8 || kinds["orphan"] != 1 {
+		t.Fatalf("audit: exit %d, %v; want one orphan", code, kinds)
+	}
+	if _, code := o.driver(t, "netbox", o.vnetXML(t, net), "sync"); code != 0 {
+		t.Fatalf("sync exit %d", code)
+	}
+	if ips := o.ips(t, vrf); len(ips) != 0 {
+		t.Errorf("after sync NetBox still holds %v", ips)
+	}
+}
