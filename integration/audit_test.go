@@ -152,6 +152,13 @@ func TestAuditAndSync(t *testing.T) {
 	if r.Code != 0 || len(a.done()) == 0 {
 		t.Fatalf("first sync: exit %d, %+v", r.Code, a)
 	}
+	// Stale objects are only reported by a plain sync: removing them takes --prune.
+	if _, err := c.GetIPRange(ctx(t), atoi(attr(gone, "NETBOX_IP_RANGE_ID"))); err != nil {
+		t.Fatalf("sync without --prune removed the stale IP range: %v", err)
+	}
+	if r, a = run("sync", "--prune"); r.Code != 0 || len(a.Stale) != 2 {
+		t.Fatalf("sync --prune: exit %d, stale %+v", r.Code, a.Stale)
+	}
 	vm := findIP(t, c, vrf.ID, "10.85.0.2")
 	if vm.CustomString("one_vm_id") != "100" || vm.Description != "OpenNebula VM 100, network 7 AR 0" {
 		t.Fatalf("lease after sync: %q %q", vm.CustomString("one_vm_id"), vm.Description)

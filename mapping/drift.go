@@ -21,7 +21,7 @@ type Held struct {
 	Description string
 }
 
-// Finding kinds. The first four are drift (audit exits non-zero); a label is only
+// Finding kinds. All but label are drift (audit exits non-zero); a label is only
 // the record of who holds a lease, which sync keeps up to date.
 const (
 	DriftMissing  = "missing"  // oned holds the lease, NetBox has no object
@@ -29,6 +29,7 @@ const (
 	DriftMismatch = "mismatch" // the driver's object disagrees on MAC or AR
 	DriftForeign  = "foreign"  // oned holds the lease, someone else's object is there
 	DriftRange    = "range"    // the AR's IP range is gone or spans other addresses
+	DriftIDs      = "ids"      // the AR lost its NetBox ids; the driver's range spans it
 	Label         = "label"    // the VM / network / router on the object is not current
 )
 

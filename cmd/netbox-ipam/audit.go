@@ -26,11 +26,12 @@ import (
 // auditOptions are the command line of audit and sync.
 type auditOptions struct {
 	sync, json, all, dryRun bool
+	prune                   bool // sync removes stale ranges and prefixes (destructive: opt in)
 	files                   []string
 }
 
-const auditUsage = "usage: netbox-ipam audit [--json] [--all] [FILE…]   |   netbox-ipam sync [--dry-run] [--json] [--all] [FILE…]\n" +
-	"FILE: `onevnet show -x` output (- or nothing: stdin); --all: every network of onevnet (or: the FILEs are all of them)"
+const auditUsage = "usage: netbox-ipam audit [--json] [--all] [FILE…]   |   netbox-ipam sync [--dry-run] [--json] [--all [--prune]] [FILE…]\n" +
+	"FILE: `onevnet show -x` output (- or nothing: stdin); --all: every network of onevnet (or: the FILEs are all of them); --prune: sync also removes stale ranges and prefixes"
 
 func parseAuditArgs(name string, args []string) (auditOptions, error) {
 	o := auditOptions{sync: name == "sync"}
@@ -42,11 +43,16 @@ func parseAuditArgs(name string, args []string) (auditOptions, error) {
 			o.all = true
 		case a == "--dry-run" && o.sync:
 			o.dryRun = true
+		case a == "--prune" && o.sync:
+			o.prune = true
 		case strings.HasPrefix(a, "-") && a != "-":
 			return o, &usageError{fmt.Sprintf("unknown option %s; %s", a, auditUsage)}
 		default:
 			o.files = append(o.files, a)
 		}
+	}
+	if o.prune && !o.all {
+		return o, &usageError{"--prune needs --all: only a view of every network tells what is stale; " + auditUsage}
 	}
 	return o, nil
 }
@@ -142,6 +148,7 @@ type arReport struct {
 
 	repairs mapping.Repairs
 	rng     *netbox.IPRange // the AR's IP range, when it exists
+	prefix  int             // the AR's prefix, when known
 	s       arSpan
 	vrf     int
 	bits    int // mask length of the leases sync creates
@@ -180,9 +187,16 @@ func (d *Driver) Audit(ctx context.Context, o auditOptions, stdin io.Reader, out
 				return false, err
 			}
 			rep.ARs = append(rep.ARs, r)
-			// What the AR names stays referenced even when the AR could not be read.
+			// What the AR names stays referenced even when the AR could not be read,
+			// and so does the range found by its span when updatear dropped the ids.
 			if id, err := strconv.Atoi(ar.Attrs.Get(mapping.AttrIPRangeID)); err == nil {
 				ranges[id] = true
+			}
+			if r.IPRange != 0 {
+				ranges[r.IPRange] = true
+			}
+			if r.prefix != 0 {
+				prefixes[r.prefix] = true
 			}
 			if id, err := strconv.Atoi(ar.Attrs.Get(mapping.AttrPrefixID)); err == nil {
 				prefixes[id] = true
@@ -203,7 +217,7 @@ func (d *Driver) Audit(ctx context.Context, o auditOptions, stdin io.Reader, out
 	}
 	rep.Drift += len(rep.Stale)
 	if o.sync && !o.dryRun {
-		if err := d.repair(ctx, &rep); err != nil {
+		if err := d.repair(ctx, &rep, o.prune); err != nil {
 			return false, err
 		}
 	}
@@ -227,11 +241,24 @@ func (d *Driver) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*a
 	}
 	r := &arReport{VNet: v.ID, AR: s.id, Span: fmt.Sprintf("%s…%s", s.first, s.last), IPRange: s.rangeID, Leases: len(ar.Leases), s: s, bits: 32}
 	spans := [][2]netip.Addr{{s.first, s.last}}
-	o, err := d.arObjects(ctx, s, false)
+	if s.rangeID == 0 && s.prefixID == 0 { // updatear without --append dropped the ids
+		if err := d.findRange(ctx, &s); err != nil {
+			return nil, err
+		}
+		if s.rangeID != 0 {
+			r.IPRange, r.s = s.rangeID, s
+			r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftIDs, IP: s.first.String(), Object: s.rangeID,
+				Detail: fmt.Sprintf("the AR has no %s (onevnet updatear without --append drops it); NetBox IP range %d spans it: add %s = \"%d\" with onevnet updatear --append", mapping.AttrIPRangeID, s.rangeID, mapping.AttrIPRangeID, s.rangeID)})
+		}
+	}
+	o, err := d.arObjects(ctx, s, s.prefixID == 0 && s.rangeID != 0)
 	if err != nil {
 		return nil, err
 	}
 	r.rng, r.vrf = o.rng, o.vrf
+	if o.prefix != nil {
+		r.prefix = o.prefix.ID
+	}
 	switch {
 	case s.rangeID != 0 && o.rng == nil:
 		r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.first.String(), Object: s.rangeID,
@@ -328,9 +355,9 @@ func (d *Driver) staleObjects(ctx context.Context, ranges, prefixes map[int]bool
 }
 
 // repair carries out the plan: per AR the range's span, the missing leases, the
-// orphans and the labels; then the stale ranges (with the driver's leases in them) and
-// the stale prefixes that hold nothing else.
-func (d *Driver) repair(ctx context.Context, rep *auditReport) error {
+// orphans and the labels; then, with prune, the stale ranges (with the driver's leases
+// in them) and the stale prefixes that hold nothing else.
+func (d *Driver) repair(ctx context.Context, rep *auditReport, prune bool) error {
 	for _, r := range rep.ARs {
 		p := r.repairs
 		if p.RangeSpan && r.rng != nil {
@@ -371,6 +398,9 @@ func (d *Driver) repair(ctx context.Context, rep *auditReport) error {
 			}
 			r.Done = append(r.Done, fmt.Sprintf("updated %d lease record(s)", len(p.Update)))
 		}
+	}
+	if !prune {
+		return nil
 	}
 	for _, st := range rep.Stale {
 		if st.Kind != kindIPRange {
@@ -451,8 +481,11 @@ func printReport(w io.Writer, rep auditReport, o auditOptions) {
 	}
 	for _, st := range rep.Stale {
 		verb := "no AR references it"
-		if o.sync && !o.dryRun {
+		switch {
+		case o.sync && !o.dryRun && o.prune:
 			verb += "; removed (the driver's objects only)"
+		case o.sync && !o.dryRun:
+			verb += "; kept (sync --all --prune removes it)"
 		}
 		fmt.Fprintf(w, "stale    %-8s #%-6d %s: %s\n", st.Kind, st.ID, st.What, verb)
 	}

@@ -35,6 +35,8 @@ func TestDispatcher(t *testing.T) {
 		{"no request id", []string{"get_address"}, good, noConfig, exitInput, "", `request id "" is not a number`},
 		{"request id not a number", []string{"get_address", "7; rm -rf /"}, good, noConfig, exitInput, "", `request id "7; rm -rf /" is not a number`},
 		{"request id too long", []string{"get_address", strings.Repeat("9", 21)}, good, noConfig, exitInput, "", "is not a number"},
+		{"prune without --all", []string{"sync", "--prune"}, "", noConfig, exitUsage, "", "--prune needs --all"},
+		{"audit takes no --prune", []string{"audit", "--all", "--prune"}, "", noConfig, exitUsage, "", "unknown option --prune"},
 		{"audit: unknown option", []string{"audit", "--bogus"}, "", noConfig, exitUsage, "", "unknown option --bogus"},
 		{"audit: not a network document", []string{"audit"}, "<VM><ID>1</ID></VM>", unreachable, exitInput, "", "<VM> is not an OpenNebula network document"},
 		{"audit: nothing given", []string{"audit"}, "", unreachable, exitInput, "", "no network given"},

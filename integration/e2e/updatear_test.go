@@ -114,6 +114,18 @@ func TestUpdatearDropsDriverAttributes(t *testing.T) {
 		t.Fatalf("after updatear oned's AR is %v; this test expects the NetBox ids gone and IPAM_MAD kept", ar.Attrs)
 	}
 
+	// audit names the lost ids; sync --all --prune must not take the live AR's range
+	// (which no AR names any more) for a stale one.
+	if kinds, code := o.auditKinds(t, net); code != 8 || kinds["ids"] != 1 {
+		t.Errorf("audit of the AR without ids: exit %d, %v; want an ids finding", code, kinds)
+	}
+	if out, code := o.driver(t, "netbox", nil, "sync", "--all", "--prune"); code != 0 {
+		t.Fatalf("sync --all --prune: exit %d\n%s", code, out)
+	}
+	if rs := o.driverRanges(t, v.ID); len(rs) != 1 {
+		t.Fatalf("sync --all --prune removed the range of a live AR that lost its ids: %v", rs)
+	}
+
 	vm2 := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
 	if len(vm2.NICs) != 1 || vm2.NICs[0].IP != "10.132.0.3" {
 		t.Fatalf("lease after the ids were dropped: %+v", vm2.NICs)
