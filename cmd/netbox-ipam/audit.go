@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,19 +121,7 @@ func loadVNets(o auditOptions, stdin io.Reader) ([]mapping.VNet, error) {
 	return out, nil
 }
 
-func onevnet(args ...string) ([]byte, error) {
-	if _, err := exec.LookPath("onevnet"); err != nil {
-		return nil, &mapping.InputError{Msg: "onevnet is not on the PATH (run this on the front-end as oneadmin), or give `onevnet show -x` output as files"}
-	}
-	var errb bytes.Buffer
-	cmd := exec.Command("onevnet", args...)
-	cmd.Stderr = &errb
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("onevnet %s: %v: %s", strings.Join(args, " "), err, oneLine(errb.String()))
-	}
-	return out, nil
-}
+func onevnet(args ...string) ([]byte, error) { return oneCLI("onevnet", args...) }
 
 // arReport is the audit of one AR.
 type arReport struct {

@@ -184,3 +184,42 @@ func TestFreeWhileNetBoxDown(t *testing.T) {
 		t.Errorf("after sync NetBox still holds %v", ips)
 	}
 }
+
+// TestSyncAsOtherUser: onevnet shows a user outside the oneadmin group only what it may
+// manage, so sync refuses to act on that view (everything else would look like
+// orphans) and audit says its view is partial.
+func TestSyncAsOtherUser(t *testing.T) {
+	o := oned(t)
+	name := uniq("e2e-user")
+	o.must(t, "oneuser", "create", name, "pw-"+name)
+	t.Cleanup(func() { _, _ = o.cli("oneuser", "delete", name) })
+	auth := filepath.Join(t.TempDir(), "one_auth")
+	if err := os.WriteFile(auth, []byte(name+":pw-"+name), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	as := []string{"ONE_AUTH=" + auth}
+	out, code := o.driverEnv(t, "netbox", nil, as, "sync", "--all")
+	if code != 1 {
+		t.Fatalf("sync --all as %s: exit %d, want 1 (refused)\n%s", name, code, out)
+	}
+	// The refusal is the one stderr line; check it through a run that captures stderr.
+	cmd := exec.Command(o.vars["NETBOX_IPAM_BIN"], "sync", "--all")
+	cmd.Env = append(append([]string{}, o.env...), "NETBOX_IPAM_CONFIG="+o.vars["NETBOX_IPAM_CONFDIR"]+"/netbox-ipam.yaml", "ONE_AUTH="+auth,
+		"PATH="+o.path+":/usr/bin:/bin")
+	b, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(b), "user "+name+" is not in the oneadmin group") || strings.Count(strings.TrimSpace(string(b)), "\n") != 0 {
+		t.Errorf("sync as %s said %q", name, b)
+	}
+	// The same user's audit runs, and says its view is partial.
+	cmd = exec.Command(o.vars["NETBOX_IPAM_BIN"], "audit", "--all")
+	cmd.Env = append(append([]string{}, o.env...), "NETBOX_IPAM_CONFIG="+o.vars["NETBOX_IPAM_CONFDIR"]+"/netbox-ipam.yaml", "ONE_AUTH="+auth,
+		"PATH="+o.path+":/usr/bin:/bin")
+	b, _ = cmd.CombinedOutput()
+	if !strings.Contains(string(b), "this view is partial") {
+		t.Errorf("audit as %s said %q", name, b)
+	}
+	// oneadmin's sync passes the gate (a solo oned answers RAFT state 0).
+	if out, code := o.driver(t, "netbox", nil, "sync", "--all", "--dry-run"); code != 0 && code != 8 {
+		t.Errorf("sync --dry-run as oneadmin: exit %d\n%s", code, out)
+	}
+}

@@ -13,6 +13,12 @@ import (
 // configuration of IPAM_MAD name, stdin from in; it returns stdout and the exit code.
 func (o *One) driver(t testing.TB, name string, in []byte, args ...string) (string, int) {
 	t.Helper()
+	return o.driverEnv(t, name, in, nil, args...)
+}
+
+// driverEnv is driver with more environment (the last value of a name wins).
+func (o *One) driverEnv(t testing.TB, name string, in []byte, env []string, args ...string) (string, int) {
+	t.Helper()
 	bin, dir := o.vars["NETBOX_IPAM_BIN"], o.vars["NETBOX_IPAM_CONFDIR"]
 	if bin == "" || dir == "" {
 		t.Skip("the driver's binary and configuration are only known on the test oned's machine (.opennebula.env)")
@@ -24,6 +30,7 @@ func (o *One) driver(t testing.TB, name string, in []byte, args ...string) (stri
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append([]string{}, o.env...), "NETBOX_IPAM_CONFIG="+conf, "NETBOX_URL=", "NETBOX_TOKEN=",
 		"PATH="+o.path+":/usr/bin:/bin")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = bytes.NewReader(in)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

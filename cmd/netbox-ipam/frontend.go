@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+)
+
+// What sync asks the OpenNebula front-end before it changes NetBox from oned's view of
+// the networks: who is asking (onevnet shows a user only what it may manage, so
+// everything else would look like orphans), and, in an HA front-end, whether this oned
+// leads (every front-end runs the same cron line; only the leader's view is current).
+
+// oneCLI runs an OpenNebula command of the front-end; tests replace it.
+var oneCLI = func(name string, args ...string) ([]byte, error) {
+	if _, err := exec.LookPath(name); err != nil {
+		return nil, &mapping.InputError{Msg: name + " is not on the PATH (run this on the front-end as oneadmin), or give `onevnet show -x` output as files"}
+	}
+	var errb bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, oneLine(errb.String()))
+	}
+	return out, nil
+}
+
+// oneadminGroup is OpenNebula's group 0.
+const oneadminGroup = "0"
+
+// caller is the OpenNebula user running the command: name and whether it is in the
+// oneadmin group.
+func caller() (name string, admin bool, err error) {
+	out, err := oneCLI("oneuser", "show", "-x")
+	if err != nil {
+		return "", false, err
+	}
+	var u struct {
+		Name   string   `xml:"NAME"`
+		GID    string   `xml:"GID"`
+		Groups []string `xml:"GROUPS>ID"`
+	}
+	if err := xml.Unmarshal(out, &u); err != nil {
+		return "", false, fmt.Errorf("oneuser show -x: %v", err)
+	}
+	admin = u.GID == oneadminGroup
+	for _, g := range u.Groups {
+		admin = admin || g == oneadminGroup
+	}
+	return u.Name, admin, nil
+}
+
+// RAFT states of one.zone.raftstatus (RaftManager.h).
+const (
+	raftSolo     = 0
+	raftLeader   = 3
+	raftFollower = 2
+)
+
+// raftState asks the local oned (ONE_XMLRPC, ONE_AUTH as the CLI reads them) for its
+// RAFT state; no CLI command shows the local server's own.
+func raftState(ctx context.Context, getenv func(string) string) (int, error) {
+	endpoint := getenv("ONE_XMLRPC")
+	if endpoint == "" {
+		endpoint = "http://localhost:2633/RPC2"
+	}
+	authFile := getenv("ONE_AUTH")
+	if authFile == "" {
+		authFile = filepath.Join(getenv("HOME"), ".one", "one_auth")
+	}
+	auth, err := os.ReadFile(authFile)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read OpenNebula credentials: %v", err)
+	}
+	var body bytes.Buffer
+	body.WriteString(`<?xml version="1.0"?><methodCall><methodName>one.zone.raftstatus</methodName><params><param><value><string>`)
+	xml.EscapeText(&body, bytes.TrimSpace(auth))
+	body.WriteString(`</string></value></param></params></methodCall>`)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", endpoint, &body)
+	if err != nil {
+		return 0, fmt.Errorf("ONE_XMLRPC %q: %v", endpoint, err)
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("asking oned for its RAFT state: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, fmt.Errorf("asking oned for its RAFT state: %v", err)
+	}
+	return parseRaftStatus(raw)
+}
+
+// parseRaftStatus reads one.zone.raftstatus's answer: [ok, <RAFT> document or error, …].
+func parseRaftStatus(raw []byte) (int, error) {
+	var r struct {
+		Values []struct {
+			Boolean string `xml:"boolean"`
+			String  string `xml:"string"`
+		} `xml:"params>param>value>array>data>value"`
+	}
+	if err := xml.Unmarshal(raw, &r); err != nil || len(r.Values) < 2 {
+		return 0, fmt.Errorf("oned's answer to one.zone.raftstatus is not readable")
+	}
+	if r.Values[0].Boolean != "1" {
+		return 0, fmt.Errorf("oned refused one.zone.raftstatus: %s", oneLine(r.Values[1].String))
+	}
+	var raft struct {
+		State *int `xml:"STATE"`
+	}
+	if err := xml.Unmarshal([]byte(r.Values[1].String), &raft); err != nil || raft.State == nil {
+		return 0, fmt.Errorf("oned's RAFT status has no STATE")
+	}
+	return *raft.State, nil
+}
+
+// syncGate decides whether sync may act on the view onevnet gives: "" when it may, a
+// reason to do nothing (exit 0) on an HA follower, an error for a user outside the
+// oneadmin group.
+func syncGate(ctx context.Context, getenv func(string) string) (string, error) {
+	name, admin, err := caller()
+	if err != nil {
+		return "", err
+	}
+	if !admin {
+		return "", conflictf("sync refused: OpenNebula user %s is not in the oneadmin group, and onevnet shows it only the leases it may manage, so sync would take the others for orphans; run it as oneadmin", name)
+	}
+	state, err := raftState(ctx, getenv)
+	if err != nil {
+		return "", err
+	}
+	switch state {
+	case raftSolo, raftLeader:
+		return "", nil
+	case raftFollower:
+		return "this front-end is a RAFT follower: sync acts on the leader only (nothing done)", nil
+	default:
+		return fmt.Sprintf("this front-end's RAFT state is %d (an election is under way): sync acts on the leader only (nothing done)", state), nil
+	}
+}
