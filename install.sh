@@ -77,8 +77,13 @@ install_all() {
     src=$here/remotes/ipam/netbox/$a
     shim=$DESTDIR$ipamdir/.$a.src
     sed "s|$shipped_bin|$bindir/netbox-ipam|" "$src" >"$shim"
-    if [ "$conf" != /etc/one/netbox-ipam.yaml ]; then # the binary's default; tell it otherwise
-      sed -i "s|^exec |: \"\${NETBOX_IPAM_CONFIG=$conf}\"; export NETBOX_IPAM_CONFIG\nexec |" "$shim"
+    # The binary reads $SYSCONFDIR/one/netbox-ipam.d/$IPAM_NAME.yaml, else
+    # netbox-ipam.yaml there: tell it the folder when it is not /etc/one, and the name.
+    if [ "$SYSCONFDIR" != /etc ]; then
+      sed -i "s|^exec |: \"\${NETBOX_IPAM_CONFDIR=$SYSCONFDIR/one}\"; export NETBOX_IPAM_CONFDIR\nexec |" "$shim"
+    fi
+    if [ "$IPAM_NAME" != netbox ]; then
+      sed -i "s|^exec |NETBOX_IPAM_NAME=$IPAM_NAME; export NETBOX_IPAM_NAME\nexec |" "$shim"
     fi
     put "$shim" "$DESTDIR$ipamdir/$a" 0755
     rm -f "$shim"
@@ -89,14 +94,18 @@ install_all() {
   mkdir -p "$(dirname "$DESTDIR$conf")"
   if [ -e "$DESTDIR$conf" ]; then
     say "kept $conf (not overwritten)"
+  elif [ "$IPAM_NAME" != netbox ]; then
+    # No example here: an empty file of its own would hide the common one.
+    say "$IPAM_NAME reads $conf when it exists (copy netbox-ipam.yaml there and edit it), else $SYSCONFDIR/one/netbox-ipam.yaml"
   else
     put "$here/config/netbox-ipam.yaml.example" "$DESTDIR$conf" 0640
     to_oneadmin "$DESTDIR$conf"
     say "installed an example $conf (mode 0640): put NetBox's url and token in it"
   fi
 
-  setup_env=
-  [ "$conf" = /etc/one/netbox-ipam.yaml ] || setup_env="NETBOX_IPAM_CONFIG=$conf "
+  setup_env= name_flag=
+  [ "$SYSCONFDIR" = /etc ] || setup_env="NETBOX_IPAM_CONFDIR=$SYSCONFDIR/one "
+  [ "$IPAM_NAME" = netbox ] || name_flag=" --name $IPAM_NAME"
   cat <<EOF
 
 Remaining steps on this front-end:
@@ -105,8 +114,8 @@ Remaining steps on this front-end:
   2. In /etc/one/oned.conf, add $IPAM_NAME to the -i list of IPAM_MAD:
        IPAM_MAD = [ EXECUTABLE = "one_ipam", ARGUMENTS = "-t 1 -i dummy,$IPAM_NAME" ]
      then restart oned (systemctl restart opennebula).
-  3. As oneadmin: $setup_env$bindir/netbox-ipam setup   (tag and custom fields in NetBox; safe to repeat)
-  4. As oneadmin: $setup_env$bindir/netbox-ipam check   (one line per item; must end with no FAIL)
+  3. As oneadmin: $setup_env$bindir/netbox-ipam setup$name_flag   (tag and custom fields in NetBox; safe to repeat)
+  4. As oneadmin: $setup_env$bindir/netbox-ipam check$name_flag   (one line per item; must end with no FAIL)
   5. Use it: IPAM_MAD = "$IPAM_NAME" in an AR of a virtual network (see README.md).
      If this front-end has hypervisors, \`onehost sync\` copies the shims (not the binary).
 EOF

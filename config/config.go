@@ -1,5 +1,6 @@
 // Package config owns the driver's configuration: the file (/etc/one/netbox-ipam.yaml,
-// or NETBOX_IPAM_CONFIG), NETBOX_IPAM_… environment overrides, NETBOX_URL and
+// /etc/one/netbox-ipam.d/<name>.yaml for a driver installed under another IPAM_MAD
+// name, or NETBOX_IPAM_CONFIG), NETBOX_IPAM_… environment overrides, NETBOX_URL and
 // NETBOX_TOKEN, defaults and validation. Every error names the key.
 package config
 
@@ -8,17 +9,38 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/viper"
 )
 
-// DefaultPath is where operators put the file on the front-end.
-const DefaultPath = "/etc/one/netbox-ipam.yaml"
+// DefaultDir is where operators put the files on the front-end (NETBOX_IPAM_CONFDIR
+// names another); DefaultName is the IPAM_MAD name the driver answers to unless its
+// shims say otherwise (NETBOX_IPAM_NAME).
+const (
+	DefaultDir  = "/etc/one"
+	DefaultName = "netbox"
+)
+
+// Path is the configuration file of the driver installed as name: its own
+// netbox-ipam.d/<name>.yaml when there is one, else the common netbox-ipam.yaml.
+func Path(dir, name string) string {
+	if name != "" && name != DefaultName {
+		p := filepath.Join(dir, "netbox-ipam.d", name+".yaml")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return filepath.Join(dir, "netbox-ipam.yaml")
+}
 
 // Config is the whole configuration.
 type Config struct {
+	// Name is the IPAM_MAD name this driver answers to (not read from the file: the
+	// shims or --name give it).
+	Name      string        `mapstructure:"-"`
 	URL       string        `mapstructure:"url"`
 	Token     string        `mapstructure:"token"`
 	TokenFile string        `mapstructure:"token_file"`
@@ -91,10 +113,18 @@ func Load(getenv func(string) string) (Config, error) {
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "logfmt")
 
+	name := getenv("NETBOX_IPAM_NAME")
+	if name == "" {
+		name = DefaultName
+	}
 	path := getenv("NETBOX_IPAM_CONFIG")
 	explicit := path != ""
 	if !explicit {
-		path = DefaultPath
+		dir := getenv("NETBOX_IPAM_CONFDIR")
+		if dir == "" {
+			dir = DefaultDir
+		}
+		path = Path(dir, name)
 	}
 	f, err := os.Open(path)
 	switch {
@@ -134,6 +164,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := c.finish(path); err != nil {
 		return Config{}, err
 	}
+	c.Name = name
 	return c, nil
 }
 

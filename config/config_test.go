@@ -100,3 +100,34 @@ func TestExampleFileLoads(t *testing.T) {
 		t.Errorf("the example's values differ from the defaults:\nexample  %+v\ndefaults %+v", c, defaults)
 	}
 }
+
+// A driver installed under another IPAM_MAD name reads its own file when there is one,
+// else the common one; NETBOX_IPAM_CONFIG always wins.
+func TestPathByName(t *testing.T) {
+	dir := t.TempDir()
+	common := filepath.Join(dir, "netbox-ipam.yaml")
+	own := filepath.Join(dir, "netbox-ipam.d", "dc2.yaml")
+	if err := os.MkdirAll(filepath.Dir(own), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{common, own} {
+		if err := os.WriteFile(f, []byte("url: http://"+filepath.Base(f)+"\ntoken: t\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		env     map[string]string
+		wantURL string
+		name    string
+	}{
+		{map[string]string{"NETBOX_IPAM_CONFDIR": dir}, "http://netbox-ipam.yaml", "netbox"},
+		{map[string]string{"NETBOX_IPAM_CONFDIR": dir, "NETBOX_IPAM_NAME": "dc2"}, "http://dc2.yaml", "dc2"},
+		{map[string]string{"NETBOX_IPAM_CONFDIR": dir, "NETBOX_IPAM_NAME": "dc3"}, "http://netbox-ipam.yaml", "dc3"},
+		{map[string]string{"NETBOX_IPAM_CONFDIR": dir, "NETBOX_IPAM_NAME": "dc2", "NETBOX_IPAM_CONFIG": common}, "http://netbox-ipam.yaml", "dc2"},
+	} {
+		c, err := Load(env(tc.env))
+		if err != nil || c.URL != tc.wantURL || c.Name != tc.name {
+			t.Errorf("%v: url %q name %q (%v), want %q %q", tc.env, c.URL, c.Name, err, tc.wantURL, tc.name)
+		}
+	}
+}

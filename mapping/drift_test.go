@@ -31,7 +31,7 @@ func TestParseVNets(t *testing.T) {
 		t.Fatalf("parsed %+v", vs)
 	}
 	ar := vs[0].ARs[0]
-	if !ar.IsNetBox() || vs[0].ARs[1].IsNetBox() || ar.Attrs.Get(AttrIPRangeID) != "31" || len(ar.Leases) != 4 {
+	if !ar.UsesIPAM("netbox") || vs[0].ARs[1].UsesIPAM("netbox") || ar.Attrs.Get(AttrIPRangeID) != "31" || len(ar.Leases) != 4 {
 		t.Fatalf("AR %+v", ar)
 	}
 	if l := ar.Leases[1]; l.IP != "10.0.0.3" || l.VRouter != "5" || l.VM != "" {

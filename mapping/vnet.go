@@ -33,8 +33,8 @@ type Lease struct {
 	VM, VNet, VRouter          string
 }
 
-// IsNetBox reports whether the driver manages the AR.
-func (a AR) IsNetBox() bool { return strings.EqualFold(a.Attrs.Get(AttrIPAMMAD), "netbox") }
+// UsesIPAM reports whether the driver installed as IPAM_MAD name manages the AR.
+func (a AR) UsesIPAM(name string) bool { return strings.EqualFold(a.Attrs.Get(AttrIPAMMAD), name) }
 
 // ParseVNets reads one or more VNET documents, or VNET_POOL documents holding them.
 func ParseVNets(raw []byte) ([]VNet, error) {

@@ -166,7 +166,7 @@ func (d *Driver) Audit(ctx context.Context, o auditOptions, stdin io.Reader, out
 	ranges, prefixes := map[int]bool{}, map[int]bool{}
 	for _, v := range vnets {
 		for _, ar := range v.ARs {
-			if !ar.IsNetBox() {
+			if !ar.UsesIPAM(d.cfg.Name) {
 				continue
 			}
 			r, err := d.auditAR(ctx, v, ar)

@@ -39,7 +39,7 @@ var actions = map[string]action{
 	"free_address":             (*Driver).Free,
 }
 
-const usage = "usage: netbox-ipam <register_address_range|unregister_address_range|get_address|allocate_address|free_address> <request-id> < request.b64 | setup | check | audit | sync | version"
+const usage = "usage: netbox-ipam <register_address_range|unregister_address_range|get_address|allocate_address|free_address> <request-id> < request.b64 | setup | check | audit | sync [--name IPAM_MAD] | version"
 
 // auditDeadline bounds audit and sync, which no oned is waiting for and which may
 // read many networks.
@@ -67,6 +67,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	if !isAction && !isAudit && name != "setup" && name != "check" {
 		fmt.Fprintf(stderr, "unknown command %q; %s\n", name, usage)
 		return exitUsage
+	}
+
+	if !isAction {
+		var err error
+		if args, getenv, err = nameFlag(args, getenv); err != nil {
+			return fail(stderr, err)
+		}
 	}
 
 	var req mapping.Request
@@ -178,3 +185,40 @@ func validRequestID(s string) bool {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// nameFlag takes `--name NAME` out of setup's, check's, audit's and sync's arguments:
+// the IPAM_MAD name of the driver they act for (its configuration file and, for audit
+// and sync, its ARs), as the shims of that name say with NETBOX_IPAM_NAME.
+func nameFlag(args []string, getenv func(string) string) ([]string, func(string) string, error) {
+	out := []string{args[0]}
+	name := ""
+	for i := 1; i < len(args); i++ {
+		if args[i] != "--name" {
+			out = append(out, args[i])
+			continue
+		}
+		if i+1 >= len(args) || !validName(args[i+1]) {
+			return nil, nil, &usageError{"--name takes the IPAM_MAD name the driver is installed under (letters, digits, - and _); " + usage}
+		}
+		name = args[i+1]
+		i++
+	}
+	if name == "" {
+		return out, getenv, nil
+	}
+	return out, func(k string) string {
+		if k == "NETBOX_IPAM_NAME" {
+			return name
+		}
+		return getenv(k)
+	}, nil
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
+}

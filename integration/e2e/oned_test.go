@@ -34,6 +34,25 @@ func TestSecondName(t *testing.T) {
 	if ip, ok := o.ips(t, v.ID)[vm.NICs[0].IP]; !ok || !hasTag(ip, tag2) {
 		t.Fatalf("lease %s in NetBox: %+v", vm.NICs[0].IP, o.ips(t, v.ID))
 	}
+	// audit --name netbox2 reads netbox2's own configuration and audits its ARs.
+	out, code := o.driverEnv(t, "netbox", nil, []string{"NETBOX_IPAM_CONFIG=", "NETBOX_IPAM_CONFDIR=" + o.vars["NETBOX_IPAM_CONFDIR"]},
+		"audit", "--all", "--json", "--name", "netbox2")
+	var rep struct {
+		ARs []struct {
+			VNet    string `json:"vnet"`
+			IPRange int    `json:"netbox_ip_range"`
+		} `json:"ars"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 {
+		t.Fatalf("audit --all --name netbox2: exit %d, %v\n%s", code, err, out)
+	}
+	found := false
+	for _, ar := range rep.ARs {
+		found = found || (ar.VNet == strconv.Itoa(net) && ar.IPRange == rs[0].ID)
+	}
+	if !found {
+		t.Errorf("audit --name netbox2 did not audit network %d: %s", net, out)
+	}
 	o.terminate(t, vm.ID)
 	o.deleteVNet(t, net)
 	if rs, ips := o.ranges(t, v.ID), o.ips(t, v.ID); len(rs)+len(ips) != 0 {
