@@ -30,6 +30,7 @@ const (
 	DriftForeign  = "foreign"  // oned holds the lease, someone else's object is there
 	DriftRange    = "range"    // the AR's IP range is gone or spans other addresses
 	DriftIDs      = "ids"      // the AR lost its NetBox ids; the driver's range spans it
+	DriftSettings = "settings" // the AR's network settings differ from NetBox's prefix
 	Label         = "label"    // the VM / network / router on the object is not current
 )
 

@@ -197,3 +197,26 @@ func TestLeaseArithmetic(t *testing.T) {
 		}
 	}
 }
+
+// What oned refuses after register answered is refused before NetBox is touched.
+func TestRefused(t *testing.T) {
+	ok := Attrs{{AttrType, "IP4_6_STATIC"}, {AttrIP6, "2001:db8::10"}, {AttrIP6PrefixLen, "64"}, {AttrMAC, "02:00:0a:00:00:01"}, {AttrGlobalPrefix, "2001:db8:1::"}}
+	if err := Refused(ok); err != nil {
+		t.Fatalf("a good AR refused: %v", err)
+	}
+	for _, tc := range []struct {
+		attr, value, want string
+	}{
+		{AttrShared, "yes", "SHARED"},
+		{AttrGlobalPrefix, "2001:db8::/64", "GLOBAL_PREFIX"},
+		{AttrULAPrefix, "10.0.0.1", "ULA_PREFIX"},
+		{AttrMAC, "02:00:0a", "MAC"},
+		{AttrIP6, "2001:db8::zz", "IP6"},
+		{AttrIP6PrefixLen, "129", "PREFIX_LENGTH"},
+	} {
+		ar := append(Attrs{}, ok...).Set(tc.attr, tc.value)
+		if err := Refused(ar); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: %v, want a refusal naming %s", tc.attr, tc.value, err, tc.want)
+		}
+	}
+}

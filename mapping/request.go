@@ -30,6 +30,15 @@ func (a Attrs) Get(name string) string {
 	return ""
 }
 
+// String is the attributes as a reader sees them: K = "v", …
+func (a Attrs) String() string {
+	parts := make([]string, 0, len(a))
+	for _, x := range a {
+		parts = append(parts, fmt.Sprintf("%s = %q", x.Name, x.Value))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Has reports whether name is present with a non-empty value.
 func (a Attrs) Has(name string) bool { return a.Get(name) != "" }
 

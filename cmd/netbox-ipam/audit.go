@@ -132,10 +132,15 @@ type arReport struct {
 	Leases   int               `json:"leases"`
 	Findings []mapping.Finding `json:"findings"`
 	Done     []string          `json:"done,omitempty"` // what sync did
+	// Restore is what sync writes back into oned's AR (onevnet updatear --append): the
+	// NetBox ids it lost and the network settings NetBox holds.
+	Restore mapping.Attrs `json:"restore,omitempty"`
 
 	repairs mapping.Repairs
 	rng     *netbox.IPRange // the AR's IP range, when it exists
 	prefix  int             // the AR's prefix, when known
+	attrs   mapping.Attrs   // the AR as oned showed it
+	holds   int             // leases held with onevnet hold (VM -1)
 	s       arSpan
 	vrf     int
 	bits    int // mask length of the leases sync creates
@@ -226,25 +231,35 @@ func (d *Driver) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*a
 		return &arReport{VNet: v.ID, AR: ar.Attrs.Get(mapping.AttrARID), Leases: len(ar.Leases), Findings: []mapping.Finding{{
 			Kind: mapping.DriftRange, IP: ar.Attrs.Get(mapping.AttrIP), Detail: "the AR cannot be read: " + err.Error()}}}, nil
 	}
-	r := &arReport{VNet: v.ID, AR: s.id, Span: fmt.Sprintf("%s…%s", s.first, s.last), IPRange: s.rangeID, Leases: len(ar.Leases), s: s, bits: 32}
+	r := &arReport{VNet: v.ID, AR: s.id, Span: fmt.Sprintf("%s…%s", s.first, s.last), IPRange: s.rangeID, Leases: len(ar.Leases), s: s, bits: 32, attrs: ar.Attrs}
+	for _, l := range ar.Leases {
+		if l.VM == "-1" {
+			r.holds++
+		}
+	}
 	spans := [][2]netip.Addr{{s.first, s.last}}
+	lostIDs := false
 	if s.rangeID == 0 && s.prefixID == 0 { // updatear without --append dropped the ids
 		if err := d.findRange(ctx, &s); err != nil {
 			return nil, err
 		}
-		if s.rangeID != 0 {
+		if lostIDs = s.rangeID != 0; lostIDs {
 			r.IPRange, r.s = s.rangeID, s
 			r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftIDs, IP: s.first.String(), Object: s.rangeID,
-				Detail: fmt.Sprintf("the AR has no %s (onevnet updatear without --append drops it); NetBox IP range %d spans it: add %s = \"%d\" with onevnet updatear --append", mapping.AttrIPRangeID, s.rangeID, mapping.AttrIPRangeID, s.rangeID)})
+				Detail: fmt.Sprintf("the AR has no %s (onevnet updatear without --append drops it); NetBox IP range %d spans it; sync restores the AR's NetBox attributes with onevnet updatear --append", mapping.AttrIPRangeID, s.rangeID)})
 		}
 	}
-	o, err := d.arObjects(ctx, s, s.prefixID == 0 && s.rangeID != 0)
+	o, err := d.arObjects(ctx, s, true)
 	if err != nil {
 		return nil, err
 	}
 	r.rng, r.vrf = o.rng, o.vrf
 	if o.prefix != nil {
 		r.prefix = o.prefix.ID
+	}
+	if r.Restore = arRestore(ar.Attrs, s, o); len(r.Restore) > 0 && !lostIDs {
+		r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftSettings, IP: s.first.String(), Object: r.prefix,
+			Detail: "the AR's network settings differ from NetBox's prefix (NetBox wins): " + r.Restore.String()})
 	}
 	switch {
 	case s.rangeID != 0 && o.rng == nil:
@@ -346,6 +361,18 @@ func (d *Driver) staleObjects(ctx context.Context, ranges, prefixes map[int]bool
 // in them) and the stale prefixes that hold nothing else.
 func (d *Driver) repair(ctx context.Context, rep *auditReport, prune bool) error {
 	for _, r := range rep.ARs {
+		switch {
+		case len(r.Restore) == 0:
+		case r.holds > 0:
+			// oned (7.5.80 seen) segfaults when an update changes the network settings
+			// of an AR that holds addresses (`onevnet hold`): leave it to the operator.
+			r.Done = append(r.Done, fmt.Sprintf("not restored in oned's AR (it has %d hold(s), and oned crashes updating such an AR): release them, or run onevnet updatear with %s", r.holds, r.Restore.String()))
+		default:
+			if err := restoreAR(r.VNet, r.attrs, r.Restore); err != nil {
+				return err
+			}
+			r.Done = append(r.Done, "restored in oned's AR: "+r.Restore.String())
+		}
 		p := r.repairs
 		if p.RangeSpan && r.rng != nil {
 			if _, err := d.nb.PatchIPRange(ctx, r.rng.ID, map[string]any{
@@ -484,4 +511,71 @@ func printReport(w io.Writer, rep auditReport, o auditOptions) {
 	default:
 		fmt.Fprintf(w, "%d drift finding(s) in %d AR(s)\n", rep.Drift, len(rep.ARs))
 	}
+}
+
+// arRestore is what oned's AR should carry back from NetBox: the ids updatear dropped
+// (found by the AR's span) and the network settings of the prefix's custom fields,
+// which win over the AR's as they do at register.
+func arRestore(ar mapping.Attrs, s arSpan, o arObjects) mapping.Attrs {
+	var out mapping.Attrs
+	set := func(name, v string) {
+		if v != "" && ar.Get(name) != v {
+			out = append(out, mapping.Attr{Name: name, Value: v})
+		}
+	}
+	if o.rng != nil {
+		set(mapping.AttrIPRangeID, strconv.Itoa(o.rng.ID))
+	}
+	if o.prefix != nil && ar.Get(mapping.AttrPrefixID) == "" {
+		set(mapping.AttrPrefixID, strconv.Itoa(o.prefix.ID))
+		if n, err := o.prefix.Net(); err == nil {
+			set(mapping.AttrPrefix, n.Masked().String())
+			set(mapping.AttrNetworkAddress, n.Masked().Addr().String())
+		}
+	}
+	if o.prefix != nil && !s.reservation() {
+		for _, ns := range mapping.NetworkSettings {
+			set(ns.Attr, o.prefix.CustomString(ns.CustomField))
+		}
+	}
+	return out
+}
+
+// computedAR are the attributes `onevnet show -x` adds to an AR that oned computes
+// itself; they are not written back (the CLI's own updatear drops them too).
+var computedAR = map[string]bool{"MAC_END": true, "IP_END": true, "IP6_END": true, "IP6_ULA": true, "IP6_ULA_END": true,
+	"IP6_GLOBAL": true, "IP6_GLOBAL_END": true, "USED_LEASES": true}
+
+// restoreAR writes attrs into oned's AR: the whole AR with attrs set (onevnet updatear
+// without --append). --append would not do: the CLI puts the new text before the old
+// attributes, and oned keeps the old value of a repeated name.
+func restoreAR(vnet string, ar mapping.Attrs, attrs mapping.Attrs) error {
+	out := mapping.Attrs{{Name: mapping.AttrARID, Value: ar.Get(mapping.AttrARID)}}
+	for _, a := range ar {
+		if !computedAR[a.Name] && a.Name != mapping.AttrARID {
+			out = out.Set(a.Name, a.Value)
+		}
+	}
+	for _, a := range attrs {
+		out = out.Set(a.Name, a.Value)
+	}
+	if err := mapping.Echoable(out); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp("", "netbox-ipam-ar-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	var tpl mapping.Template
+	tpl.Vector("AR", out)
+	if _, err := f.WriteString(tpl.String()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	_, err = oneCLI("onevnet", "updatear", vnet, ar.Get(mapping.AttrARID), f.Name())
+	return err
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -180,5 +181,29 @@ func TestRmarWithLeases(t *testing.T) {
 	o.terminate(t, vm.ID)
 	if ips := o.ips(t, v.ID); len(ips) != 0 {
 		t.Errorf("after terminate NetBox holds %v", ips)
+	}
+}
+
+// TestRegisterRefusedByOned: ARs oned would refuse after register answered (and then
+// send no unregister) are refused by the driver first, so nothing leaks into NetBox.
+func TestRegisterRefusedByOned(t *testing.T) {
+	o := oned(t)
+	v := o.vrf(t)
+	o.prefix(t, v.ID, "10.105.0.0/24")
+	base := `TYPE = "IP4_6", IP = "10.105.0.10", SIZE = "10", IPAM_MAD = "netbox", NETBOX_VRF = "` + strconv.Itoa(v.ID) + `"`
+	for _, tc := range []struct{ name, extra, want string }{
+		{"shared", `, SHARED = "YES"`, "SHARED"},
+		{"bad global prefix", `, GLOBAL_PREFIX = "2001:db8::/64"`, "GLOBAL_PREFIX"},
+		{"bad MAC", `, MAC = "02:00:0a"`, "MAC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := o.tryVNet(t, vnetTemplate(uniq("refused"), base+tc.extra))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("onevnet create: %v; want a refusal naming %s", err, tc.want)
+			}
+			if rs, ips := o.ranges(t, v.ID), o.ips(t, v.ID); len(rs)+len(ips) != 0 {
+				t.Errorf("a refused AR left %v and %v in NetBox", rs, ips)
+			}
+		})
 	}
 }

@@ -200,7 +200,7 @@ type VNetDoc struct {
 // Virtual network states (VirtualNetwork.h).
 const (
 	vnetReady = 1
-	vnetError = 4
+	vnetError = 5
 )
 
 func (o *One) vnetXML(t testing.TB, id int) []byte {

@@ -121,18 +121,6 @@ func TestUpdatearDropsDriverAttributes(t *testing.T) {
 		t.Fatalf("after updatear oned's AR is %v; this test expects the NetBox ids gone and IPAM_MAD kept", ar.Attrs)
 	}
 
-	// audit names the lost ids; sync --all --prune must not take the live AR's range
-	// (which no AR names any more) for a stale one.
-	if kinds, code := o.auditKinds(t, net); code != 8 || kinds["ids"] != 1 {
-		t.Errorf("audit of the AR without ids: exit %d, %v; want an ids finding", code, kinds)
-	}
-	if out, code := o.driver(t, "netbox", nil, "sync", "--all", "--prune"); code != 0 {
-		t.Fatalf("sync --all --prune: exit %d\n%s", code, out)
-	}
-	if rs := o.driverRanges(t, v.ID); len(rs) != 1 {
-		t.Fatalf("sync --all --prune removed the range of a live AR that lost its ids: %v", rs)
-	}
-
 	vm2 := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
 	if len(vm2.NICs) != 1 || vm2.NICs[0].IP != "10.132.0.3" {
 		t.Fatalf("lease after the ids were dropped: %+v", vm2.NICs)
@@ -150,6 +138,28 @@ func TestUpdatearDropsDriverAttributes(t *testing.T) {
 	if ips := o.ips(t, v.ID); len(ips) != 0 {
 		t.Errorf("NetBox still holds %v", ips)
 	}
+	// audit names the lost ids; sync --all --prune must not take the live AR's range
+	// (which no AR names any more) for a stale one, and writes the ids and NetBox's
+	// network settings back into oned's AR.
+	if kinds, code := o.auditKinds(t, net); code != 8 || kinds["ids"] != 1 {
+		t.Errorf("audit of the AR without ids: exit %d, %v; want an ids finding", code, kinds)
+	}
+	if out, code := o.driver(t, "netbox", nil, "sync", "--all", "--prune"); code != 0 {
+		t.Fatalf("sync --all --prune: exit %d\n%s", code, out)
+	}
+	rs := o.driverRanges(t, v.ID)
+	if len(rs) != 1 {
+		t.Fatalf("sync --all --prune removed the range of a live AR that lost its ids: %v", rs)
+	}
+	ar = arOf(t, o.vnet(t, net), "0")
+	if ar.Attrs.Get("NETBOX_IP_RANGE_ID") != strconv.Itoa(rs[0].ID) || ar.Attrs.Get("GATEWAY") != "10.132.0.1" ||
+		ar.Attrs.Get("NETWORK_MASK") != "255.255.255.0" || ar.Attrs.Get("NETBOX_PREFIX") != "10.132.0.0/24" {
+		t.Errorf("after sync oned's AR is %v; want its NetBox ids and settings back", ar.Attrs)
+	}
+	if kinds, code := o.auditKinds(t, net); code != 0 {
+		t.Errorf("audit after sync: exit %d, %v", code, kinds)
+	}
+
 	o.deleteVNet(t, net)
 	if ps, rs := o.prefixes(t, v.ID), o.ranges(t, v.ID); len(ps)+len(rs) != 0 {
 		t.Errorf("after delete NetBox still holds prefixes %v and ranges %v", ps, rs)

@@ -65,6 +65,7 @@ start_oned() {
   pidalive "$STATE/oned.pid" && xmlrpc_ok && return 0
   xmlrpc_ok && die "another oned answers on $ONE_XMLRPC (another release?); stop it first (make opennebula-down)"
   mkdir -p "$ONE_LOCATION/var/lock"
+  rm -f "$ONE_LOCATION/var/lock/.lock" # left by an oned that crashed; none of ours runs
   say "starting oned (log: $ONE_LOCATION/var/oned.log)"
   # Its own session, no tie to this script's stdout (make's pipe would wait for it).
   (cd "$ONE_LOCATION/var" && exec setsid "$ONE_LOCATION/bin/oned" -f >"$STATE/oned.out" 2>&1 </dev/null) &
