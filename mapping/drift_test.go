@@ -161,3 +161,14 @@ func applyRepairs(held []Held, rep Repairs) []Held {
 	}
 	return out
 }
+
+// A cloud without networks lists an empty pool: nothing to audit, not an error.
+func TestEmptyPool(t *testing.T) {
+	vs, err := ParseVNetPool([]byte("<VNET_POOL></VNET_POOL>"))
+	if err != nil || len(vs) != 0 {
+		t.Fatalf("empty pool: %v, %v", vs, err)
+	}
+	if _, err := ParseVNets([]byte("<VNET_POOL></VNET_POOL>")); err == nil {
+		t.Fatal("ParseVNets accepted a document without networks")
+	}
+}

@@ -38,6 +38,16 @@ func (a AR) UsesIPAM(name string) bool { return strings.EqualFold(a.Attrs.Get(At
 
 // ParseVNets reads one or more VNET documents, or VNET_POOL documents holding them.
 func ParseVNets(raw []byte) ([]VNet, error) {
+	out, err := ParseVNetPool(raw)
+	if err == nil && len(out) == 0 {
+		return nil, &InputError{Msg: "no <VNET> document in the input; give `onevnet show -x` output"}
+	}
+	return out, err
+}
+
+// ParseVNetPool is ParseVNets for `onevnet list -x`, where a cloud without networks
+// gives an empty VNET_POOL.
+func ParseVNetPool(raw []byte) ([]VNet, error) {
 	d := xml.NewDecoder(bytes.NewReader(raw))
 	d.Strict = true
 	var out []VNet
@@ -65,9 +75,6 @@ func ParseVNets(raw []byte) ([]VNet, error) {
 		default:
 			return nil, &InputError{Msg: fmt.Sprintf("<%s> is not an OpenNebula network document; give `onevnet show -x` output (<VNET>)", se.Name.Local)}
 		}
-	}
-	if len(out) == 0 {
-		return nil, &InputError{Msg: "no <VNET> document in the input; give `onevnet show -x` output"}
 	}
 	return out, nil
 }

@@ -84,7 +84,7 @@ func loadVNets(o auditOptions, stdin io.Reader) ([]mapping.VNet, error) {
 		if err != nil {
 			return nil, err
 		}
-		pool, err := mapping.ParseVNets(list)
+		pool, err := mapping.ParseVNetPool(list)
 		if err != nil {
 			return nil, err
 		}

@@ -95,8 +95,9 @@ type arSpan struct {
 	parent    string       // PARENT_NETWORK_AR_ID: this AR is a reservation cut from that one
 }
 
-// reservation reports whether the AR belongs to a reservation network. Its NetBox ids
-// are the parent AR's (oned copies the AR), so its actions must never change or
+// reservation reports whether the AR belongs to a reservation network. oned copies
+// the parent's AR for it, NetBox ids included, but without IPAM_MAD, so no action
+// arrives for it (seen on 7.5.80); should one ever arrive, it must not change or
 // remove the parent's range or prefix.
 func (s arSpan) reservation() bool { return s.parent != "" }
 
