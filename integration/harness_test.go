@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,13 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	gonb "github.com/netbox-community/go-netbox/v4"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/integration/testenv"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
@@ -30,45 +29,14 @@ var (
 	envErr  string
 )
 
-// repoRoot walks up from the working directory to the folder holding go.mod.
+// repoRoot is the checkout's root (testenv.RepoRoot), or the test fails.
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// readEnvFile reads KEY=VALUE lines (the .netbox.env that `make netbox-up` writes).
-func readEnvFile(path string) map[string]string {
-	out := map[string]string{}
-	f, err := os.Open(path)
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if ok {
-			out[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `'"`)
-		}
-	}
-	return out
+	return root
 }
 
 // NetBox returns how to reach the test NetBox after checking that it answers with the
@@ -76,7 +44,7 @@ func readEnvFile(path string) map[string]string {
 func NetBox(t testing.TB) Env {
 	t.Helper()
 	envOnce.Do(func() {
-		file := readEnvFile(filepath.Join(repoRoot(t), ".netbox.env"))
+		file := testenv.ReadFile(filepath.Join(repoRoot(t), ".netbox.env"))
 		get := func(k string) string {
 			if v := os.Getenv(k); v != "" {
 				return v

@@ -9,10 +9,8 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -25,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/integration/testenv"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -46,38 +45,11 @@ var (
 )
 
 func repoRoot() string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "."
-		}
-		dir = parent
-	}
-}
-
-// readEnvFile reads the KEY=VALUE lines the up scripts write.
-func readEnvFile(path string) map[string]string {
-	out := map[string]string{}
-	f, err := os.Open(path)
+	root, err := testenv.RepoRoot()
 	if err != nil {
-		return out
+		return "."
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			out[k] = strings.Trim(v, `'"`)
-		}
-	}
-	return out
+	return root
 }
 
 // oned returns the test oned after checking that it answers. Unreachable: a failure
@@ -96,8 +68,8 @@ func oned(t testing.TB) *One {
 
 func connect() (*One, string) {
 	root := repoRoot()
-	vars := readEnvFile(filepath.Join(root, ".opennebula.env"))
-	nbv := readEnvFile(filepath.Join(root, ".netbox.env"))
+	vars := testenv.ReadFile(filepath.Join(root, ".opennebula.env"))
+	nbv := testenv.ReadFile(filepath.Join(root, ".netbox.env"))
 	for _, k := range []string{"ONE_XMLRPC", "ONE_AUTH", "ONE_LOCATION", "NETBOX_URL", "NETBOX_TOKEN"} {
 		if v := os.Getenv(k); v != "" {
 			vars[k] = v
@@ -573,8 +545,6 @@ func eventually(t testing.TB, what string, check func() error) {
 	}
 	t.Fatalf("%s: %v", what, err)
 }
-
-var errNotYet = errors.New("not yet")
 
 func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
