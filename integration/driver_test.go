@@ -384,3 +384,23 @@ func TestLeaseMACLater(t *testing.T) {
 		t.Errorf("lease_mac sync: %+v", l)
 	}
 }
+
+// An AR whose NetBox ids were dropped (onevnet updatear without --append) is found by
+// its span; when the driver has that span in two VRFs, the action fails naming both
+// ranges and changes nothing.
+func TestLostIDsAmbiguous(t *testing.T) {
+	c := Client(t)
+	_, tagEnv := ownTag(t, c, "it-lost-ids")
+	var ranges []string
+	for i := 0; i < 2; i++ {
+		vrf := testVRF(t, c)
+		reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.88.0.0", "NETWORK_MASK=24",
+			"SIZE=10", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name}, nil), tagEnv), "register")
+		S := registered(t, reg.Stdout, "0")
+		t.Cleanup(func() { Run(t, "unregister_address_range", "9", Req(S, nil), tagEnv) })
+		ranges = append(ranges, attr(S, "NETBOX_IP_RANGE_ID"))
+	}
+	lost := []string{"AR_ID=0", "TYPE=IP4", "IP=10.88.0.2", "SIZE=10", "IPAM_MAD=netbox"} // what oned keeps
+	r := Run(t, "get_address", "2", Req(lost, []string{"SIZE=1"}), tagEnv)
+	mustFail(t, r, "NetBox IP ranges "+ranges[0]+", "+ranges[1]+" all span it")
+}

@@ -35,6 +35,8 @@ func TestDispatcher(t *testing.T) {
 		{"no request id", []string{"get_address"}, good, noConfig, exitInput, "", `request id "" is not a number`},
 		{"request id not a number", []string{"get_address", "7; rm -rf /"}, good, noConfig, exitInput, "", `request id "7; rm -rf /" is not a number`},
 		{"request id too long", []string{"get_address", strings.Repeat("9", 21)}, good, noConfig, exitInput, "", "is not a number"},
+		{"--name without a name", []string{"audit", "--name"}, "", noConfig, exitUsage, "", "--name takes the IPAM_MAD name"},
+		{"--name with a path", []string{"check", "--name", "../x"}, "", noConfig, exitUsage, "", "--name takes the IPAM_MAD name"},
 		{"prune without --all", []string{"sync", "--prune"}, "", noConfig, exitUsage, "", "--prune needs --all"},
 		{"audit takes no --prune", []string{"audit", "--all", "--prune"}, "", noConfig, exitUsage, "", "unknown option --prune"},
 		{"audit: unknown option", []string{"audit", "--bogus"}, "", noConfig, exitUsage, "", "unknown option --bogus"},
