@@ -238,12 +238,12 @@ func (d *Driver) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*a
 		}
 	}
 	spans := [][2]netip.Addr{{s.first, s.last}}
-	lostIDs := false
-	if s.rangeID == 0 && s.prefixID == 0 { // updatear without --append dropped the ids
+	foundBySpan := false
+	if s.lostIDs() {
 		if err := d.findRange(ctx, &s); err != nil {
 			return nil, err
 		}
-		if lostIDs = s.rangeID != 0; lostIDs {
+		if foundBySpan = s.rangeID != 0; foundBySpan {
 			r.IPRange, r.s = s.rangeID, s
 			r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftIDs, IP: s.first.String(), Object: s.rangeID,
 				Detail: fmt.Sprintf("the AR has no %s (onevnet updatear without --append drops it); NetBox IP range %d spans it; sync restores the AR's NetBox attributes with onevnet updatear --append", mapping.AttrIPRangeID, s.rangeID)})
@@ -257,7 +257,7 @@ func (d *Driver) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*a
 	if o.prefix != nil {
 		r.prefix = o.prefix.ID
 	}
-	if r.Restore = arRestore(ar.Attrs, s, o); len(r.Restore) > 0 && !lostIDs {
+	if r.Restore = arRestore(ar.Attrs, s, o); len(r.Restore) > 0 && !foundBySpan {
 		r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftSettings, IP: s.first.String(), Object: r.prefix,
 			Detail: "the AR's network settings differ from NetBox's prefix (NetBox wins): " + r.Restore.String()})
 	}

@@ -101,6 +101,10 @@ type arSpan struct {
 // remove the parent's range or prefix.
 func (s arSpan) reservation() bool { return s.parent != "" }
 
+// lostIDs reports whether the AR names none of its NetBox objects: `onevnet updatear`
+// without --append keeps only OpenNebula's own attributes (see findRange).
+func (s arSpan) lostIDs() bool { return s.rangeID == 0 && s.prefixID == 0 }
+
 func (s arSpan) String() string {
 	if s.id == "" {
 		return fmt.Sprintf("%s…%s", s.first, s.last)
@@ -303,6 +307,18 @@ func macFor(s arSpan, addr netip.Addr) string {
 		return ""
 	}
 	return mapping.MACAdd(m, mapping.Offset(s.first, addr)).String()
+}
+
+// leaseIPv6Addrs is the IPv6 addresses of the leases at addrs (leaseIPv6), which go
+// with them when they are freed or removed.
+func leaseIPv6Addrs(s arSpan, addrs []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range addrs {
+		for _, x := range leaseIPv6(s, a) {
+			out = append(out, x.Addr())
+		}
+	}
+	return out
 }
 
 // leaseIPv6 is what OpenNebula gives the lease at addr besides its IPv4 address: the

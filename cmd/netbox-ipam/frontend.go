@@ -129,6 +129,23 @@ func parseRaftStatus(raw []byte) (int, error) {
 	return *raft.State, nil
 }
 
+// frontEndGate asks the front-end what audit and sync need to know when they read the
+// networks through onevnet (--all, no files): sync goes through syncGate (skip says
+// why it does nothing); audit only warns that a user outside the oneadmin group sees
+// part of the networks.
+func frontEndGate(ctx context.Context, o auditOptions, getenv func(string) string, stderr io.Writer) (skip string, err error) {
+	if !o.all || len(o.files) > 0 {
+		return "", nil
+	}
+	if o.sync && !o.dryRun {
+		return syncGate(ctx, getenv)
+	}
+	if who, admin, err := caller(); err == nil && !admin {
+		fmt.Fprintf(stderr, "netbox-ipam: OpenNebula user %s is not in the oneadmin group: onevnet shows it only what it may manage, so this view is partial\n", who)
+	}
+	return "", nil
+}
+
 // syncGate decides whether sync may act on the view onevnet gives: "" when it may, a
 // reason to do nothing (exit 0) on an HA follower, an error for a user outside the
 // oneadmin group.

@@ -294,7 +294,7 @@ func (d *Driver) Free(ctx context.Context, req mapping.Request) (string, error) 
 }
 
 func (d *Driver) free(ctx context.Context, s arSpan, addrs []netip.Addr) error {
-	if s.prefixID == 0 {
+	if s.lostIDs() {
 		if err := d.findRange(ctx, &s); err != nil {
 			return err
 		}
@@ -307,12 +307,7 @@ func (d *Driver) free(ctx context.Context, s arSpan, addrs []netip.Addr) error {
 		d.info("neither the IP range nor the prefix of %s exists; nothing to free", s)
 		return nil
 	}
-	lookup := addrs
-	for _, a := range addrs { // the lease's IPv6 addresses go with it
-		for _, x := range leaseIPv6(s, a) {
-			lookup = append(lookup, x.Addr())
-		}
-	}
+	lookup := append(append([]netip.Addr{}, addrs...), leaseIPv6Addrs(s, addrs)...)
 	have, err := d.nb.IPAddressesAt(ctx, o.vrf, addrStrings(lookup))
 	if err != nil {
 		return err

@@ -134,19 +134,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		}
 		return 0
 	case "audit", "sync":
-		if fromOned := auditOpts.all && len(auditOpts.files) == 0; fromOned && name == "sync" && !auditOpts.dryRun {
-			skip, err := syncGate(ctx, getenv)
-			if err != nil {
-				return fail(stderr, err)
-			}
-			if skip != "" {
-				fmt.Fprintln(stdout, skip)
-				return 0
-			}
-		} else if fromOned {
-			if who, admin, err := caller(); err == nil && !admin {
-				fmt.Fprintf(stderr, "netbox-ipam: OpenNebula user %s is not in the oneadmin group: onevnet shows it only what it may manage, so this view is partial\n", who)
-			}
+		skip, err := frontEndGate(ctx, auditOpts, getenv, stderr)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		if skip != "" {
+			fmt.Fprintln(stdout, skip)
+			return 0
 		}
 		drift, err := d.Audit(ctx, auditOpts, stdin, stdout)
 		if err != nil {

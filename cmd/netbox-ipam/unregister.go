@@ -22,12 +22,12 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 		d.info("%s is a reservation of AR %s: the parent's NetBox range and prefix stay", s, s.parent)
 		return "", nil
 	}
-	if s.rangeID == 0 && s.prefixID == 0 {
+	if s.lostIDs() {
 		if err := d.findRange(ctx, &s); err != nil {
 			return "", err
 		}
 	}
-	if s.rangeID == 0 && s.prefixID == 0 {
+	if s.lostIDs() {
 		d.info("%s holds no NetBox ids and no NetBox IP range tagged %s spans it; nothing to remove", s, d.cfg.Tag)
 		return "", nil
 	}
@@ -46,18 +46,16 @@ func (d *Driver) Unregister(ctx context.Context, req mapping.Request) (string, e
 			return "", err
 		}
 		var ids []int
-		var v6 []netip.Addr
+		var v4 []netip.Addr
 		for _, ip := range ips {
 			a, err := ip.Addr()
 			if err != nil || a.Less(s.first) || s.last.Less(a) || !d.owned(ip.Tagged) {
 				continue
 			}
 			ids = append(ids, ip.ID)
-			for _, x := range leaseIPv6(s, a) {
-				v6 = append(v6, x.Addr())
-			}
+			v4 = append(v4, a)
 		}
-		if len(v6) > 0 {
+		if v6 := leaseIPv6Addrs(s, v4); len(v6) > 0 {
 			more, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(v6))
 			if err != nil {
 				return "", err
