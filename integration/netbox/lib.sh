@@ -64,3 +64,48 @@ stop_gunicorn() {
   fi
   rm -f "$RUN/gunicorn.pid"
 }
+
+# --- Shared with the compose path (integration/compose/up) ---------------------
+# Both need URL and ADMIN_PASSWORD set; they leave TOKEN_V2 and TOKEN_V1 set.
+
+# token_ok "Authorization header value": NetBox at $URL accepts it.
+token_ok() {
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $1" "$URL/api/users/config/")" = 200 ]
+}
+
+# provision VERSION prints the Authorization value of a new token of the admin user.
+provision() {
+  local body
+  body=$(curl -sf -X POST -H 'Content-Type: application/json' -H 'Accept: application/json' \
+    --data "{\"username\":\"admin\",\"password\":\"$ADMIN_PASSWORD\",\"version\":$1,\"description\":\"one-netbox-ipam tests\"}" \
+    "$URL/api/users/tokens/provision/") || die "token provisioning failed at $URL/api/users/tokens/provision/"
+  python3 -c '
+import json, sys
+t = json.load(sys.stdin)
+print(("nbt_%s.%s" % (t["key"], t["token"])) if t["version"] == 2 else t["token"])' <<<"$body"
+}
+
+# provision_tokens FILE: the v2 and v1 tokens kept in FILE when NetBox still accepts
+# them (a second up changes nothing), new ones otherwise; FILE is rewritten.
+provision_tokens() {
+  TOKEN_V2='' TOKEN_V1=''
+  [ -s "$1" ] && . "$1"
+  if [ -z "${TOKEN_V2:-}" ] || ! token_ok "Bearer $TOKEN_V2"; then TOKEN_V2=$(provision 2); fi
+  if [ -z "${TOKEN_V1:-}" ] || ! token_ok "Token $TOKEN_V1"; then TOKEN_V1=$(provision 1); fi
+  token_ok "Bearer $TOKEN_V2" || die "the provisioned v2 token is refused by NetBox"
+  token_ok "Token $TOKEN_V1" || die "the provisioned v1 token is refused by NetBox"
+  (umask 077; printf "TOKEN_V2='%s'\nTOKEN_V1='%s'\n" "$TOKEN_V2" "$TOKEN_V1" >"$1")
+}
+
+# write_env_file HEADER: .netbox.env at the repo root, what every test and the demo read.
+write_env_file() {
+  (umask 077; cat >"$ENV_FILE" <<ENVF
+$1 Source it: set -a; . ./.netbox.env; set +a
+NETBOX_URL=$URL
+NETBOX_TOKEN=$TOKEN_V2
+NETBOX_TOKEN_V1=$TOKEN_V1
+NETBOX_UI_USER=admin
+NETBOX_UI_PASSWORD=$ADMIN_PASSWORD
+ENVF
+  )
+}
