@@ -30,11 +30,14 @@ apt_install() {
     { tail -n 20 "$CSTATE/apt.log" >&2; die "apt-get install $* failed; full log: $CSTATE/apt.log"; }
 }
 
-# compose ARGS...: docker compose v2 when the plugin is there, else docker-compose v1
-# (which must not hand builds to a BuildKit CLI that may be absent).
+# compose ARGS...: docker compose v2 when the plugin is there, else docker-compose v1.
+# Either builds with the classic builder unless buildx is installed (Debian 12's
+# docker.io has none).
 compose() {
   if docker compose version >/dev/null 2>&1; then
-    docker compose -f "$REPO/docker-compose.yml" -p "$PROJECT" "$@"
+    local classic=()
+    docker buildx version >/dev/null 2>&1 || classic=(DOCKER_BUILDKIT=0 COMPOSE_BAKE=false)
+    env "${classic[@]}" docker compose -f "$REPO/docker-compose.yml" -p "$PROJECT" "$@"
   else
     COMPOSE_DOCKER_CLI_BUILD=0 DOCKER_BUILDKIT=0 docker-compose -f "$REPO/docker-compose.yml" -p "$PROJECT" "$@"
   fi
