@@ -3,7 +3,7 @@
 # docker-compose.yml, and write the same .netbox.env.
 . "$(dirname "${BASH_SOURCE[0]}")/../netbox/lib.sh"
 
-CSTATE=${ONE_NETBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/one-netbox-ipam}/netbox-$NETBOX_VERSION-compose
+CSTATE=$STATE-compose # beside the native path's cache folder
 NETBOX_COMPOSE_PORT=${NETBOX_COMPOSE_PORT:-18081}
 URL=http://127.0.0.1:$NETBOX_COMPOSE_PORT
 BASE_IMAGE=${COMPOSE_BASE_IMAGE:-debian:trixie-slim}
