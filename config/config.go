@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/viper"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
 // DefaultDir is where operators put the files on the front-end (NETBOX_IPAM_CONFDIR
@@ -97,7 +99,7 @@ func Load(getenv func(string) string) (Config, error) {
 	// answering still reach oned in time.
 	v.SetDefault("timeout", "20s")
 	v.SetDefault("retries", 3)
-	v.SetDefault("tag", "opennebula")
+	v.SetDefault("tag", mapping.DefaultTag)
 	v.SetDefault("pool.parent_prefixes", []string{})
 	v.SetDefault("pool.vrf", "")
 	v.SetDefault("pool.tenant", "")
@@ -131,7 +133,7 @@ func Load(getenv func(string) string) (Config, error) {
 	case err == nil:
 		defer f.Close()
 		if err := v.ReadConfig(f); err != nil {
-			return Config{}, fmt.Errorf("configuration file %s is not valid YAML: %v", path, oneLine(err))
+			return Config{}, fmt.Errorf("configuration file %s is not valid YAML: %v", path, mapping.OneLine(err.Error()))
 		}
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		// Fine when the environment gives URL and token; checked below.
@@ -159,7 +161,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	var c Config
 	if err := v.UnmarshalExact(&c); err != nil {
-		return Config{}, fmt.Errorf("configuration %s: %v", path, oneLine(err))
+		return Config{}, fmt.Errorf("configuration %s: %v", path, mapping.OneLine(err.Error()))
 	}
 	if err := c.finish(path); err != nil {
 		return Config{}, err
@@ -226,5 +228,3 @@ func (c *Config) finish(path string) error {
 	}
 	return nil
 }
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -85,3 +85,6 @@ func (a Attrs) Set(name, value string) Attrs {
 	}
 	return append(a, Attr{Name: name, Value: value})
 }
+
+// OneLine folds a message onto one line: oned logs and shows one line per message.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

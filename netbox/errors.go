@@ -25,6 +25,7 @@ const (
 	KindConflict                // NetBox has no room (409) or the object exists already
 	KindInvalid                 // NetBox rejected the request's data (400)
 	KindServer                  // NetBox failed (5xx) or answered nonsense
+	KindLimit                   // a query matched more objects than the driver reads
 )
 
 // Error is every error this package returns. Msg never contains the token.

@@ -12,7 +12,7 @@ import (
 // global table as vrf_id=null, several addresses at once with their VRF), or send
 // bodies its 4.0 models lack fields for, so they go through do().
 
-// VRFFilter selects a VRF in list queries: 0 is the global table.
+// vrfQuery selects a VRF in list queries: 0 is the global table.
 func vrfQuery(q url.Values, vrfID int) {
 	if vrfID == 0 {
 		q.Set("vrf_id", "null")
@@ -21,9 +21,10 @@ func vrfQuery(q url.Values, vrfID int) {
 	}
 }
 
-// listAll follows NetBox's pagination; max bounds the objects read.
+// listAll follows NetBox's pagination. max bounds the objects read: a query that
+// matches more is an error (KindLimit), never a silently shortened answer.
 func listAll[T any](ctx context.Context, c *Client, path string, q url.Values, max int) ([]T, error) {
-	q.Set("limit", "1000")
+	q.Set("limit", strconv.Itoa(min(pageSize, max+1)))
 	var out []T
 	for offset := 0; ; {
 		q.Set("offset", strconv.Itoa(offset))
@@ -33,10 +34,31 @@ func listAll[T any](ctx context.Context, c *Client, path string, q url.Values, m
 		}
 		out = append(out, page.Results...)
 		offset += len(page.Results)
-		if page.Next == "" || len(page.Results) == 0 || len(out) >= max {
+		if len(out) > max {
+			return nil, &Error{Kind: KindLimit, Op: "GET " + path, Msg: fmt.Sprintf("NetBox holds %d matching objects, more than the %d the driver reads", page.Count, max)}
+		}
+		if page.Next == "" || len(page.Results) == 0 {
 			return out, nil
 		}
 	}
+}
+
+// pageSize is the page length of list requests (NetBox's MAX_PAGE_SIZE default).
+const pageSize = 1000
+
+// first reads whether any object matches q, and the first one: one request of one
+// object, whatever the count.
+func first[T any](ctx context.Context, c *Client, path string, q url.Values) (T, bool, error) {
+	q.Set("limit", "1")
+	var page list[T]
+	var zero T
+	if err := c.do(ctx, "GET", path, q, nil, &page); err != nil {
+		return zero, false, err
+	}
+	if len(page.Results) == 0 {
+		return zero, false, nil
+	}
+	return page.Results[0], true, nil
 }
 
 // PrefixesContaining lists the prefixes of a VRF that contain addr.
@@ -121,19 +143,24 @@ func (c *Client) IPRangesIn(ctx context.Context, vrfID int, parent string) ([]IP
 	return listAll[IPRange](ctx, c, "/api/ipam/ip-ranges/", q, 100000)
 }
 
-// CreateIPAddressesInBatches creates specs in bulk requests of up to bulkSize each
-// (each atomic), for repairs where thousands may be missing.
-func (c *Client) CreateIPAddressesInBatches(ctx context.Context, specs []IPAddressSpec) error {
-	return inBatches(specs, func(batch []IPAddressSpec) error {
-		_, err := c.CreateIPAddresses(ctx, batch)
-		return err
-	})
+// FirstIPAddressIn is one IP address object of a VRF inside a prefix, if any.
+func (c *Client) FirstIPAddressIn(ctx context.Context, vrfID int, parent string) (IPAddress, bool, error) {
+	q := url.Values{"parent": {parent}}
+	vrfQuery(q, vrfID)
+	return first[IPAddress](ctx, c, "/api/ipam/ip-addresses/", q)
 }
 
-// inBatches hands items to send bulkSize at a time, stopping at the first error.
-func inBatches[T any](items []T, send func([]T) error) error {
+// FirstIPRangeIn is one IP range of a VRF inside a prefix, if any.
+func (c *Client) FirstIPRangeIn(ctx context.Context, vrfID int, parent string) (IPRange, bool, error) {
+	q := url.Values{"parent": {parent}}
+	vrfQuery(q, vrfID)
+	return first[IPRange](ctx, c, "/api/ipam/ip-ranges/", q)
+}
+
+// InBatches hands items to send BulkSize at a time, stopping at the first error.
+func InBatches[T any](items []T, send func([]T) error) error {
 	for len(items) > 0 {
-		n := min(bulkSize, len(items))
+		n := min(BulkSize, len(items))
 		if err := send(items[:n]); err != nil {
 			return err
 		}
@@ -237,17 +264,17 @@ func (c *Client) Allowed(ctx context.Context, method, path string) (bool, error)
 	return true, nil
 }
 
-// bulkSize bounds one bulk request. NetBox holds its global IP-address lock for the
+// BulkSize bounds one bulk request. NetBox holds its global IP-address lock for the
 // whole request (~15 ms an object in 4.7), and every driver action waits for that lock,
 // so big batches would stall VM starts; 250 objects hold it for about 4 seconds.
-const bulkSize = 250
+const BulkSize = 250
 
-// DeleteIPAddresses deletes IP addresses by id, in bulk requests of up to bulkSize.
+// DeleteIPAddresses deletes IP addresses by id, in bulk requests of up to BulkSize.
 // NetBox 4.7 refuses a whole bulk delete when one id is already gone (HTTP 400 "1 of 3
 // objects could not be found"); that batch is then deleted one by one, where gone
 // already counts as deleted.
 func (c *Client) DeleteIPAddresses(ctx context.Context, ids []int) error {
-	return inBatches(ids, func(batch []int) error {
+	return InBatches(ids, func(batch []int) error {
 		body := make([]map[string]int, 0, len(batch))
 		for _, id := range batch {
 			body = append(body, map[string]int{"id": id})
@@ -282,10 +309,10 @@ func (c *Client) PrefixesTagged(ctx context.Context, tag string) ([]Prefix, erro
 	return listAll[Prefix](ctx, c, "/api/ipam/prefixes/", url.Values{"tag": {tag}}, 1<<20)
 }
 
-// PatchIPAddresses changes several IP addresses in bulk requests of up to bulkSize; each
+// PatchIPAddresses changes several IP addresses in bulk requests of up to BulkSize; each
 // change is a map holding the object's "id" and the fields to set.
 func (c *Client) PatchIPAddresses(ctx context.Context, changes []map[string]any) error {
-	return inBatches(changes, func(batch []map[string]any) error {
+	return InBatches(changes, func(batch []map[string]any) error {
 		return c.do(ctx, "PATCH", "/api/ipam/ip-addresses/", nil, batch, nil)
 	})
 }

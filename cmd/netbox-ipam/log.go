@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -49,25 +51,30 @@ func logLevel(s string) slog.Level {
 	return slog.LevelInfo
 }
 
-// noteObject records a NetBox object this call created (+) or removed (-).
-func (d *Driver) noteObject(sign, kind string, id int) {
-	d.objects = append(d.objects, fmt.Sprintf("%s%s/%d", sign, kind, id))
+// observer puts each NetBox request in the log at level debug (nil: no observer).
+func observer(log *slog.Logger) func(method, path string, status int, took time.Duration) {
+	if log == nil || !log.Enabled(context.Background(), slog.LevelDebug) {
+		return nil
+	}
+	return func(method, path string, status int, took time.Duration) {
+		log.Debug("netbox request", "method", method, "path", path, "status", status, "duration_ms", took.Milliseconds())
+	}
 }
 
-// logAction writes the action's line. Failures are logged at error level, the rest at
-// info.
-func (d *Driver) logAction(name string, req mapping.Request, err error, took time.Duration) {
-	if d.log == nil {
+// logAction writes the action's line. Failures are logged at error level, a free that
+// left objects behind at warn, the rest at info.
+func logAction(log *slog.Logger, name string, req driver.Request, res result, err error, requests int, took time.Duration) {
+	if log == nil {
 		return
 	}
-	attrs := []any{"action", name, "request", d.reqID}
+	attrs := []any{"action", name, "request", req.ID}
 	if ar := req.AR.Get(mapping.AttrARID); ar != "" {
 		attrs = append(attrs, "ar", ar)
 	}
 	if v := req.AR.Get(mapping.AttrIPRangeID); v != "" {
 		attrs = append(attrs, "ip_range", v)
 	}
-	ip := d.leased
+	ip := res.leased
 	if ip == "" {
 		ip = req.Address.Get(mapping.AttrIP)
 	}
@@ -77,12 +84,15 @@ func (d *Driver) logAction(name string, req mapping.Request, err error, took tim
 	if n := req.Address.Get(mapping.AttrSize); n != "" {
 		attrs = append(attrs, "size", n)
 	}
-	attrs = append(attrs, "objects", strings.Join(d.objects, " "), "netbox_requests", d.nb.Requests(),
+	attrs = append(attrs, "objects", strings.Join(res.changes, " "), "netbox_requests", requests,
 		"duration_ms", took.Milliseconds())
-	if err != nil {
+	switch {
+	case err != nil:
 		msg, code := describe(err)
-		d.log.Error("failed", append(attrs, "exit", code, "error", oneLine(msg))...)
-		return
+		log.Error("failed", append(attrs, "exit", code, "error", mapping.OneLine(msg))...)
+	case res.warning != "":
+		log.Warn("done with a warning", append(attrs, "warning", res.warning)...)
+	default:
+		log.Info("ok", attrs...)
 	}
-	d.log.Info("ok", attrs...)
 }

@@ -3,20 +3,20 @@
 //
 //	netbox-ipam <action> <request-id>   (base64 XML request on stdin)
 //
-// The dispatcher (run) is the only place that knows argv, stdin, stdout, stderr and exit
-// codes; each action is a method of Driver that takes a typed request and returns an
-// answer or an error.
+// This package is the edge, shaped like the CNI library's skel: the program struct is
+// the only place that knows argv, stdin, stdout, stderr, the environment and exit
+// codes; one command table (commands.go) drives dispatch, usage and validation; the
+// driver package does the work and returns typed answers, rendered here.
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
-	"strings"
-	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -28,191 +28,83 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 }
 
-// action is one of OpenNebula's five IPAM actions.
-type action func(d *Driver, ctx context.Context, req mapping.Request) (string, error)
-
-var actions = map[string]action{
-	"register_address_range":   (*Driver).Register,
-	"unregister_address_range": (*Driver).Unregister,
-	"get_address":              (*Driver).GetAddress,
-	"allocate_address":         (*Driver).Allocate,
-	"free_address":             (*Driver).Free,
+// program is one run of netbox-ipam: its inputs and outputs, and how it reaches NetBox
+// (tests give an in-memory NetBox).
+type program struct {
+	args           []string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	open           func(cfg config.Config, log *slog.Logger) (driver.Backend, error)
+	// one replaces OpenNebula's CLI for audit and sync when set (tests).
+	one driver.OneCLI
 }
 
-const usage = "usage: netbox-ipam <register_address_range|unregister_address_range|get_address|allocate_address|free_address> <request-id> < request.b64 | setup | check | audit | sync [--name IPAM_MAD] | version"
-
-// auditDeadline bounds audit and sync, which no oned is waiting for and which may
-// read many networks.
-const auditDeadline = 15 * time.Minute
-
 // run is the whole program: args without argv[0]; returns the exit code.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) (code int) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	p := &program{args: args, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, open: openNetBox}
+	return p.run()
+}
+
+func (p *program) run() (code int) {
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "netbox-ipam: internal error: %v (please report it)\n", oneLine(fmt.Sprint(r)))
+			fmt.Fprintf(p.stderr, "netbox-ipam: internal error: %v (please report it)\n", mapping.OneLine(fmt.Sprint(r)))
 			code = exitInternal
 		}
 	}()
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
+	if len(p.args) == 0 {
+		fmt.Fprintln(p.stderr, usage())
 		return exitUsage
 	}
-	name := args[0]
-	if name == "version" {
-		fmt.Fprintln(stdout, "netbox-ipam", version)
-		return 0
-	}
-	act, isAction := actions[name]
-	isAudit := name == "audit" || name == "sync"
-	if !isAction && !isAudit && name != "setup" && name != "check" {
-		fmt.Fprintf(stderr, "unknown command %q; %s\n", name, usage)
+	cmd, ok := lookup(p.args[0])
+	if !ok {
+		fmt.Fprintf(p.stderr, "unknown command %q; %s\n", p.args[0], usage())
 		return exitUsage
 	}
-
-	if !isAction {
-		var err error
-		if args, getenv, err = nameFlag(args, getenv); err != nil {
-			return fail(stderr, err)
-		}
+	if cmd.action != nil {
+		return p.runAction(cmd)
 	}
+	return p.runOperator(cmd)
+}
 
-	var req mapping.Request
-	reqID := ""
-	if isAction {
-		if len(args) > 1 {
-			reqID = args[1]
-		}
-		if !validRequestID(reqID) {
-			return fail(stderr, &mapping.InputError{Msg: fmt.Sprintf("request id %q is not a number; oned passes its request number as the first argument (%s)", reqID, usage)})
-		}
-		raw, err := io.ReadAll(io.LimitReader(stdin, mapping.MaxRequest+1))
-		if err != nil {
-			return fail(stderr, &mapping.InputError{Msg: "cannot read the request from stdin: " + err.Error()})
-		}
-		if len(raw) > mapping.MaxRequest {
-			return fail(stderr, &mapping.InputError{Msg: fmt.Sprintf("request larger than %d bytes", mapping.MaxRequest)})
-		}
-		// Older OpenNebula passed the base64 as the second argument.
-		if len(bytes.TrimSpace(raw)) == 0 && len(args) > 2 {
-			raw = []byte(args[2])
-		}
-		if req, err = mapping.Decode(raw); err != nil {
-			return fail(stderr, err)
-		}
-	}
+// session is what a command runs with once its input is understood: the
+// configuration, the driver, the driver's own log and the NetBox it talks to.
+type session struct {
+	cfg config.Config
+	d   *driver.Driver
+	nb  driver.Backend
+	log *slog.Logger
+}
 
-	var auditOpts auditOptions
-	if isAudit {
-		var err error
-		if auditOpts, err = parseAuditArgs(name, args[1:]); err != nil {
-			return fail(stderr, err)
-		}
-	}
-
+// start loads the configuration and opens the log and NetBox; close releases them.
+func (p *program) start(getenv func(string) string) (*session, func(), error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
-		return fail(stderr, &configError{err.Error()})
+		return nil, nil, &configError{err.Error()}
 	}
-	deadline := cfg.Timeout
-	if isAudit {
-		deadline = auditDeadline
+	log, logFile := openLog(cfg.Log, p.stderr)
+	closeLog := func() {
+		if logFile != nil {
+			logFile.Close()
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	d, err := NewDriver(cfg, reqID, stderr)
+	nb, err := p.open(cfg, log)
 	if err != nil {
-		return fail(stderr, err)
+		closeLog()
+		return nil, nil, err
 	}
-	defer d.Close()
-	start := time.Now()
-	switch name {
-	case "setup":
-		err = d.Setup(ctx, stdout)
-	case "check":
-		if !d.Check(ctx, stdout) {
-			return exitCheck
-		}
-		return 0
-	case "audit", "sync":
-		skip, err := frontEndGate(ctx, auditOpts, getenv, stderr)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		if skip != "" {
-			fmt.Fprintln(stdout, skip)
-			return 0
-		}
-		drift, err := d.Audit(ctx, auditOpts, stdin, stdout)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		if drift && (name == "audit" || auditOpts.dryRun) {
-			return exitDrift
-		}
-		return 0
-	default:
-		var answer string
-		answer, err = act(d, ctx, req)
-		d.logAction(name, req, err, time.Since(start))
-		if err == nil {
-			io.WriteString(stdout, answer)
-		}
+	d := driver.New(cfg, nb, p.stderr)
+	if p.one != nil {
+		d.WithCLI(p.one)
 	}
-	if err != nil {
-		return fail(stderr, err)
-	}
-	return 0
+	return &session{cfg: cfg, d: d, nb: nb, log: log}, closeLog, nil
 }
 
-// validRequestID accepts what oned sends (its request counter). The id goes into NetBox
-// descriptions and custom fields, so anything else is refused before it gets there.
-func validRequestID(s string) bool {
-	if len(s) == 0 || len(s) > 20 {
-		return false
+// deadline is the context of one command.
+func deadline(cfg config.Config, long bool) (context.Context, context.CancelFunc) {
+	if long {
+		return context.WithTimeout(context.Background(), auditDeadline)
 	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// nameFlag takes `--name NAME` out of setup's, check's, audit's and sync's arguments:
-// the IPAM_MAD name of the driver they act for (its configuration file and, for audit
-// and sync, its ARs), as the shims of that name say with NETBOX_IPAM_NAME.
-func nameFlag(args []string, getenv func(string) string) ([]string, func(string) string, error) {
-	out := []string{args[0]}
-	name := ""
-	for i := 1; i < len(args); i++ {
-		if args[i] != "--name" {
-			out = append(out, args[i])
-			continue
-		}
-		if i+1 >= len(args) || !validName(args[i+1]) {
-			return nil, nil, &usageError{"--name takes the IPAM_MAD name the driver is installed under (letters, digits, - and _); " + usage}
-		}
-		name = args[i+1]
-		i++
-	}
-	if name == "" {
-		return out, getenv, nil
-	}
-	return out, func(k string) string {
-		if k == "NETBOX_IPAM_NAME" {
-			return name
-		}
-		return getenv(k)
-	}, nil
-}
-
-func validName(s string) bool {
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return s != ""
+	return context.WithTimeout(context.Background(), cfg.Timeout)
 }

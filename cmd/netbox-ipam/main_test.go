@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 )
 
 // The dispatcher driven in-process with buffers: everything that fails before NetBox.
@@ -76,35 +76,16 @@ func TestDispatcher(t *testing.T) {
 
 // A panic inside an action still gives one line and a non-zero exit.
 func TestPanicBecomesOneLine(t *testing.T) {
-	actions["boom"] = func(*Driver, ctxT, reqT) (string, error) { panic("kaboom\nwith lines") }
-	defer delete(actions, "boom")
+	commands = append(commands, command{name: "boom", action: func(context.Context, *driver.Driver, driver.Request) (result, error) {
+		panic("kaboom\nwith lines")
+	}})
+	defer func() { commands = commands[:len(commands)-1] }()
 	good := base64.StdEncoding.EncodeToString([]byte(`<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE></AR></IPAM_DRIVER_ACTION_DATA>`))
 	var out, errb bytes.Buffer
 	env := map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "http://127.0.0.1:9", "NETBOX_TOKEN": "t"}
 	code := run([]string{"boom", "1"}, strings.NewReader(good), &out, &errb, func(k string) string { return env[k] })
 	if code != exitInternal || errb.String() != "netbox-ipam: internal error: kaboom with lines (please report it)\n" {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
-	}
-}
-
-type (
-	ctxT = context.Context
-	reqT = mapping.Request
-)
-
-// oned takes a number right after "INFO:" for an id; INFO lines never start with one,
-// and never span lines.
-func TestInfoLine(t *testing.T) {
-	for in, want := range map[string]string{
-		"lease 10.0.0.5 (+0)":       "INFO: lease 10.0.0.5 (+0)\n",
-		"10.0.0.5 taken":            "INFO: netbox: 10.0.0.5 taken\n",
-		"two\nlines":                "INFO: two lines\n",
-		"":                          "INFO: netbox: \n",
-		"left 10.0.0.9/24 alone: x": "INFO: left 10.0.0.9/24 alone: x\n",
-	} {
-		if got := infoLine(in); got != want {
-			t.Errorf("infoLine(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 
@@ -118,14 +99,16 @@ func FuzzDispatcher(f *testing.F) {
 		`<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><IP>10.0.0.2</IP><SIZE>99999999999999999999</SIZE></AR><ADDRESS><IP>::1</IP><SIZE>1</SIZE></ADDRESS></IPAM_DRIVER_ACTION_DATA>`,
 		`<IPAM_DRIVER_ACTION_DATA><AR><TYPE>IP4</TYPE><IP>255.255.255.255</IP><SIZE>2</SIZE><NETBOX_IP_RANGE_ID>x</NETBOX_IP_RANGE_ID></AR></IPAM_DRIVER_ACTION_DATA>`,
 	} {
-		for a := range actions {
-			f.Add(a, []byte(base64.StdEncoding.EncodeToString([]byte(s))))
+		for _, c := range commands {
+			if c.action != nil {
+				f.Add(c.name, []byte(base64.StdEncoding.EncodeToString([]byte(s))))
+			}
 		}
 	}
 	env := map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "http://127.0.0.1:9", "NETBOX_TOKEN": "nbt_k.secret",
 		"NETBOX_IPAM_RETRIES": "0", "NETBOX_IPAM_TIMEOUT": "2s"}
 	f.Fuzz(func(t *testing.T, action string, stdin []byte) {
-		if _, ok := actions[action]; !ok {
+		if c, ok := lookup(action); !ok || c.action == nil {
 			return
 		}
 		var out, errb bytes.Buffer

@@ -1,4 +1,4 @@
-package main
+package driver
 
 import (
 	"encoding/json"
@@ -36,7 +36,10 @@ lines ] = [ X = "y" ]]]></NOTE>` +
 	}
 	settings := map[string]string{mapping.AttrGateway: "10.60.0.1", mapping.AttrDNS: "10.60.0.53",
 		mapping.AttrNetworkMask: "255.255.255.0", mapping.AttrGuestMTU: "1450"}
-	got := arAnswer(req.AR, "IP4", netip.MustParseAddr("10.60.0.10"), 20, netip.MustParsePrefix("10.60.0.0/24"), settings, prefix, 977)
+	span := mapping.Span{First: netip.MustParseAddr("10.60.0.10"), Last: netip.MustParseAddr("10.60.0.29")}
+	var tpl mapping.Template
+	tpl.Vector("AR", arAnswer(req.AR, "IP4", span, netip.MustParsePrefix("10.60.0.0/24"), settings, prefix, 977))
+	got := tpl.String()
 
 	golden := "testdata/register_answer.golden"
 	if *update {

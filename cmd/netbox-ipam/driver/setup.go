@@ -1,10 +1,9 @@
-package main
+package driver
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -33,31 +32,33 @@ func init() {
 	}
 }
 
-// Setup creates the tag and the custom fields the driver needs; what exists stays.
-func (d *Driver) Setup(ctx context.Context, out io.Writer) error {
+// Setup creates the tag and the custom fields the driver needs; what exists stays. It
+// returns one line per object: created or exists.
+func (d *Driver) Setup(ctx context.Context) ([]string, error) {
+	var out []string
 	if _, err := d.nb.TagBySlug(ctx, d.cfg.Tag); netbox.IsNotFound(err) {
 		if _, err := d.nb.CreateTag(ctx, d.cfg.Tag, d.cfg.Tag, "Created and owned by OpenNebula's netbox IPAM driver"); err != nil {
-			return err
+			return out, err
 		}
-		fmt.Fprintf(out, "created tag %s\n", d.cfg.Tag)
+		out = append(out, "created tag "+d.cfg.Tag)
 	} else if err != nil {
-		return err
+		return out, err
 	} else {
-		fmt.Fprintf(out, "exists  tag %s\n", d.cfg.Tag)
+		out = append(out, "exists  tag "+d.cfg.Tag)
 	}
 	for _, spec := range customFields {
 		if _, err := d.nb.CustomFieldByName(ctx, spec.Name); netbox.IsNotFound(err) {
 			if _, err := d.nb.CreateCustomField(ctx, spec); err != nil {
-				return err
+				return out, err
 			}
-			fmt.Fprintf(out, "created custom field %s on %s\n", spec.Name, strings.Join(spec.ObjectTypes, ","))
+			out = append(out, fmt.Sprintf("created custom field %s on %s", spec.Name, strings.Join(spec.ObjectTypes, ",")))
 		} else if err != nil {
-			return err
+			return out, err
 		} else {
-			fmt.Fprintf(out, "exists  custom field %s\n", spec.Name)
+			out = append(out, "exists  custom field "+spec.Name)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // tokenNeeds is what the driver's token must be allowed to do, per NetBox model: what
@@ -81,22 +82,36 @@ var tokenNeeds = []struct {
 
 var actionMethod = map[string]string{"view": "GET", "add": "POST", "change": "PATCH", "delete": "DELETE"}
 
-// Check reports, one line per item, whether NetBox is usable by the driver: URL, token,
-// version, the token's permissions, the tag and the custom fields.
-func (d *Driver) Check(ctx context.Context, out io.Writer) bool {
-	ok := true
-	line := func(word, item, msg string) {
-		if word == "FAIL" {
-			ok = false
-		}
-		fmt.Fprintf(out, "%-4s %-34s %s\n", word, item, oneLine(msg))
+// CheckLine is one line of check: ok, WARN or FAIL, what was checked, and why.
+type CheckLine struct{ Word, Item, Msg string }
+
+// CheckReport is check's result: OK when no line says FAIL.
+type CheckReport struct {
+	Lines []CheckLine
+	OK    bool
+}
+
+func (r *CheckReport) line(word, item, msg string) {
+	r.Lines = append(r.Lines, CheckLine{word, item, mapping.OneLine(msg)})
+	if word == "FAIL" {
+		r.OK = false
 	}
-	pass := func(good bool) string {
-		if good {
-			return "ok"
-		}
-		return "FAIL"
+}
+
+// Check reports whether NetBox is usable by the driver: URL, token, version, the
+// token's permissions, the tag and the custom fields. It stops at the first item that
+// leaves nothing else to ask (NetBox unreachable, token refused).
+func (d *Driver) Check(ctx context.Context) CheckReport {
+	r := CheckReport{OK: true}
+	if !d.checkServer(ctx, &r) || !d.checkPermissions(ctx, &r) {
+		return r
 	}
+	d.checkSchema(ctx, &r)
+	return r
+}
+
+// checkServer checks the URL, the token and NetBox's version.
+func (d *Driver) checkServer(ctx context.Context, r *CheckReport) bool {
 	base := d.nb.BaseURL()
 	st, err := d.nb.Status(ctx)
 	if err != nil {
@@ -104,27 +119,38 @@ func (d *Driver) Check(ctx context.Context, out io.Writer) bool {
 		errors.As(err, &ne)
 		switch {
 		case netbox.KindOf(err) == netbox.KindAuth:
-			line("ok", "url", base)
-			line("FAIL", "token", ne.Msg)
+			r.line("ok", "url", base)
+			r.line("FAIL", "token", ne.Msg)
 		case netbox.KindOf(err) == netbox.KindUnavailable:
-			line("FAIL", "url", fmt.Sprintf("cannot reach %s (%s); check url (NETBOX_URL) and that NetBox runs", base, strings.TrimPrefix(ne.Msg, "cannot reach NetBox: ")))
+			r.line("FAIL", "url", fmt.Sprintf("cannot reach %s (%s); check url (NETBOX_URL) and that NetBox runs", base, strings.TrimPrefix(ne.Msg, "cannot reach NetBox: ")))
 		case ne != nil && ne.Status != 0:
-			line("FAIL", "url", fmt.Sprintf("%s does not answer like NetBox (GET /api/status/: HTTP %d); set url to NetBox's base URL, without /api", base, ne.Status))
+			r.line("FAIL", "url", fmt.Sprintf("%s does not answer like NetBox (GET /api/status/: HTTP %d); set url to NetBox's base URL, without /api", base, ne.Status))
 		default:
-			line("FAIL", "url", fmt.Sprintf("%s does not answer like NetBox (%v); set url to NetBox's base URL, without /api", base, err))
+			r.line("FAIL", "url", fmt.Sprintf("%s does not answer like NetBox (%v); set url to NetBox's base URL, without /api", base, err))
 		}
 		return false
 	}
-	line("ok", "url", base)
-	line("ok", "token", "accepted")
-	line(pass(versionAtLeast(st.NetBoxVersion, 4, 2)), "netbox version", st.NetBoxVersion+" (needs 4.2 or later; tested: 4.7)")
+	r.line("ok", "url", base)
+	r.line("ok", "token", "accepted")
+	r.line(pass(versionAtLeast(st.NetBoxVersion, 4, 2)), "netbox version", st.NetBoxVersion+" (needs 4.2 or later; tested: 4.7)")
+	return true
+}
+
+func pass(good bool) string {
+	if good {
+		return "ok"
+	}
+	return "FAIL"
+}
+
+// checkPermissions probes what the token may do on each model the driver uses.
+func (d *Driver) checkPermissions(ctx context.Context, r *CheckReport) bool {
 	for _, need := range tokenNeeds {
 		var missing []string
 		for _, a := range need.actions {
 			allowed, err := d.nb.Allowed(ctx, actionMethod[a], need.path)
 			if err != nil {
-				msg, _ := describe(err)
-				line("FAIL", "permissions "+need.model, msg)
+				r.line("FAIL", "permissions "+need.model, err.Error())
 				return false
 			}
 			if !allowed {
@@ -133,35 +159,38 @@ func (d *Driver) Check(ctx context.Context, out io.Writer) bool {
 		}
 		switch {
 		case len(missing) == 0:
-			line("ok", "permissions "+need.model, strings.Join(need.actions, " "))
+			r.line("ok", "permissions "+need.model, strings.Join(need.actions, " "))
 		case need.optional != "":
-			line("WARN", "permissions "+need.model, fmt.Sprintf("the token may not %s; needed only %s", strings.Join(missing, ", "), need.optional))
+			r.line("WARN", "permissions "+need.model, fmt.Sprintf("the token may not %s; needed only %s", strings.Join(missing, ", "), need.optional))
 		default:
-			line("FAIL", "permissions "+need.model, fmt.Sprintf("the token may not %s; grant the token's user %s on %s (README: the token's permissions)", strings.Join(missing, ", "), strings.Join(need.actions, ", "), need.model))
+			r.line("FAIL", "permissions "+need.model, fmt.Sprintf("the token may not %s; grant the token's user %s on %s (README: the token's permissions)", strings.Join(missing, ", "), strings.Join(need.actions, ", "), need.model))
 		}
 	}
+	return true
+}
+
+// checkSchema checks the tag and the custom fields setup creates.
+func (d *Driver) checkSchema(ctx context.Context, r *CheckReport) {
 	if _, err := d.nb.TagBySlug(ctx, d.cfg.Tag); err != nil {
-		line("FAIL", "tag "+d.cfg.Tag, "missing: run `netbox-ipam setup`")
+		r.line("FAIL", "tag "+d.cfg.Tag, "missing: run `netbox-ipam setup`")
 	} else {
-		line("ok", "tag "+d.cfg.Tag, "present")
+		r.line("ok", "tag "+d.cfg.Tag, "present")
 	}
 	for _, spec := range customFields {
 		f, err := d.nb.CustomFieldByName(ctx, spec.Name)
 		switch {
 		case netbox.IsNotFound(err):
-			line("FAIL", "custom field "+spec.Name, "missing: run `netbox-ipam setup`")
+			r.line("FAIL", "custom field "+spec.Name, "missing: run `netbox-ipam setup`")
 		case err != nil:
-			msg, _ := describe(err)
-			line("FAIL", "custom field "+spec.Name, msg)
+			r.line("FAIL", "custom field "+spec.Name, err.Error())
 		case !sameSet(f.ObjectTypes, spec.ObjectTypes):
-			line("FAIL", "custom field "+spec.Name, fmt.Sprintf("is on %v, want %v", f.ObjectTypes, spec.ObjectTypes))
+			r.line("FAIL", "custom field "+spec.Name, fmt.Sprintf("is on %v, want %v", f.ObjectTypes, spec.ObjectTypes))
 		case f.FilterLogic.Value != "exact":
-			line("FAIL", "custom field "+spec.Name, "filter logic is "+f.FilterLogic.Value+", want exact (a loose filter matches substrings)")
+			r.line("FAIL", "custom field "+spec.Name, "filter logic is "+f.FilterLogic.Value+", want exact (a loose filter matches substrings)")
 		default:
-			line("ok", "custom field "+spec.Name, "present")
+			r.line("ok", "custom field "+spec.Name, "present")
 		}
 	}
-	return ok
 }
 
 func sameSet(a, b []string) bool {

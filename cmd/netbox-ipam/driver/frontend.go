@@ -1,4 +1,4 @@
-package main
+package driver
 
 import (
 	"bytes"
@@ -21,17 +21,21 @@ import (
 // everything else would look like orphans), and, in an HA front-end, whether this oned
 // leads (every front-end runs the same cron line; only the leader's view is current).
 
-// oneCLI runs an OpenNebula command of the front-end; tests replace it.
-var oneCLI = func(name string, args ...string) ([]byte, error) {
+// OneCLI runs an OpenNebula command of the front-end (onevnet, oneuser) and returns
+// its stdout.
+type OneCLI func(ctx context.Context, name string, args ...string) ([]byte, error)
+
+// execCLI is the real OneCLI: the command on the PATH, under the call's context.
+func execCLI(ctx context.Context, name string, args ...string) ([]byte, error) {
 	if _, err := exec.LookPath(name); err != nil {
 		return nil, &mapping.InputError{Msg: name + " is not on the PATH (run this on the front-end as oneadmin), or give `onevnet show -x` output as files"}
 	}
 	var errb bytes.Buffer
-	cmd := exec.Command(name, args...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stderr = &errb
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, oneLine(errb.String()))
+		return nil, openNebulaf("%s %s: %v: %s", name, strings.Join(args, " "), err, mapping.OneLine(errb.String()))
 	}
 	return out, nil
 }
@@ -41,8 +45,8 @@ const oneadminGroup = "0"
 
 // caller is the OpenNebula user running the command: name and whether it is in the
 // oneadmin group.
-func caller() (name string, admin bool, err error) {
-	out, err := oneCLI("oneuser", "show", "-x")
+func (d *Driver) caller(ctx context.Context) (name string, admin bool, err error) {
+	out, err := d.one(ctx, "oneuser", "show", "-x")
 	if err != nil {
 		return "", false, err
 	}
@@ -52,7 +56,7 @@ func caller() (name string, admin bool, err error) {
 		Groups []string `xml:"GROUPS>ID"`
 	}
 	if err := xml.Unmarshal(out, &u); err != nil {
-		return "", false, fmt.Errorf("oneuser show -x: %v", err)
+		return "", false, openNebulaf("oneuser show -x: %v", err)
 	}
 	admin = u.GID == oneadminGroup
 	for _, g := range u.Groups {
@@ -81,7 +85,7 @@ func raftState(ctx context.Context, getenv func(string) string) (int, error) {
 	}
 	auth, err := os.ReadFile(authFile)
 	if err != nil {
-		return 0, fmt.Errorf("cannot read OpenNebula credentials: %v", err)
+		return 0, openNebulaf("cannot read OpenNebula credentials: %v", err)
 	}
 	var body bytes.Buffer
 	body.WriteString(`<?xml version="1.0"?><methodCall><methodName>one.zone.raftstatus</methodName><params><param><value><string>`)
@@ -91,17 +95,17 @@ func raftState(ctx context.Context, getenv func(string) string) (int, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "POST", endpoint, &body)
 	if err != nil {
-		return 0, fmt.Errorf("ONE_XMLRPC %q: %v", endpoint, err)
+		return 0, openNebulaf("ONE_XMLRPC %q: %v", endpoint, err)
 	}
 	req.Header.Set("Content-Type", "text/xml")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("asking oned for its RAFT state: %v", err)
+		return 0, openNebulaf("asking oned for its RAFT state: %v", err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return 0, fmt.Errorf("asking oned for its RAFT state: %v", err)
+		return 0, openNebulaf("asking oned for its RAFT state: %v", err)
 	}
 	return parseRaftStatus(raw)
 }
@@ -115,16 +119,16 @@ func parseRaftStatus(raw []byte) (int, error) {
 		} `xml:"params>param>value>array>data>value"`
 	}
 	if err := xml.Unmarshal(raw, &r); err != nil || len(r.Values) < 2 {
-		return 0, fmt.Errorf("oned's answer to one.zone.raftstatus is not readable")
+		return 0, openNebulaf("oned's answer to one.zone.raftstatus is not readable")
 	}
 	if r.Values[0].Boolean != "1" {
-		return 0, fmt.Errorf("oned refused one.zone.raftstatus: %s", oneLine(r.Values[1].String))
+		return 0, openNebulaf("oned refused one.zone.raftstatus: %s", mapping.OneLine(r.Values[1].String))
 	}
 	var raft struct {
 		State *int `xml:"STATE"`
 	}
 	if err := xml.Unmarshal([]byte(r.Values[1].String), &raft); err != nil || raft.State == nil {
-		return 0, fmt.Errorf("oned's RAFT status has no STATE")
+		return 0, openNebulaf("oned's RAFT status has no STATE")
 	}
 	return *raft.State, nil
 }
@@ -133,15 +137,15 @@ func parseRaftStatus(raw []byte) (int, error) {
 // networks through onevnet (--all, no files): sync goes through syncGate (skip says
 // why it does nothing); audit only warns that a user outside the oneadmin group sees
 // part of the networks.
-func frontEndGate(ctx context.Context, o auditOptions, getenv func(string) string, stderr io.Writer) (skip string, err error) {
-	if !o.all || len(o.files) > 0 {
+func (d *Driver) frontEndGate(ctx context.Context, o AuditOptions, getenv func(string) string) (skip string, err error) {
+	if !o.All || len(o.Files) > 0 {
 		return "", nil
 	}
-	if o.sync && !o.dryRun {
-		return syncGate(ctx, getenv)
+	if o.Sync && !o.DryRun {
+		return d.syncGate(ctx, getenv)
 	}
-	if who, admin, err := caller(); err == nil && !admin {
-		fmt.Fprintf(stderr, "netbox-ipam: OpenNebula user %s is not in the oneadmin group: onevnet shows it only what it may manage, so this view is partial\n", who)
+	if who, admin, err := d.caller(ctx); err == nil && !admin {
+		fmt.Fprintf(d.info, "netbox-ipam: OpenNebula user %s is not in the oneadmin group: onevnet shows it only what it may manage, so this view is partial\n", who)
 	}
 	return "", nil
 }
@@ -149,13 +153,13 @@ func frontEndGate(ctx context.Context, o auditOptions, getenv func(string) strin
 // syncGate decides whether sync may act on the view onevnet gives: "" when it may, a
 // reason to do nothing (exit 0) on an HA follower, an error for a user outside the
 // oneadmin group.
-func syncGate(ctx context.Context, getenv func(string) string) (string, error) {
-	name, admin, err := caller()
+func (d *Driver) syncGate(ctx context.Context, getenv func(string) string) (string, error) {
+	name, admin, err := d.caller(ctx)
 	if err != nil {
 		return "", err
 	}
 	if !admin {
-		return "", conflictf("sync refused: OpenNebula user %s is not in the oneadmin group, and onevnet shows it only the leases it may manage, so sync would take the others for orphans; run it as oneadmin", name)
+		return "", refusedf("sync refused: OpenNebula user %s is not in the oneadmin group, and onevnet shows it only the leases it may manage, so sync would take the others for orphans; run it as oneadmin", name)
 	}
 	state, err := raftState(ctx, getenv)
 	if err != nil {

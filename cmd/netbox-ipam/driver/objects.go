@@ -1,15 +1,17 @@
-package main
+package driver
 
 import (
 	"context"
 	"fmt"
 	"net/netip"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
 // Every object the driver creates or removes goes through the functions below, so the
-// action's log line can list them. Each POST carries the call's description (request
+// call's Changes list them. Each POST carries the call's description (request
 // id and the call's timestamp, unique to this process) so that, when its answer is
 // lost, netbox.CreateOnce can find exactly what it made instead of sending it again or
 // leaving it behind.
@@ -21,8 +23,13 @@ const (
 	kindPrefix    = "prefix"
 )
 
+// noteObject records a NetBox object this call created (+) or removed (-).
+func (d *call) noteObject(sign, kind string, id int) {
+	d.changes = append(d.changes, fmt.Sprintf("%s%s/%d", sign, kind, id))
+}
+
 // remove deletes one object the driver owns; already gone is success.
-func (d *Driver) remove(ctx context.Context, kind string, id int) error {
+func (d *call) remove(ctx context.Context, kind string, id int) error {
 	var err error
 	switch kind {
 	case kindIPAddress:
@@ -44,7 +51,7 @@ func (d *Driver) remove(ctx context.Context, kind string, id int) error {
 }
 
 // removeAddresses deletes IP addresses the driver owns, in bulk.
-func (d *Driver) removeAddresses(ctx context.Context, ids []int) error {
+func (d *call) removeAddresses(ctx context.Context, ids []int) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -58,10 +65,10 @@ func (d *Driver) removeAddresses(ctx context.Context, ids []int) error {
 }
 
 // takeFromRange is available-ips POST of one lease in the AR's IP range.
-func (d *Driver) takeFromRange(ctx context.Context, s arSpan, spec netbox.IPAddressSpec) (netbox.IPAddress, error) {
+func (d *call) takeFromRange(ctx context.Context, s mapping.StoredAR, spec netbox.IPAddressSpec) (netbox.IPAddress, error) {
 	got, err := netbox.CreateOnce(ctx,
 		func(c context.Context) ([]netbox.IPAddress, error) {
-			return d.nb.TakeFromRange(c, s.rangeID, []netbox.IPAddressSpec{spec})
+			return d.nb.TakeFromRange(c, s.RangeID, []netbox.IPAddressSpec{spec})
 		},
 		func(c context.Context) ([]netbox.IPAddress, bool, error) {
 			have, err := d.nb.IPAddressesLabelled(c, d.cfg.Tag, spec.Description)
@@ -71,7 +78,7 @@ func (d *Driver) takeFromRange(ctx context.Context, s arSpan, spec netbox.IPAddr
 					mine = append(mine, h)
 				}
 			}
-			d.infoLost(fmt.Sprintf("a lease in NetBox IP range %d", s.rangeID), len(mine))
+			d.infoLost(fmt.Sprintf("a lease in NetBox IP range %d", s.RangeID), len(mine))
 			return mine, len(mine) > 0, err
 		})
 	if err != nil {
@@ -86,13 +93,13 @@ func (d *Driver) takeFromRange(ctx context.Context, s arSpan, spec netbox.IPAddr
 			ids = append(ids, g.ID)
 		}
 		d.dropLeases(ids...)
-		return netbox.IPAddress{}, fmt.Errorf("NetBox returned %d addresses for one", len(got))
+		return netbox.IPAddress{}, statef("NetBox returned %d addresses for one", len(got))
 	}
 	return got[0], nil
 }
 
 // createLeases creates IP addresses at the specs' exact addresses in one atomic request.
-func (d *Driver) createLeases(ctx context.Context, specs []netbox.IPAddressSpec) ([]netbox.IPAddress, error) {
+func (d *call) createLeases(ctx context.Context, specs []netbox.IPAddressSpec) ([]netbox.IPAddress, error) {
 	want := map[netip.Addr]int{} // address → VRF
 	for _, s := range specs {
 		if p, err := netip.ParsePrefix(s.Address); err == nil {
@@ -112,7 +119,7 @@ func (d *Driver) createLeases(ctx context.Context, specs []netbox.IPAddressSpec)
 			}
 			d.infoLost(fmt.Sprintf("IP addresses (%d)", len(specs)), len(mine))
 			if err == nil && len(mine) > 0 && len(mine) != len(specs) {
-				err = fmt.Errorf("NetBox holds %d of the %d addresses of one atomic request", len(mine), len(specs))
+				err = statef("NetBox holds %d of the %d addresses of one atomic request", len(mine), len(specs))
 			}
 			return mine, len(mine) == len(specs), err
 		})
@@ -123,7 +130,7 @@ func (d *Driver) createLeases(ctx context.Context, specs []netbox.IPAddressSpec)
 }
 
 // createPrefixOnce creates a prefix named by the AR.
-func (d *Driver) createPrefixOnce(ctx context.Context, spec netbox.PrefixSpec) (netbox.Prefix, error) {
+func (d *call) createPrefixOnce(ctx context.Context, spec netbox.PrefixSpec) (netbox.Prefix, error) {
 	return d.notePrefix(netbox.CreateOnce(ctx,
 		func(c context.Context) (netbox.Prefix, error) { return d.nb.CreatePrefix(c, spec) },
 		func(c context.Context) (netbox.Prefix, bool, error) {
@@ -134,7 +141,7 @@ func (d *Driver) createPrefixOnce(ctx context.Context, spec netbox.PrefixSpec) (
 }
 
 // carvePrefix takes a child prefix of length from parent through available-prefixes.
-func (d *Driver) carvePrefix(ctx context.Context, parent netbox.Prefix, length int, spec netbox.PrefixSpec) (netbox.Prefix, error) {
+func (d *call) carvePrefix(ctx context.Context, parent netbox.Prefix, length int, spec netbox.PrefixSpec) (netbox.Prefix, error) {
 	pnet, _ := parent.Net()
 	return d.notePrefix(netbox.CreateOnce(ctx,
 		func(c context.Context) (netbox.Prefix, error) { return d.nb.CarvePrefix(c, parent.ID, length, spec) },
@@ -146,14 +153,14 @@ func (d *Driver) carvePrefix(ctx context.Context, parent netbox.Prefix, length i
 		}))
 }
 
-func (d *Driver) notePrefix(p netbox.Prefix, err error) (netbox.Prefix, error) {
+func (d *call) notePrefix(p netbox.Prefix, err error) (netbox.Prefix, error) {
 	if err == nil {
 		d.noteObject("+", kindPrefix, p.ID)
 	}
 	return p, err
 }
 
-func (d *Driver) onePrefix(ctx context.Context, desc string, match func(netbox.Prefix) bool) (netbox.Prefix, bool, error) {
+func (d *call) onePrefix(ctx context.Context, desc string, match func(netbox.Prefix) bool) (netbox.Prefix, bool, error) {
 	have, err := d.nb.PrefixesLabelled(ctx, d.cfg.Tag, desc)
 	if err != nil {
 		return netbox.Prefix{}, false, err
@@ -169,7 +176,7 @@ func (d *Driver) onePrefix(ctx context.Context, desc string, match func(netbox.P
 }
 
 // createIPRange creates the AR's IP range.
-func (d *Driver) createIPRange(ctx context.Context, spec netbox.IPRangeSpec) (netbox.IPRange, error) {
+func (d *call) createIPRange(ctx context.Context, spec netbox.IPRangeSpec) (netbox.IPRange, error) {
 	r, err := netbox.CreateOnce(ctx,
 		func(c context.Context) (netbox.IPRange, error) { return d.nb.CreateIPRange(c, spec) },
 		func(c context.Context) (netbox.IPRange, bool, error) {
@@ -190,6 +197,6 @@ func (d *Driver) createIPRange(ctx context.Context, spec netbox.IPRangeSpec) (ne
 }
 
 // infoLost tells oned.log that an answer was lost and what the look-up found.
-func (d *Driver) infoLost(what string, found int) {
-	d.info("NetBox's answer to creating %s was lost; the look-up by description found %d", what, found)
+func (d *call) infoLost(what string, found int) {
+	d.infof("NetBox's answer to creating %s was lost; the look-up by description found %d", what, found)
 }

@@ -1,8 +1,11 @@
-package main
+package driver
 
 import (
+	"io"
+
 	"context"
 	"fmt"
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,8 +37,8 @@ func TestSyncGate(t *testing.T) {
 	}
 	env := map[string]string{"ONE_XMLRPC": srv.URL, "ONE_AUTH": auth}
 	getenv := func(k string) string { return env[k] }
-	user := func(gid string, groups ...string) func(string, ...string) ([]byte, error) {
-		return func(name string, args ...string) ([]byte, error) {
+	user := func(gid string, groups ...string) OneCLI {
+		return func(_ context.Context, name string, args ...string) ([]byte, error) {
 			g := ""
 			for _, x := range groups {
 				g += "<ID>" + x + "</ID>"
@@ -43,10 +46,9 @@ func TestSyncGate(t *testing.T) {
 			return []byte("<USER><ID>3</ID><GID>" + gid + "</GID><GROUPS>" + g + "</GROUPS><NAME>alice</NAME></USER>"), nil
 		}
 	}
-	defer func(f func(string, ...string) ([]byte, error)) { oneCLI = f }(oneCLI)
 	for _, tc := range []struct {
 		name     string
-		cli      func(string, ...string) ([]byte, error)
+		cli      OneCLI
 		state    int
 		wantSkip string
 		wantErr  string
@@ -59,8 +61,9 @@ func TestSyncGate(t *testing.T) {
 		{"users group refused", user("1", "1"), raftSolo, "", "user alice is not in the oneadmin group"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			oneCLI, state = tc.cli, tc.state
-			skip, err := syncGate(context.Background(), getenv)
+			state = tc.state
+			d := New(config.Config{}, nil, io.Discard).WithCLI(tc.cli)
+			skip, err := d.syncGate(context.Background(), getenv)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)

@@ -1,0 +1,588 @@
+package driver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// audit and sync compare OpenNebula's view of its networks (`onevnet show -x`) with
+// NetBox: per AR of the driver, the drift mapping.Compare finds, the AR's IP range,
+// and (with --all, when every network is in view) the driver's ranges and prefixes no
+// AR references. sync repairs what is safe: only the driver's objects are created,
+// changed or removed. The NetBox reads are per AR and per page, never per address.
+
+// AuditOptions are what audit and sync are asked to do.
+type AuditOptions struct {
+	Sync, JSON, All, DryRun bool
+	Prune                   bool     // sync removes stale ranges and prefixes (destructive: opt in)
+	Files                   []string // `onevnet show -x` output ("-": stdin)
+}
+
+// loadVNets reads the networks: the files (or stdin), or with --all and no files,
+// every network onevnet knows.
+func (d *call) loadVNets(ctx context.Context, o AuditOptions, stdin io.Reader) ([]mapping.VNet, error) {
+	var docs [][]byte
+	switch {
+	case len(o.Files) > 0:
+		for _, f := range o.Files {
+			var b []byte
+			var err error
+			if f == "-" {
+				b, err = io.ReadAll(stdin)
+			} else {
+				b, err = os.ReadFile(f)
+			}
+			if err != nil {
+				return nil, &mapping.InputError{Msg: err.Error()}
+			}
+			docs = append(docs, b)
+		}
+	case o.All:
+		list, err := d.one(ctx, "onevnet", "list", "-x")
+		if err != nil {
+			return nil, err
+		}
+		pool, err := mapping.ParseVNetPool(list)
+		if err != nil {
+			return nil, err
+		}
+		// The pool listing may leave out ARs and leases, so each network is read in
+		// full; those without a netbox AR are skipped by the audit.
+		for _, v := range pool {
+			doc, err := d.one(ctx, "onevnet", "show", "-x", v.ID)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, doc)
+		}
+	default:
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, &mapping.InputError{Msg: err.Error()}
+		}
+		docs = append(docs, b)
+	}
+	var out []mapping.VNet
+	for _, d := range docs {
+		if len(bytes.TrimSpace(d)) == 0 {
+			continue
+		}
+		vs, err := mapping.ParseVNets(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
+	if len(out) == 0 && !o.All {
+		return nil, &mapping.InputError{Msg: "no network given: give `onevnet show -x` output as files or on stdin, or --all to read every network through onevnet"}
+	}
+	return out, nil
+}
+
+// ARReport is the audit of one AR.
+type ARReport struct {
+	VNet     string            `json:"vnet"`
+	AR       string            `json:"ar"`
+	Span     string            `json:"span"`
+	IPRange  int               `json:"netbox_ip_range,omitempty"`
+	Leases   int               `json:"leases"`
+	Findings []mapping.Finding `json:"findings"`
+	Done     []string          `json:"done,omitempty"` // what sync did
+	// Restore is what sync writes back into oned's AR (onevnet updatear --append): the
+	// NetBox ids it lost and the network settings NetBox holds.
+	Restore mapping.Attrs `json:"restore,omitempty"`
+
+	repairs mapping.Repairs
+	rng     *netbox.IPRange // the AR's IP range, when it exists
+	prefix  int             // the AR's prefix, when known
+	attrs   mapping.Attrs   // the AR as oned showed it
+	holds   int             // leases held with onevnet hold (VM -1)
+	s       mapping.StoredAR
+	vrf     int
+	bits    int // mask length of the leases sync creates
+}
+
+// StaleObject is a range or prefix of the driver that no AR references.
+type StaleObject struct {
+	Kind string `json:"kind"` // ip-range | prefix
+	ID   int    `json:"netbox_id"`
+	What string `json:"what"`
+}
+
+// AuditReport is the whole audit.
+type AuditReport struct {
+	ARs      []*ARReport   `json:"ars"`
+	Stale    []StaleObject `json:"stale,omitempty"`
+	Drift    int           `json:"drift"`           // findings before any repair
+	Requests int           `json:"netbox_requests"` // how many it took to find out (and repair)
+	// Skipped says why sync did nothing (an HA follower); the rest is then empty.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Audit runs audit, or sync with o.Sync. The report's Drift counts what was found
+// before any repair. Networks come from o.Files or stdin, or with o.All and no files
+// from onevnet, after asking the front-end whether sync may act (frontEndGate).
+func (d *Driver) Audit(ctx context.Context, o AuditOptions, stdin io.Reader, getenv func(string) string) (AuditReport, error) {
+	c := d.begin("")
+	start := d.nb.Requests()
+	skip, err := d.frontEndGate(ctx, o, getenv)
+	if err != nil || skip != "" {
+		return AuditReport{Skipped: skip}, err
+	}
+	vnets, err := c.loadVNets(ctx, o, stdin)
+	if err != nil {
+		return AuditReport{}, err
+	}
+	rep, err := c.audit(ctx, vnets, o.All)
+	if err != nil {
+		return rep, err
+	}
+	if o.Sync && !o.DryRun {
+		if err := c.repair(ctx, &rep, o.Prune); err != nil {
+			return rep, err
+		}
+	}
+	rep.Requests = d.nb.Requests() - start
+	return rep, nil
+}
+
+// audit compares every AR of the driver in vnets and, with all, lists the driver's
+// ranges and prefixes that none of them references.
+func (d *call) audit(ctx context.Context, vnets []mapping.VNet, all bool) (AuditReport, error) {
+	var rep AuditReport
+	ranges, prefixes := map[int]bool{}, map[int]bool{}
+	refer := func(ids map[int]bool, v string) {
+		if id, err := strconv.Atoi(v); err == nil && id != 0 {
+			ids[id] = true
+		}
+	}
+	for _, v := range vnets {
+		for _, ar := range v.ARs {
+			if !ar.UsesIPAM(d.cfg.Name) {
+				continue
+			}
+			r, err := d.auditAR(ctx, v, ar)
+			if err != nil {
+				return rep, err
+			}
+			rep.ARs = append(rep.ARs, r)
+			// What the AR names stays referenced even when the AR could not be read,
+			// and so does the range found by its span when updatear dropped the ids.
+			refer(ranges, ar.Attrs.Get(mapping.AttrIPRangeID))
+			refer(ranges, strconv.Itoa(r.IPRange))
+			refer(prefixes, ar.Attrs.Get(mapping.AttrPrefixID))
+			refer(prefixes, strconv.Itoa(r.prefix))
+		}
+	}
+	if all {
+		var err error
+		if rep.Stale, err = d.staleObjects(ctx, ranges, prefixes); err != nil {
+			return rep, err
+		}
+	}
+	for _, r := range rep.ARs {
+		for _, f := range r.Findings {
+			if f.IsDrift() {
+				rep.Drift++
+			}
+		}
+	}
+	rep.Drift += len(rep.Stale)
+	return rep, nil
+}
+
+// auditAR reads what NetBox holds for one AR (its range, and the addresses of its
+// prefix, page by page) and compares.
+func (d *call) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*ARReport, error) {
+	s, err := mapping.ReadStoredAR(ar.Attrs)
+	if err != nil { // reported, so that one odd AR does not hide the others
+		return &ARReport{VNet: v.ID, AR: ar.Attrs.Get(mapping.AttrARID), Leases: len(ar.Leases), Findings: []mapping.Finding{{
+			Kind: mapping.DriftRange, IP: ar.Attrs.Get(mapping.AttrIP), Detail: "the AR cannot be read: " + err.Error()}}}, nil
+	}
+	r := &ARReport{VNet: v.ID, AR: s.ID, Span: fmt.Sprintf("%s…%s", s.First, s.Last), IPRange: s.RangeID, Leases: len(ar.Leases), s: s, bits: 32, attrs: ar.Attrs}
+	for _, l := range ar.Leases {
+		if l.VM == "-1" {
+			r.holds++
+		}
+	}
+	spans := [][2]netip.Addr{{s.First, s.Last}}
+	foundBySpan := false
+	if s.LostIDs() {
+		if err := d.findRange(ctx, &s); err != nil {
+			return nil, err
+		}
+		if foundBySpan = s.RangeID != 0; foundBySpan {
+			r.IPRange, r.s = s.RangeID, s
+			r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftIDs, IP: s.First.String(), Object: s.RangeID,
+				Detail: fmt.Sprintf("the AR has no %s (onevnet updatear without --append drops it); NetBox IP range %d spans it; sync restores the AR's NetBox attributes with onevnet updatear --append", mapping.AttrIPRangeID, s.RangeID)})
+		}
+	}
+	o, err := d.arObjects(ctx, s, true)
+	if err != nil {
+		return nil, err
+	}
+	r.rng, r.vrf = o.rng, o.vrf
+	if o.prefix != nil {
+		r.prefix = o.prefix.ID
+	}
+	if r.Restore = arRestore(ar.Attrs, s, o); len(r.Restore) > 0 && !foundBySpan {
+		r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftSettings, IP: s.First.String(), Object: r.prefix,
+			Detail: "the AR's network settings differ from NetBox's prefix (NetBox wins): " + r.Restore.String()})
+	}
+	spans = append(spans, r.checkRange(s, o, d.owned)...)
+	if !o.known() {
+		return r, nil // neither its range nor its prefix: nowhere to look for, or put, its leases
+	}
+	held, err := d.held(ctx, r.vrf, covering(spans))
+	if err != nil {
+		return nil, err
+	}
+	findings, repairs := mapping.Compare(v.ID, ar, spans, held)
+	r.Findings = append(r.Findings, findings...)
+	repairs.RangeSpan = r.repairs.RangeSpan
+	r.repairs = repairs
+	return r, nil
+}
+
+// checkRange compares the AR's IP range with the AR and sets the mask length of the
+// leases sync creates; it returns the range's span when that differs from the AR's
+// (leases there are the AR's too).
+func (r *ARReport) checkRange(s mapping.StoredAR, o arObjects, owned func(netbox.Tagged) bool) [][2]netip.Addr {
+	if o.rng == nil {
+		if o.prefix != nil {
+			if n, err := o.prefix.Net(); err == nil {
+				r.bits = n.Bits()
+			}
+		}
+		if s.RangeID != 0 {
+			r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.First.String(), Object: s.RangeID,
+				Detail: fmt.Sprintf("%s names NetBox IP range %d, which does not exist; re-create the AR (or restore the range)", mapping.AttrIPRangeID, s.RangeID)})
+		}
+		return nil
+	}
+	rng := *o.rng
+	r.bits = rangeBits(rng)
+	first, last, err := rng.Span()
+	if err != nil || (first == s.First && last == s.Last) {
+		return nil
+	}
+	fix := "left alone: it is not the driver's"
+	if owned(rng.Tagged) {
+		fix = "sync makes it match the AR"
+		r.repairs.RangeSpan = true
+	}
+	r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.First.String(), Object: rng.ID,
+		Detail: fmt.Sprintf("NetBox IP range %d spans %s…%s, the AR %s; %s", rng.ID, first, last, r.Span, fix)})
+	return [][2]netip.Addr{{first, last}}
+}
+
+// held is what NetBox holds inside p, as mapping.Compare reads it.
+func (d *call) held(ctx context.Context, vrf int, p netip.Prefix) ([]mapping.Held, error) {
+	objs, err := d.nb.IPAddressesIn(ctx, vrf, p.String())
+	if err != nil {
+		return nil, err
+	}
+	held := make([]mapping.Held, 0, len(objs))
+	for _, o := range objs {
+		a, err := o.Addr()
+		if err != nil {
+			continue
+		}
+		cf := map[string]string{}
+		for _, k := range []string{mapping.CFARID, mapping.CFMAC, mapping.CFRequestID, mapping.CFVMID, mapping.CFVNetID, mapping.CFVRouterID} {
+			cf[k] = o.CustomString(k)
+		}
+		held = append(held, mapping.Held{ID: o.ID, Addr: a, Owned: d.owned(o.Tagged), CF: cf, Description: o.Description})
+	}
+	return held, nil
+}
+
+// covering is the smallest prefix holding every span.
+func covering(spans [][2]netip.Addr) netip.Prefix {
+	lo, hi := spans[0][0], spans[0][1]
+	for _, s := range spans[1:] {
+		if s[0].Less(lo) {
+			lo = s[0]
+		}
+		if hi.Less(s[1]) {
+			hi = s[1]
+		}
+	}
+	for bits := 32; bits >= 0; bits-- {
+		p, _ := lo.Prefix(bits)
+		if p.Contains(hi) {
+			return p
+		}
+	}
+	return netip.MustParsePrefix("0.0.0.0/0")
+}
+
+// staleObjects lists the driver's IP ranges and prefixes that no AR in view names.
+func (d *call) staleObjects(ctx context.Context, ranges, prefixes map[int]bool) ([]StaleObject, error) {
+	var out []StaleObject
+	rs, err := d.nb.IPRangesTagged(ctx, d.cfg.Tag)
+	if err != nil {
+		return nil, err
+	}
+	inRange := map[int]bool{}
+	for _, r := range rs {
+		if !ranges[r.ID] {
+			out = append(out, StaleObject{kindIPRange, r.ID, r.StartAddress + "-" + r.EndAddress})
+			inRange[r.ID] = true
+		}
+	}
+	ps, err := d.nb.PrefixesTagged(ctx, d.cfg.Tag)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		if !prefixes[p.ID] {
+			out = append(out, StaleObject{kindPrefix, p.ID, p.Prefix})
+		}
+	}
+	return out, nil
+}
+
+// repair carries out the plan: per AR the range's span, the missing leases, the
+// orphans and the labels; then, with prune, the stale ranges (with the driver's leases
+// in them) and the stale prefixes that hold nothing else.
+func (d *call) repair(ctx context.Context, rep *AuditReport, prune bool) error {
+	for _, r := range rep.ARs {
+		if err := d.restoreInOned(ctx, r); err != nil {
+			return err
+		}
+		if err := d.repairInNetBox(ctx, r); err != nil {
+			return err
+		}
+	}
+	if !prune {
+		return nil
+	}
+	for _, st := range rep.Stale {
+		if st.Kind == kindIPRange {
+			if err := d.pruneRange(ctx, st.ID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, st := range rep.Stale {
+		if st.Kind == kindPrefix {
+			if err := d.prunePrefix(ctx, st.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// restoreInOned writes back into oned's AR what it lost or what NetBox changed.
+func (d *call) restoreInOned(ctx context.Context, r *ARReport) error {
+	switch {
+	case len(r.Restore) == 0:
+	case r.holds > 0:
+		// oned (7.5.80 seen) segfaults when an update changes the network settings of
+		// an AR that holds addresses (`onevnet hold`): leave it to the operator.
+		r.Done = append(r.Done, fmt.Sprintf("not restored in oned's AR (it has %d hold(s), and oned crashes updating such an AR): release them, or run onevnet updatear with %s", r.holds, r.Restore.String()))
+	default:
+		if err := d.restoreAR(ctx, r.VNet, r.attrs, r.Restore); err != nil {
+			return err
+		}
+		r.Done = append(r.Done, "restored in oned's AR: "+r.Restore.String())
+	}
+	return nil
+}
+
+// repairInNetBox makes NetBox hold what oned's AR says: the range's span, the missing
+// leases, no orphans, the current labels.
+func (d *call) repairInNetBox(ctx context.Context, r *ARReport) error {
+	p := r.repairs
+	if p.RangeSpan && r.rng != nil {
+		if _, err := d.nb.PatchIPRange(ctx, r.rng.ID, map[string]any{
+			"start_address": netip.PrefixFrom(r.s.First, r.bits).String(), "end_address": netip.PrefixFrom(r.s.Last, r.bits).String()}); err != nil {
+			return err
+		}
+		r.Done = append(r.Done, fmt.Sprintf("IP range %d now spans %s", r.rng.ID, r.Span))
+	}
+	if err := d.removeAddresses(ctx, p.Delete); err != nil {
+		return err
+	}
+	if len(p.Delete) > 0 {
+		r.Done = append(r.Done, fmt.Sprintf("removed %d orphan(s)", len(p.Delete)))
+	}
+	if err := d.recordMissing(ctx, r); err != nil {
+		return err
+	}
+	if len(p.Update) > 0 {
+		changes := make([]map[string]any, 0, len(p.Update))
+		for _, u := range p.Update {
+			c := map[string]any{"id": u.ID, "description": u.Description}
+			if len(u.CustomFields) > 0 {
+				c["custom_fields"] = u.CustomFields
+			}
+			changes = append(changes, c)
+		}
+		if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
+			return err
+		}
+		r.Done = append(r.Done, fmt.Sprintf("updated %d lease record(s)", len(p.Update)))
+	}
+	return nil
+}
+
+// recordMissing creates the leases oned holds and NetBox lacks, in atomic batches. A
+// batch whose answer is lost is looked up by its addresses: the driver's objects there
+// are the batch's (or a lease an action recorded meanwhile, which is as good).
+func (d *call) recordMissing(ctx context.Context, r *ARReport) error {
+	missing := r.repairs.Create
+	if len(missing) == 0 {
+		return nil
+	}
+	specs := make([]netbox.IPAddressSpec, 0, len(missing))
+	for _, c := range missing {
+		specs = append(specs, netbox.IPAddressSpec{Address: netip.PrefixFrom(c.Addr, r.bits).String(), VRFID: r.vrf, Status: "active",
+			Tags: d.tags(), CustomFields: c.CustomFields, Description: c.Description})
+	}
+	err := netbox.InBatches(specs, func(batch []netbox.IPAddressSpec) error {
+		addrs := make([]string, 0, len(batch))
+		for _, s := range batch {
+			p, _ := netip.ParsePrefix(s.Address)
+			addrs = append(addrs, p.Addr().String())
+		}
+		got, err := netbox.CreateOnce(ctx,
+			func(c context.Context) ([]netbox.IPAddress, error) { return d.nb.CreateIPAddresses(c, batch) },
+			func(c context.Context) ([]netbox.IPAddress, bool, error) {
+				have, err := d.nb.IPAddressesAt(c, r.vrf, addrs)
+				var mine []netbox.IPAddress
+				for _, h := range have {
+					if d.owned(h.Tagged) {
+						mine = append(mine, h)
+					}
+				}
+				d.infoLost(fmt.Sprintf("IP addresses (%d)", len(batch)), len(mine))
+				return mine, err == nil && len(mine) == len(batch), err
+			})
+		for _, g := range got {
+			d.noteObject("+", kindIPAddress, g.ID)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.Done = append(r.Done, fmt.Sprintf("recorded %d missing lease(s)", len(missing)))
+	return nil
+}
+
+// pruneRange removes a stale IP range of the driver with the driver's leases in it.
+func (d *call) pruneRange(ctx context.Context, id int) error {
+	rng, err := d.nb.GetIPRange(ctx, id)
+	if netbox.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	first, last, _ := rng.Span()
+	span := mapping.Span{First: first, Last: last}
+	objs, err := d.nb.IPAddressesIn(ctx, netbox.RefID(rng.VRF), covering([][2]netip.Addr{{first, last}}).String())
+	if err != nil {
+		return err
+	}
+	var ids []int
+	for _, o := range objs {
+		if a, err := o.Addr(); err == nil && span.Has(a) && d.owned(o.Tagged) {
+			ids = append(ids, o.ID)
+		}
+	}
+	if err := d.removeAddresses(ctx, ids); err != nil {
+		return err
+	}
+	return d.remove(ctx, kindIPRange, id)
+}
+
+// prunePrefix removes a stale prefix of the driver that holds nothing.
+func (d *call) prunePrefix(ctx context.Context, id int) error {
+	p, err := d.nb.GetPrefix(ctx, id)
+	if netbox.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return d.removePrefixIfEmpty(ctx, p, netbox.RefID(p.VRF))
+}
+
+// arRestore is what oned's AR should carry back from NetBox: the ids updatear dropped
+// (found by the AR's span) and the network settings of the prefix's custom fields,
+// which win over the AR's as they do at register.
+func arRestore(ar mapping.Attrs, s mapping.StoredAR, o arObjects) mapping.Attrs {
+	var out mapping.Attrs
+	set := func(name, v string) {
+		if v != "" && ar.Get(name) != v {
+			out = append(out, mapping.Attr{Name: name, Value: v})
+		}
+	}
+	if o.rng != nil {
+		set(mapping.AttrIPRangeID, strconv.Itoa(o.rng.ID))
+	}
+	if o.prefix != nil && ar.Get(mapping.AttrPrefixID) == "" {
+		set(mapping.AttrPrefixID, strconv.Itoa(o.prefix.ID))
+		if n, err := o.prefix.Net(); err == nil {
+			set(mapping.AttrPrefix, n.Masked().String())
+			set(mapping.AttrNetworkAddress, n.Masked().Addr().String())
+		}
+	}
+	if o.prefix != nil && !s.Reservation() {
+		for _, ns := range mapping.NetworkSettings {
+			set(ns.Attr, o.prefix.CustomString(ns.CustomField))
+		}
+	}
+	return out
+}
+
+// computedAR are the attributes `onevnet show -x` adds to an AR that oned computes
+// itself; they are not written back (the CLI's own updatear drops them too).
+var computedAR = map[string]bool{"MAC_END": true, "IP_END": true, "IP6_END": true, "IP6_ULA": true, "IP6_ULA_END": true,
+	"IP6_GLOBAL": true, "IP6_GLOBAL_END": true, "USED_LEASES": true}
+
+// restoreAR writes attrs into oned's AR: the whole AR with attrs set (onevnet updatear
+// without --append). --append would not do: the CLI puts the new text before the old
+// attributes, and oned keeps the old value of a repeated name.
+func (d *call) restoreAR(ctx context.Context, vnet string, ar mapping.Attrs, attrs mapping.Attrs) error {
+	out := mapping.Attrs{{Name: mapping.AttrARID, Value: ar.Get(mapping.AttrARID)}}
+	for _, a := range ar {
+		if !computedAR[a.Name] && a.Name != mapping.AttrARID {
+			out = out.Set(a.Name, a.Value)
+		}
+	}
+	for _, a := range attrs {
+		out = out.Set(a.Name, a.Value)
+	}
+	if err := mapping.Echoable(out); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp("", "netbox-ipam-ar-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	var tpl mapping.Template
+	tpl.Vector("AR", out)
+	if _, err := f.WriteString(tpl.String()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	_, err = d.one(ctx, "onevnet", "updatear", vnet, ar.Get(mapping.AttrARID), f.Name())
+	return err
+}

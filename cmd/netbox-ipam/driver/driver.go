@@ -1,0 +1,226 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// Driver carries what every call needs: the configuration, the NetBox store, where
+// INFO lines for oned.log go, and OpenNebula's CLI (audit and sync). One Driver serves
+// any number of calls; what belongs to one call lives in a call.
+type Driver struct {
+	cfg  config.Config
+	nb   Backend
+	info io.Writer
+	one  OneCLI
+	now  func() time.Time
+}
+
+// New builds a Driver over a NetBox; INFO lines go to info (stderr, which oned logs).
+func New(cfg config.Config, store Backend, info io.Writer) *Driver {
+	return &Driver{cfg: cfg, nb: store, info: info, one: execCLI, now: time.Now}
+}
+
+// WithCLI replaces OpenNebula's CLI (tests give recorded `onevnet` answers).
+func (d *Driver) WithCLI(one OneCLI) *Driver { d.one = one; return d }
+
+// Request is one OpenNebula action: oned's request id and the decoded request.
+type Request struct {
+	ID string
+	mapping.Request
+}
+
+// Changes lists the NetBox objects a call created ("+kind/id") and removed
+// ("-kind/id"), rollbacks included. Responses carry it even when the call failed.
+type Changes []string
+
+// call is one action's own state: its request id, the time it started (with the id it
+// makes the descriptions that find a lost answer's objects unique) and its changes.
+type call struct {
+	*Driver
+	reqID   string
+	stamp   string
+	changes Changes
+}
+
+func (d *Driver) begin(reqID string) *call {
+	return &call{Driver: d, reqID: reqID, stamp: d.now().UTC().Format("2006-01-02T15:04:05.000Z")}
+}
+
+// infof writes a line to oned.log (InfoLine).
+func (d *Driver) infof(format string, a ...any) {
+	fmt.Fprint(d.info, InfoLine(fmt.Sprintf(format, a...)))
+}
+
+// InfoLine is one INFO line of oned.log. oned reads a number right after "INFO:" as an
+// id (`INFO: 10.0.0.5 taken` is logged as id 10), so a line that would start with a
+// digit gets a word in front.
+func InfoLine(text string) string {
+	text = mapping.OneLine(text)
+	if text == "" || (text[0] >= '0' && text[0] <= '9') {
+		text = "netbox: " + text
+	}
+	return "INFO: " + text + "\n"
+}
+
+func (d *Driver) tags() []netbox.TagRef { return []netbox.TagRef{{Slug: d.cfg.Tag}} }
+
+// owned reports whether the driver may delete or change an object.
+func (d *Driver) owned(t netbox.Tagged) bool { return t.HasTag(d.cfg.Tag) }
+
+// needRange is mapping.ReadStoredAR for actions that need the AR's NetBox IP range.
+func (d *call) needRange(ctx context.Context, ar mapping.Attrs) (mapping.StoredAR, error) {
+	s, err := mapping.ReadStoredAR(ar)
+	if err != nil {
+		return s, err
+	}
+	if err := d.findRange(ctx, &s); err != nil {
+		return s, err
+	}
+	if s.RangeID == 0 {
+		return s, statef("%s has no %s and no NetBox IP range tagged %s spans it: it was not registered by this driver (re-create the AR)", s, mapping.AttrIPRangeID, d.cfg.Tag)
+	}
+	return s, nil
+}
+
+// findRange fills in the AR's IP range when the AR no longer names it: `onevnet
+// updatear` without --append keeps only OpenNebula's own attributes, so the driver's
+// ids can vanish while its range lives on. The range is then the driver's (its tag)
+// spanning exactly the AR; two such ranges (in two VRFs) are an error naming both.
+func (d *call) findRange(ctx context.Context, s *mapping.StoredAR) error {
+	if s.RangeID != 0 {
+		return nil
+	}
+	rs, err := d.nb.IPRangesSpanning(ctx, d.cfg.Tag, s.First.String(), s.Last.String())
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, r := range rs {
+		if first, last, err := r.Span(); err == nil && first == s.First && last == s.Last {
+			ids = append(ids, strconv.Itoa(r.ID))
+			s.RangeID = r.ID
+		}
+	}
+	if len(ids) > 1 {
+		return statef("%s has no %s and NetBox IP ranges %s all span it; add %s = <id> to the AR (onevnet updatear --append)", s, mapping.AttrIPRangeID, strings.Join(ids, ", "), mapping.AttrIPRangeID)
+	}
+	if len(ids) == 1 {
+		d.infof("%s has no %s; using NetBox IP range %s, which spans it", s, mapping.AttrIPRangeID, ids[0])
+	}
+	return nil
+}
+
+// ipRange reads the AR's IP range and checks that it still covers exactly the AR.
+func (d *call) ipRange(ctx context.Context, s mapping.StoredAR) (netbox.IPRange, error) {
+	r, err := d.nb.GetIPRange(ctx, s.RangeID)
+	if netbox.IsNotFound(err) {
+		return r, statef("NetBox IP range %d of %s no longer exists; restore it in NetBox or re-create the AR", s.RangeID, s)
+	}
+	if err != nil {
+		return r, err
+	}
+	first, last, err := r.Span()
+	if err != nil {
+		return r, statef("NetBox IP range %d has unreadable addresses: %v", r.ID, err)
+	}
+	if first != s.First || last != s.Last {
+		return r, statef("NetBox IP range %d spans %s…%s but %s; make them match (onevnet updatear or edit the range in NetBox)", r.ID, first, last, s)
+	}
+	return r, nil
+}
+
+// arObjects is what NetBox still holds of a stored AR: its IP range and its prefix
+// (nil when not named or gone), and the AR's VRF, taken from the range, else the
+// prefix.
+type arObjects struct {
+	rng    *netbox.IPRange
+	prefix *netbox.Prefix
+	vrf    int
+}
+
+// known reports whether the AR's VRF is known (its range or its prefix exists).
+func (o arObjects) known() bool { return o.rng != nil || o.prefix != nil }
+
+// arObjects reads the AR's IP range and, when needed, its prefix: always with
+// withPrefix, otherwise only when the range is gone. Gone is not an error.
+func (d *call) arObjects(ctx context.Context, s mapping.StoredAR, withPrefix bool) (arObjects, error) {
+	var o arObjects
+	if s.RangeID != 0 {
+		r, err := d.nb.GetIPRange(ctx, s.RangeID)
+		switch {
+		case err == nil:
+			o.rng, o.vrf = &r, netbox.RefID(r.VRF)
+		case !netbox.IsNotFound(err):
+			return o, err
+		}
+	}
+	if s.PrefixID == 0 && o.rng != nil && withPrefix { // the AR lost its ids (see findRange)
+		p, ok, err := d.containingPrefix(ctx, o.vrf, s.Span)
+		if err != nil {
+			return o, err
+		}
+		if ok {
+			o.prefix = &p
+		}
+	}
+	if s.PrefixID != 0 && (withPrefix || o.rng == nil) {
+		p, err := d.nb.GetPrefix(ctx, s.PrefixID)
+		switch {
+		case err == nil:
+			o.prefix = &p
+			if o.rng == nil {
+				o.vrf = netbox.RefID(p.VRF)
+			}
+		case !netbox.IsNotFound(err):
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// containingPrefix is the most specific prefix of a VRF holding first…last.
+func (d *call) containingPrefix(ctx context.Context, vrf int, span mapping.Span) (netbox.Prefix, bool, error) {
+	cands, err := d.nb.PrefixesContaining(ctx, vrf, span.First.String())
+	if err != nil {
+		return netbox.Prefix{}, false, err
+	}
+	best, bestBits := netbox.Prefix{}, -1
+	for _, p := range cands {
+		n, err := p.Net()
+		if err == nil && n.Contains(span.Last) && n.Bits() > bestBits {
+			best, bestBits = p, n.Bits()
+		}
+	}
+	return best, bestBits >= 0, nil
+}
+
+// leaseSpec is the NetBox object of one lease: tag, custom fields, description.
+func (d *call) leaseSpec(s mapping.StoredAR, addr netip.Addr, bits int, vrfID int, mac string) netbox.IPAddressSpec {
+	cf := map[string]any{mapping.CFRequestID: d.reqID, mapping.CFARID: s.ID}
+	if mac != "" {
+		cf[mapping.CFMAC] = mac
+	}
+	spec := netbox.IPAddressSpec{
+		VRFID: vrfID, Status: "active", Tags: d.tags(), CustomFields: cf,
+		Description: fmt.Sprintf("OpenNebula AR %s lease, request %s at %s", s.ID, d.reqID, d.stamp),
+	}
+	if addr.IsValid() {
+		spec.Address = netip.PrefixFrom(addr, bits).String()
+	}
+	return spec
+}
+
+// cleanupCtx gives rollbacks their own short deadline: the action's may be spent.
+func cleanupCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 15*time.Second)
+}

@@ -1,0 +1,111 @@
+package driver
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// unregister removes the driver's leftover leases inside the AR, its IP range, and the
+// prefix when the driver created it and nothing else is left in it. Gone already is
+// success; nothing foreign is touched.
+func (d *call) unregister(ctx context.Context, ar mapping.Attrs) error {
+	s, err := mapping.ReadStoredAR(ar)
+	if err != nil {
+		return err
+	}
+	if s.Reservation() {
+		// The ids are the parent AR's; the reserved leases stay with the parent, which
+		// oned frees one by one (free_address on the parent's AR).
+		d.infof("%s is a reservation of AR %s: the parent's NetBox range and prefix stay", s, s.Parent)
+		return nil
+	}
+	if s.LostIDs() {
+		if err := d.findRange(ctx, &s); err != nil {
+			return err
+		}
+	}
+	if s.LostIDs() {
+		d.infof("%s holds no NetBox ids and no NetBox IP range tagged %s spans it; nothing to remove", s, d.cfg.Tag)
+		return nil
+	}
+	o, err := d.arObjects(ctx, s, true)
+	if err != nil {
+		return err
+	}
+	if o.prefix != nil {
+		if err := d.removeLeftoverLeases(ctx, s, *o.prefix, o.vrf); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.rng == nil:
+	case !d.owned(o.rng.Tagged):
+		d.infof("left NetBox IP range %d alone: it is not tagged %s", o.rng.ID, d.cfg.Tag)
+	default:
+		if err := d.remove(ctx, kindIPRange, o.rng.ID); err != nil {
+			return err
+		}
+	}
+	if o.prefix != nil && d.owned(o.prefix.Tagged) {
+		if err := d.removePrefixIfEmpty(ctx, *o.prefix, o.vrf); err != nil {
+			return err
+		}
+	}
+	d.infof("unregistered %s", s)
+	return nil
+}
+
+// removeLeftoverLeases removes the driver's leases inside the AR's span, with their
+// IPv6 addresses, in bulk: an AR may hold thousands, and one request per lease would
+// not fit in the deadline.
+func (d *call) removeLeftoverLeases(ctx context.Context, s mapping.StoredAR, prefix netbox.Prefix, vrf int) error {
+	ips, err := d.nb.IPAddressesIn(ctx, vrf, prefix.Prefix)
+	if err != nil {
+		return err
+	}
+	var ids []int
+	var v4 []netip.Addr
+	for _, ip := range ips {
+		if a, err := ip.Addr(); err == nil && s.Has(a) && d.owned(ip.Tagged) {
+			ids = append(ids, ip.ID)
+			v4 = append(v4, a)
+		}
+	}
+	if v6 := s.IPv6Addrs(v4); len(v6) > 0 {
+		more, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(v6))
+		if err != nil {
+			return err
+		}
+		for _, ip := range more {
+			if d.owned(ip.Tagged) {
+				ids = append(ids, ip.ID)
+			}
+		}
+	}
+	return d.removeAddresses(ctx, ids)
+}
+
+// removePrefixIfEmpty removes a prefix the driver created unless addresses or ranges
+// of anyone, including other ARs, are still inside.
+func (d *call) removePrefixIfEmpty(ctx context.Context, p netbox.Prefix, vrf int) error {
+	ip, found, err := d.nb.FirstIPAddressIn(ctx, vrf, p.Prefix)
+	if err != nil {
+		return err
+	}
+	if found {
+		d.infof("kept prefix %s (id %d): it still holds ip-address %s", p.Prefix, p.ID, ip.Address)
+		return nil
+	}
+	r, found, err := d.nb.FirstIPRangeIn(ctx, vrf, p.Prefix)
+	if err != nil {
+		return err
+	}
+	if found {
+		d.infof("kept prefix %s (id %d): it still holds IP range %s-%s", p.Prefix, p.ID, r.StartAddress, r.EndAddress)
+		return nil
+	}
+	return d.remove(ctx, kindPrefix, p.ID)
+}
