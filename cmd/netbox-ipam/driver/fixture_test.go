@@ -1,0 +1,130 @@
+package driver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
+)
+
+var _ Backend = (*netboxtest.NetBox)(nil)
+
+// fixture is a Driver over an in-memory NetBox on which setup has run.
+type fixture struct {
+	t    *testing.T
+	nb   *netboxtest.NetBox
+	d    *Driver
+	info *bytes.Buffer
+}
+
+func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
+	t.Helper()
+	cfg := config.Config{Name: "netbox", Tag: "opennebula", Gateway: "first", Release: "delete", LeaseMAC: "now", Timeout: 10 * time.Second}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	f := &fixture{t: t, nb: netboxtest.New(), info: &bytes.Buffer{}}
+	f.d = New(cfg, f.nb, f.info)
+	if _, err := f.d.Setup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.nb.Calls = nil
+	return f
+}
+
+// attrs builds AR or ADDRESS attributes from "NAME=value" pairs.
+func attrs(kv ...string) mapping.Attrs {
+	var out mapping.Attrs
+	for _, x := range kv {
+		k, v, _ := strings.Cut(x, "=")
+		out = append(out, mapping.Attr{Name: k, Value: v})
+	}
+	return out
+}
+
+func request(ar mapping.Attrs, addr ...string) Request {
+	return Request{ID: "41", Request: mapping.Request{AR: ar, Address: attrs(addr...)}}
+}
+
+// prefix puts a prefix someone else made into NetBox.
+func (f *fixture) prefix(cidr string, vrf int, cf map[string]any) netbox.Prefix {
+	f.t.Helper()
+	p, err := f.nb.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: cidr, VRFID: vrf, CustomFields: cf})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+// register registers an AR and returns the attributes oned would store.
+func (f *fixture) register(kv ...string) mapping.Attrs {
+	f.t.Helper()
+	resp, err := f.d.Register(context.Background(), request(attrs(kv...)))
+	if err != nil {
+		f.t.Fatalf("register %v: %v", kv, err)
+	}
+	return append(resp.AR, mapping.Attr{Name: mapping.AttrARID, Value: "0"})
+}
+
+// owned counts the driver's objects in NetBox: prefixes, ranges, addresses.
+func (f *fixture) owned() (prefixes, ranges, addresses int) {
+	for _, p := range f.nb.Prefixes {
+		if p.HasTag("opennebula") {
+			prefixes++
+		}
+	}
+	for _, r := range f.nb.Ranges {
+		if r.HasTag("opennebula") {
+			ranges++
+		}
+	}
+	for _, a := range f.nb.Addresses {
+		if a.HasTag("opennebula") {
+			addresses++
+		}
+	}
+	return
+}
+
+// kindOf names how an error will be reported: input, conflict, state, netbox, internal.
+func kindOf(err error) string {
+	var in *mapping.InputError
+	var de *Error
+	var ne *netbox.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &in):
+		return "input"
+	case errors.As(err, &de):
+		return map[Kind]string{Conflict: "conflict", State: "state", OpenNebula: "opennebula", Refused: "refused"}[de.Kind]
+	case errors.As(err, &ne):
+		return "netbox"
+	}
+	return "internal"
+}
+
+// addr is the address object NetBox holds at ip (any VRF), or nil.
+func (f *fixture) addr(ip string) *netbox.IPAddress {
+	for _, a := range f.nb.Addresses {
+		if p, err := a.Addr(); err == nil && p.String() == ip {
+			return a
+		}
+	}
+	return nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// with is a copy of ar, to change without touching ar (Attrs.Set changes in place).
+func with(ar mapping.Attrs) mapping.Attrs { return append(mapping.Attrs(nil), ar...) }

@@ -1,0 +1,130 @@
+package driver
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
+)
+
+// setup creates what is missing and keeps what exists.
+func TestSetup(t *testing.T) {
+	f := newFixture(t) // setup ran once
+	delete(f.nb.Fields, mapping.CFDNS)
+	lines, err := f.d.Setup(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Join(lines, "\n")
+	if !strings.Contains(out, "exists  tag opennebula") || !strings.Contains(out, "created custom field one_dns on ipam.prefix") ||
+		!strings.Contains(out, "exists  custom field one_gateway") || len(lines) != 1+len(customFields) {
+		t.Fatalf("setup said:\n%s", out)
+	}
+	f.nb.Inject(netboxtest.Fault{Op: "TagBySlug", Err: netboxtest.Unreachable("GET /api/extras/tags/")})
+	if _, err := f.d.Setup(context.Background()); kindOf(err) != "netbox" {
+		t.Fatalf("setup with NetBox gone: %v", err)
+	}
+}
+
+// check names each problem on its own line and fails on any FAIL.
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		name   string
+		break_ func(n *netboxtest.NetBox)
+		wantOK bool
+		want   string // "WORD item" of a line that must be there
+	}{
+		{"all good", func(*netboxtest.NetBox) {}, true, "ok   custom field one_vrouter_id"},
+		{"old NetBox", func(n *netboxtest.NetBox) { n.Version = "4.1.9" }, false, "FAIL netbox version"},
+		{"token refused", func(n *netboxtest.NetBox) {
+			n.Inject(netboxtest.Fault{Op: "Status", Err: netboxtest.Refused("GET /api/status/", 403, "Invalid v2 token")})
+		}, false, "FAIL token"},
+		{"NetBox gone", func(n *netboxtest.NetBox) { n.Inject(netboxtest.Fault{Op: "Status", Err: netboxtest.Unreachable("GET /api/status/")}) }, false, "FAIL url"},
+		{"not NetBox", func(n *netboxtest.NetBox) { n.Inject(netboxtest.Fault{Op: "Status", Err: netboxtest.Refused("GET /api/status/", 404, "Not Found")}) }, false, "FAIL url"},
+		{"may not delete prefixes", func(n *netboxtest.NetBox) { n.Denied["DELETE /api/ipam/prefixes/"] = true }, false, "FAIL permissions ipam.prefix"},
+		{"may not read VRFs", func(n *netboxtest.NetBox) { n.Denied["GET /api/ipam/vrfs/"] = true }, true, "WARN permissions ipam.vrf"},
+		{"permission probe fails", func(n *netboxtest.NetBox) { n.Inject(netboxtest.Fault{Op: "Allowed", Err: netboxtest.Unreachable("GET /api/ipam/prefixes/")}) }, false, "FAIL permissions ipam.prefix"},
+		{"no tag", func(n *netboxtest.NetBox) { delete(n.Tags, "opennebula") }, false, "FAIL tag opennebula"},
+		{"field missing", func(n *netboxtest.NetBox) { delete(n.Fields, mapping.CFMAC) }, false, "FAIL custom field one_mac"},
+		{"field on the wrong model", func(n *netboxtest.NetBox) {
+			cf := n.Fields[mapping.CFMAC]
+			cf.ObjectTypes = []string{"ipam.prefix"}
+			n.Fields[mapping.CFMAC] = cf
+		}, false, "FAIL custom field one_mac"},
+		{"loose filter", func(n *netboxtest.NetBox) {
+			cf := n.Fields[mapping.CFARID]
+			cf.FilterLogic = netbox.Choice{Value: "loose"}
+			n.Fields[mapping.CFARID] = cf
+		}, false, "FAIL custom field one_ar_id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			tc.break_(f.nb)
+			r := f.d.Check(context.Background())
+			var lines []string
+			for _, l := range r.Lines {
+				lines = append(lines, strings.TrimSpace(l.Word+"    "[len(l.Word):]+" "+l.Item))
+			}
+			if r.OK != tc.wantOK || !contains(lines, tc.want) {
+				t.Fatalf("ok %v, lines:\n%s\nwant ok %v and %q", r.OK, strings.Join(lines, "\n"), tc.wantOK, tc.want)
+			}
+		})
+	}
+}
+
+func TestExecCLI(t *testing.T) {
+	if _, err := execCLI(context.Background(), "onevnet-not-installed-here"); kindOf(err) != "input" || !strings.Contains(err.Error(), "is not on the PATH") {
+		t.Fatalf("missing CLI: %v", err)
+	}
+	if _, err := execCLI(context.Background(), "sh", "-c", "echo 'no such network' >&2; exit 1"); kindOf(err) != "opennebula" || !strings.Contains(err.Error(), "no such network") {
+		t.Fatalf("failing CLI: %v", err)
+	}
+	if out, err := execCLI(context.Background(), "sh", "-c", "echo '<VNET/>'"); err != nil || string(out) != "<VNET/>\n" {
+		t.Fatalf("CLI: %q, %v", out, err)
+	}
+}
+
+// A lost answer to creating leases is looked up: all found is success, none found is
+// sent again, some found is an error (an atomic request cannot half succeed).
+func TestAllocateLostAnswer(t *testing.T) {
+	f, ar := registered(t, nil)
+	f.nb.Inject(netboxtest.Fault{Op: "CreateIPAddresses", Err: netboxtest.Lost("POST /api/ipam/ip-addresses/"), After: true})
+	if _, err := f.d.Allocate(context.Background(), request(ar, "IP=10.70.0.12", "SIZE=2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, a := f.owned(); a != 2 || f.nb.Count("CreateIPAddresses") != 1 {
+		t.Fatalf("%d leases after %v", a, f.nb.Calls)
+	}
+	f.nb.Inject(netboxtest.Fault{Op: "CreateIPAddresses", Err: netboxtest.Lost("POST /api/ipam/ip-addresses/")})
+	if _, err := f.d.Allocate(context.Background(), request(ar, "IP=10.70.0.15")); err != nil {
+		t.Fatal(err)
+	}
+	if f.addr("10.70.0.15") == nil || f.nb.Count("CreateIPAddresses") != 3 {
+		t.Fatalf("not sent again: %v", f.nb.Calls)
+	}
+}
+
+// sync --all --prune removes a stale prefix of the driver only when nothing is left in
+// it.
+func TestPrunePrefix(t *testing.T) {
+	f := newFixture(t)
+	empty, _ := f.nb.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: "10.80.0.0/24", Tags: f.d.tags()})
+	busy, _ := f.nb.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: "10.81.0.0/24", Tags: f.d.tags()})
+	f.take("10.81.0.7", false)
+	one := &oned{docs: map[string]string{}}
+	f.d.WithCLI(one.cli)
+	rep, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true, Prune: true}, nil, raftEnv(t))
+	if err != nil || rep.Drift != 2 {
+		t.Fatalf("sync: %+v, %v", rep, err)
+	}
+	if _, ok := f.nb.Prefixes[empty.ID]; ok {
+		t.Errorf("empty stale prefix kept")
+	}
+	if _, ok := f.nb.Prefixes[busy.ID]; !ok || !strings.Contains(f.info.String(), "kept prefix 10.81.0.0/24") {
+		t.Errorf("busy stale prefix removed; info %q", f.info)
+	}
+}
