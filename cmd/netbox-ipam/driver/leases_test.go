@@ -1,8 +1,8 @@
 package driver
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"

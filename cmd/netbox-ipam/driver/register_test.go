@@ -43,7 +43,11 @@ func TestRegister(t *testing.T) {
 		{name: "carved with PREFIX_LENGTH", configure: pool, setup: func(f *fixture) { f.prefix("10.90.0.0/16", 0, nil) },
 			ar: []string{"TYPE=IP4", "SIZE=10", "NETBOX_PREFIX_LENGTH=24"}, want: map[string]string{"NETBOX_PREFIX": "10.90.0.0/24"}, wantOwned: [3]int{1, 1, 0}},
 		{name: "PREFIX_LENGTH too long", configure: pool, ar: []string{"TYPE=IP4", "SIZE=10", "NETBOX_PREFIX_LENGTH=29"}, wantErr: "input: cannot hold SIZE 10"},
-		{name: "pool full", configure: pool, setup: func(f *fixture) { f.prefix("10.90.0.0/16", 0, nil); f.prefix("10.90.0.0/17", 0, nil); f.prefix("10.90.128.0/17", 0, nil) },
+		{name: "pool full", configure: pool, setup: func(f *fixture) {
+			f.prefix("10.90.0.0/16", 0, nil)
+			f.prefix("10.90.0.0/17", 0, nil)
+			f.prefix("10.90.128.0/17", 0, nil)
+		},
 			ar: []string{"TYPE=IP4", "SIZE=10"}, wantErr: "conflict: no free /28 left in pool 10.90.0.0/16"},
 		{name: "pool parent missing", configure: pool, ar: []string{"TYPE=IP4", "SIZE=10"}, wantErr: "state: pool parent prefix 10.90.0.0/16 does not exist"},
 		{name: "no pool", ar: []string{"TYPE=IP4", "SIZE=10"}, wantErr: "input: no pool is set"},

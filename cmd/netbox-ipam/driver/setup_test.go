@@ -42,11 +42,17 @@ func TestCheck(t *testing.T) {
 		{"token refused", func(n *netboxtest.NetBox) {
 			n.Inject(netboxtest.Fault{Op: "Status", Err: netboxtest.Refused("GET /api/status/", 403, "Invalid v2 token")})
 		}, false, "FAIL token"},
-		{"NetBox gone", func(n *netboxtest.NetBox) { n.Inject(netboxtest.Fault{Op: "Status", Err: netboxtest.Unreachable("GET /api/status/")}) }, false, "FAIL url"},
-		{"not NetBox", func(n *netboxtest.NetBox) { n.Inject(netboxtest.Fault{Op: "Status", Err: netboxtest.Refused("GET /api/status/", 404, "Not Found")}) }, false, "FAIL url"},
+		{"NetBox gone", func(n *netboxtest.NetBox) {
+			n.Inject(netboxtest.Fault{Op: "Status", Err: netboxtest.Unreachable("GET /api/status/")})
+		}, false, "FAIL url"},
+		{"not NetBox", func(n *netboxtest.NetBox) {
+			n.Inject(netboxtest.Fault{Op: "Status", Err: netboxtest.Refused("GET /api/status/", 404, "Not Found")})
+		}, false, "FAIL url"},
 		{"may not delete prefixes", func(n *netboxtest.NetBox) { n.Denied["DELETE /api/ipam/prefixes/"] = true }, false, "FAIL permissions ipam.prefix"},
 		{"may not read VRFs", func(n *netboxtest.NetBox) { n.Denied["GET /api/ipam/vrfs/"] = true }, true, "WARN permissions ipam.vrf"},
-		{"permission probe fails", func(n *netboxtest.NetBox) { n.Inject(netboxtest.Fault{Op: "Allowed", Err: netboxtest.Unreachable("GET /api/ipam/prefixes/")}) }, false, "FAIL permissions ipam.prefix"},
+		{"permission probe fails", func(n *netboxtest.NetBox) {
+			n.Inject(netboxtest.Fault{Op: "Allowed", Err: netboxtest.Unreachable("GET /api/ipam/prefixes/")})
+		}, false, "FAIL permissions ipam.prefix"},
 		{"no tag", func(n *netboxtest.NetBox) { delete(n.Tags, "opennebula") }, false, "FAIL tag opennebula"},
 		{"field missing", func(n *netboxtest.NetBox) { delete(n.Fields, mapping.CFMAC) }, false, "FAIL custom field one_mac"},
 		{"field on the wrong model", func(n *netboxtest.NetBox) {
