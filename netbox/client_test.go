@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -112,5 +113,21 @@ func TestUnavailable(t *testing.T) {
 	err = c.do(context.Background(), http.MethodPost, "/api/x/", nil, map[string]int{}, nil)
 	if KindOf(err) != KindUnavailable || !strings.Contains(err.Error(), "cannot reach NetBox") {
 		t.Fatalf("closed NetBox: %v, want 'cannot reach NetBox'", err)
+	}
+}
+
+// A list that matches more than the caller reads is an error, never a short answer.
+func TestListAllLimit(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("limit") != "3" {
+			t.Errorf("limit %q, want max+1", r.URL.Query().Get("limit"))
+		}
+		w.Write([]byte(`{"count":5,"next":"http://x/?offset=3","results":[{"id":1},{"id":2},{"id":3}]}`))
+	}))
+	defer srv.Close()
+	c, _ := New(Config{URL: srv.URL, Token: "t"})
+	_, err := listAll[Ref](context.Background(), c, "/api/ipam/vrfs/", url.Values{}, 2)
+	if KindOf(err) != KindLimit || !strings.Contains(err.Error(), "NetBox holds 5 matching objects, more than the 2 the driver reads") {
+		t.Fatalf("err %v", err)
 	}
 }
