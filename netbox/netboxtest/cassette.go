@@ -23,7 +23,7 @@ type Cassette struct {
 // is not recorded.
 type Exchange struct {
 	Method   string          `json:"method"`
-	Path     string          `json:"path"`            // with the query, keys sorted
+	Path     string          `json:"path"`              // with the query, keys sorted
 	Request  json.RawMessage `json:"request,omitempty"` // the request's body
 	Status   int             `json:"status"`
 	Response json.RawMessage `json:"response,omitempty"`
