@@ -85,40 +85,53 @@ type Log struct {
 	Format string `mapstructure:"format"` // json | logfmt
 }
 
+// defaults are every key's value when neither the file nor the environment gives
+// one; AllKeys (and so the NETBOX_IPAM_<KEY> overrides) knows a key from here.
+var defaults = map[string]any{
+	"url": "", "token": "", "token_file": "", "ca_file": "", "insecure": false,
+	// oned's 90 s clock starts when it queues a request, and one_ipam runs one action
+	// at a time: with 20 s each, four actions queued behind a NetBox that stopped
+	// answering still reach oned in time.
+	"timeout":              "20s",
+	"retries":              3,
+	"tag":                  mapping.DefaultTag,
+	"pool.parent_prefixes": []string{}, "pool.vrf": "", "pool.tenant": "", "pool.role": "", "pool.status": "",
+	"defaults.dns": "", "defaults.guest_mtu": 0, "defaults.search_domain": "",
+	"gateway": "first", "release": "delete", "lease_mac": "now",
+	"log.file": "", "log.level": "info", "log.format": "logfmt",
+}
+
 // Load reads the configuration. getenv is os.Getenv in production (tests pass their own).
 func Load(getenv func(string) string) (Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
-	v.SetDefault("url", "")
-	v.SetDefault("token", "")
-	v.SetDefault("token_file", "")
-	v.SetDefault("ca_file", "")
-	v.SetDefault("insecure", false)
-	// oned's 90 s clock starts when it queues a request, and one_ipam runs one action
-	// at a time: with 20 s each, four actions queued behind a NetBox that stopped
-	// answering still reach oned in time.
-	v.SetDefault("timeout", "20s")
-	v.SetDefault("retries", 3)
-	v.SetDefault("tag", mapping.DefaultTag)
-	v.SetDefault("pool.parent_prefixes", []string{})
-	v.SetDefault("pool.vrf", "")
-	v.SetDefault("pool.tenant", "")
-	v.SetDefault("pool.role", "")
-	v.SetDefault("pool.status", "")
-	v.SetDefault("defaults.dns", "")
-	v.SetDefault("defaults.guest_mtu", 0)
-	v.SetDefault("defaults.search_domain", "")
-	v.SetDefault("gateway", "first")
-	v.SetDefault("release", "delete")
-	v.SetDefault("lease_mac", "now")
-	v.SetDefault("log.file", "")
-	v.SetDefault("log.level", "info")
-	v.SetDefault("log.format", "logfmt")
-
+	for k, val := range defaults {
+		v.SetDefault(k, val)
+	}
 	name := getenv("NETBOX_IPAM_NAME")
 	if name == "" {
 		name = DefaultName
 	}
+	path, err := readFile(v, getenv, name)
+	if err != nil {
+		return Config{}, err
+	}
+	applyEnv(v, getenv)
+	var c Config
+	if err := v.UnmarshalExact(&c); err != nil {
+		return Config{}, fmt.Errorf("configuration %s: %v", path, mapping.OneLine(err.Error()))
+	}
+	if err := c.finish(path); err != nil {
+		return Config{}, err
+	}
+	c.Name = name
+	return c, nil
+}
+
+// readFile reads the driver's configuration file into v and returns its path. A
+// missing default file is fine (the environment may give URL and token); a file named
+// by NETBOX_IPAM_CONFIG must exist.
+func readFile(v *viper.Viper, getenv func(string) string, name string) (string, error) {
 	path := getenv("NETBOX_IPAM_CONFIG")
 	explicit := path != ""
 	if !explicit {
@@ -133,15 +146,18 @@ func Load(getenv func(string) string) (Config, error) {
 	case err == nil:
 		defer f.Close()
 		if err := v.ReadConfig(f); err != nil {
-			return Config{}, fmt.Errorf("configuration file %s is not valid YAML: %v", path, mapping.OneLine(err.Error()))
+			return path, fmt.Errorf("configuration file %s is not valid YAML: %v", path, mapping.OneLine(err.Error()))
 		}
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
-		// Fine when the environment gives URL and token; checked below.
 	default:
-		return Config{}, fmt.Errorf("cannot read configuration file: %v", err)
+		return path, fmt.Errorf("cannot read configuration file: %v", err)
 	}
+	return path, nil
+}
 
-	// Environment: NETBOX_IPAM_<KEY> with dots as underscores, for every known key.
+// applyEnv sets NETBOX_IPAM_<KEY> (dots as underscores) for every known key, and
+// NETBOX_URL and NETBOX_TOKEN unless NETBOX_IPAM_URL and NETBOX_IPAM_TOKEN are set.
+func applyEnv(v *viper.Viper, getenv func(string) string) {
 	for _, key := range v.AllKeys() {
 		env := "NETBOX_IPAM_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 		if val, ok := lookup(getenv, env); ok {
@@ -158,16 +174,6 @@ func Load(getenv func(string) string) (Config, error) {
 	if val, ok := lookup(getenv, "NETBOX_TOKEN"); ok && getenv("NETBOX_IPAM_TOKEN") == "" {
 		v.Set("token", val)
 	}
-
-	var c Config
-	if err := v.UnmarshalExact(&c); err != nil {
-		return Config{}, fmt.Errorf("configuration %s: %v", path, mapping.OneLine(err.Error()))
-	}
-	if err := c.finish(path); err != nil {
-		return Config{}, err
-	}
-	c.Name = name
-	return c, nil
 }
 
 func lookup(getenv func(string) string, k string) (string, bool) {

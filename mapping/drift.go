@@ -9,8 +9,8 @@ import (
 
 // Drift between OpenNebula's leases of one AR and what NetBox holds there, and what
 // `sync` may do about it. This file is the policy only: it sees NetBox objects as
-// Held values and says what to create, delete and update; cmd/netbox-ipam talks to
-// NetBox.
+// Held values and says what to create, delete and update; cmd/netbox-ipam/driver
+// talks to NetBox.
 
 // Held is what NetBox holds at one address near an AR.
 type Held struct {
@@ -89,7 +89,6 @@ func Compare(vnet string, ar AR, spans [][2]netip.Addr, held []Held) ([]Finding,
 			continue // IPv6-only leases are not the IPv4 AR's
 		}
 		want[a] = true
-		cf, desc := leaseRecord(vnet, arID, l)
 		hs := byAddr[a]
 		var mine *Held
 		for i := range hs {
@@ -100,34 +99,63 @@ func Compare(vnet string, ar AR, spans [][2]netip.Addr, held []Held) ([]Finding,
 		}
 		switch {
 		case len(hs) == 0:
+			cf, desc := leaseRecord(vnet, arID, l)
 			out = append(out, Finding{DriftMissing, a.String(), 0, fmt.Sprintf("oned holds it (%s), NetBox has no object", holder(vnet, l))})
 			rep.Create = append(rep.Create, LeaseObject{Addr: a, CustomFields: cf, Description: desc})
 		case mine == nil:
 			out = append(out, Finding{DriftForeign, a.String(), hs[0].ID, fmt.Sprintf("oned holds it (%s), but NetBox's object is not the driver's (%q); left alone", holder(vnet, l), hs[0].Description)})
 		default:
-			var diffs []string
-			if got := mine.CF[CFARID]; got != arID {
-				diffs = append(diffs, fmt.Sprintf("AR %q, oned says %q", got, arID))
-			}
-			if got := mine.CF[CFMAC]; l.MAC != "" && got != "" && !strings.EqualFold(got, l.MAC) { // empty: not recorded yet (lease_mac: sync), a label
-				diffs = append(diffs, fmt.Sprintf("MAC %q, oned says %q", got, l.MAC))
-			}
-			fix := map[string]any{}
-			for k, v := range cf {
-				if mine.CF[k] != v {
-					fix[k] = v
-				}
-			}
-			if len(diffs) > 0 {
-				out = append(out, Finding{DriftMismatch, a.String(), mine.ID, strings.Join(diffs, "; ")})
-			} else if len(fix) > 0 || mine.Description != desc {
-				out = append(out, Finding{Label, a.String(), mine.ID, "now " + holder(vnet, l)})
-			}
-			if len(fix) > 0 || mine.Description != desc {
-				rep.Update = append(rep.Update, Update{ID: mine.ID, CustomFields: fix, Description: desc})
-			}
+			f, u := compareRecord(vnet, arID, l, a, *mine)
+			out = append(out, f...)
+			rep.Update = append(rep.Update, u...)
 		}
 	}
+	orphans := orphansIn(spans, held, want)
+	for _, h := range orphans {
+		out = append(out, Finding{DriftOrphan, h.Addr.String(), h.ID, fmt.Sprintf("the driver's object (request %q), but oned holds no lease there", h.CF[CFRequestID])})
+		rep.Delete = append(rep.Delete, h.ID)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, _ := netip.ParseAddr(out[i].IP)
+		b, _ := netip.ParseAddr(out[j].IP)
+		return a.Less(b)
+	})
+	return out, rep
+}
+
+// compareRecord compares the driver's object of lease l with what it should say: a
+// wrong AR or MAC is a mismatch, an old holder a label; both are rewritten.
+func compareRecord(vnet, arID string, l Lease, a netip.Addr, mine Held) ([]Finding, []Update) {
+	cf, desc := leaseRecord(vnet, arID, l)
+	var diffs []string
+	if got := mine.CF[CFARID]; got != arID {
+		diffs = append(diffs, fmt.Sprintf("AR %q, oned says %q", got, arID))
+	}
+	if got := mine.CF[CFMAC]; l.MAC != "" && got != "" && !strings.EqualFold(got, l.MAC) { // empty: not recorded yet (lease_mac: sync), a label
+		diffs = append(diffs, fmt.Sprintf("MAC %q, oned says %q", got, l.MAC))
+	}
+	fix := map[string]any{}
+	for k, v := range cf {
+		if mine.CF[k] != v {
+			fix[k] = v
+		}
+	}
+	stale := len(fix) > 0 || mine.Description != desc
+	var out []Finding
+	switch {
+	case len(diffs) > 0:
+		out = append(out, Finding{DriftMismatch, a.String(), mine.ID, strings.Join(diffs, "; ")})
+	case stale:
+		out = append(out, Finding{Label, a.String(), mine.ID, "now " + holder(vnet, l)})
+	}
+	if !stale {
+		return out, nil
+	}
+	return out, []Update{{ID: mine.ID, CustomFields: fix, Description: desc}}
+}
+
+// orphansIn is the driver's IPv4 objects inside spans at addresses oned does not hold.
+func orphansIn(spans [][2]netip.Addr, held []Held, want map[netip.Addr]bool) []Held {
 	inSpan := func(a netip.Addr) bool {
 		for _, s := range spans {
 			if !a.Less(s[0]) && !s[1].Less(a) {
@@ -136,18 +164,13 @@ func Compare(vnet string, ar AR, spans [][2]netip.Addr, held []Held) ([]Finding,
 		}
 		return false
 	}
+	var out []Held
 	for _, h := range held {
 		if h.Owned && !want[h.Addr] && h.Addr.Is4() && inSpan(h.Addr) {
-			out = append(out, Finding{DriftOrphan, h.Addr.String(), h.ID, fmt.Sprintf("the driver's object (request %q), but oned holds no lease there", h.CF[CFRequestID])})
-			rep.Delete = append(rep.Delete, h.ID)
+			out = append(out, h)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, _ := netip.ParseAddr(out[i].IP)
-		b, _ := netip.ParseAddr(out[j].IP)
-		return a.Less(b)
-	})
-	return out, rep
+	return out
 }
 
 // leaseRecord is what the driver's object of lease l should say: its custom fields
