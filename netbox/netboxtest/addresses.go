@@ -175,14 +175,7 @@ func (n *NetBox) PatchIPAddresses(_ context.Context, changes []map[string]any) e
 
 // DeleteIPAddress deletes an address.
 func (n *NetBox) DeleteIPAddress(_ context.Context, id int) error {
-	_, err := call(n, "DeleteIPAddress", func() (bool, error) {
-		if _, ok := n.Addresses[id]; !ok {
-			return false, notFound("DeleteIPAddress", id)
-		}
-		delete(n.Addresses, id)
-		return true, nil
-	})
-	return err
+	return remove(n, "DeleteIPAddress", n.Addresses, id)
 }
 
 // DeleteIPAddresses deletes addresses; gone already counts as deleted (the real client

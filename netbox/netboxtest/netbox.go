@@ -198,3 +198,15 @@ func (n *NetBox) addressTaken(vrf int, a netip.Addr) bool {
 	}
 	return false
 }
+
+// remove deletes object id of m: NetBox's 404 when it is gone.
+func remove[T any](n *NetBox, op string, m map[int]*T, id int) error {
+	_, err := call(n, op, func() (bool, error) {
+		if _, ok := m[id]; !ok {
+			return false, notFound(op, id)
+		}
+		delete(m, id)
+		return true, nil
+	})
+	return err
+}

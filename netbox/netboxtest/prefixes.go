@@ -163,12 +163,5 @@ func (n *NetBox) SetPrefixCustomFields(_ context.Context, id int, cf map[string]
 
 // DeletePrefix deletes a prefix.
 func (n *NetBox) DeletePrefix(_ context.Context, id int) error {
-	_, err := call(n, "DeletePrefix", func() (bool, error) {
-		if _, ok := n.Prefixes[id]; !ok {
-			return false, notFound("DeletePrefix", id)
-		}
-		delete(n.Prefixes, id)
-		return true, nil
-	})
-	return err
+	return remove(n, "DeletePrefix", n.Prefixes, id)
 }

@@ -108,12 +108,5 @@ func (n *NetBox) PatchIPRange(_ context.Context, id int, fields map[string]any) 
 
 // DeleteIPRange deletes a range.
 func (n *NetBox) DeleteIPRange(_ context.Context, id int) error {
-	_, err := call(n, "DeleteIPRange", func() (bool, error) {
-		if _, ok := n.Ranges[id]; !ok {
-			return false, notFound("DeleteIPRange", id)
-		}
-		delete(n.Ranges, id)
-		return true, nil
-	})
-	return err
+	return remove(n, "DeleteIPRange", n.Ranges, id)
 }

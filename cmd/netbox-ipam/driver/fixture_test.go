@@ -128,3 +128,12 @@ func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 // with is a copy of ar, to change without touching ar (Attrs.Set changes in place).
 func with(ar mapping.Attrs) mapping.Attrs { return append(mapping.Attrs(nil), ar...) }
+
+// failedAs reports whether err matches want, "kind: part of the message" (kindOf).
+func failedAs(t *testing.T, err error, want string) {
+	t.Helper()
+	kind, msg, _ := strings.Cut(want, ": ")
+	if kindOf(err) != kind || !strings.Contains(err.Error(), msg) {
+		t.Fatalf("err %v (%s), want %s containing %q", err, kindOf(err), kind, msg)
+	}
+}

@@ -78,10 +78,7 @@ func TestRegister(t *testing.T) {
 			}
 			resp, err := f.d.Register(context.Background(), request(attrs(tc.ar...)))
 			if tc.wantErr != "" {
-				kind, msg, _ := strings.Cut(tc.wantErr, ": ")
-				if kindOf(err) != kind || !strings.Contains(err.Error(), msg) {
-					t.Fatalf("err %v (%s), want %s containing %q", err, kindOf(err), kind, msg)
-				}
+				failedAs(t, err, tc.wantErr)
 			} else if err != nil {
 				t.Fatal(err)
 			}
