@@ -56,15 +56,15 @@ func (d *Driver) begin(reqID string) *call {
 	return &call{Driver: d, reqID: reqID, stamp: d.now().UTC().Format("2006-01-02T15:04:05.000Z")}
 }
 
-// infof writes a line to oned.log (InfoLine).
+// infof writes a line to oned.log (infoLine).
 func (d *Driver) infof(format string, a ...any) {
-	fmt.Fprint(d.info, InfoLine(fmt.Sprintf(format, a...)))
+	fmt.Fprint(d.info, infoLine(fmt.Sprintf(format, a...)))
 }
 
-// InfoLine is one INFO line of oned.log. oned reads a number right after "INFO:" as an
+// infoLine is one INFO line of oned.log. oned reads a number right after "INFO:" as an
 // id (`INFO: 10.0.0.5 taken` is logged as id 10), so a line that would start with a
 // digit gets a word in front.
-func InfoLine(text string) string {
+func infoLine(text string) string {
 	text = mapping.OneLine(text)
 	if text == "" || (text[0] >= '0' && text[0] <= '9') {
 		text = "netbox: " + text

@@ -12,8 +12,8 @@ func TestInfoLine(t *testing.T) {
 		"":                          "INFO: netbox: \n",
 		"left 10.0.0.9/24 alone: x": "INFO: left 10.0.0.9/24 alone: x\n",
 	} {
-		if got := InfoLine(in); got != want {
-			t.Errorf("InfoLine(%q) = %q, want %q", in, got, want)
+		if got := infoLine(in); got != want {
+			t.Errorf("infoLine(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
