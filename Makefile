@@ -55,7 +55,7 @@ test-unit:
 
 # Integration tests read .netbox.env (written by netbox-up). CI=true makes an unreachable NetBox a failure.
 test-integration:
-	$(GO) test -count=1 -timeout 30m ./integration/
+	$(GO) test -count=1 -timeout 50m ./integration/
 
 # The compose part of make test: NetBox in the containers of docker-compose.yml
 # (integration/compose/up, which leaves .netbox.env pointing at it), the driver's life

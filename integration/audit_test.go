@@ -292,8 +292,9 @@ func TestAuditLargeNetwork(t *testing.T) {
 	S := registered(t, reg.Stdout, "0")
 	t.Cleanup(func() {
 		// 5,000 leftovers take NetBox longer to delete than an action's deadline (oned
-		// refuses to delete a network with leases, so unregister rarely meets many).
-		cx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		// refuses to delete a network with leases, so unregister rarely meets many):
+		// 40 ms an address on a busy two-core machine, and more on a slow day.
+		cx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 		defer cancel()
 		ips, _ := c.IPAddressesIn(cx, vrf.ID, "10.86.0.0/19")
 		ids := make([]int, 0, len(ips))
