@@ -140,7 +140,7 @@ func compareRecord(vnet, arID string, l Lease, a netip.Addr, mine Held) ([]Findi
 			fix[k] = v
 		}
 	}
-	stale := len(fix) > 0 || mine.Description != desc
+	stale := len(fix) > 0 || !sameHolder(mine.Description, desc)
 	var out []Finding
 	switch {
 	case len(diffs) > 0:
@@ -171,6 +171,28 @@ func orphansIn(spans [][2]netip.Addr, held []Held, want map[netip.Addr]bool) []H
 		}
 	}
 	return out
+}
+
+// sameHolder reports whether a lease object's description says what desc says, the
+// holder's name (which hooks add and onevnet does not show) aside.
+func sameHolder(got, desc string) bool {
+	if got == desc {
+		return true
+	}
+	head, tail, ok := strings.Cut(desc, ", network ")
+	return ok && strings.HasPrefix(got, head+" (") && strings.HasSuffix(got, "), network "+tail)
+}
+
+// LeaseRecord is what the driver's object of the lease at ip of a VM's NIC should
+// say, the VM's name included (hooks write it; audit accepts it).
+func LeaseRecord(vm VM, nic NIC) (map[string]any, string) {
+	l := Lease{IP: nic.IP, MAC: nic.MAC, VM: vm.ID}
+	cf, desc := leaseRecord(nic.NetworkID, nic.ARID, l)
+	if vm.Name != "" {
+		head, tail, _ := strings.Cut(desc, ", network ")
+		desc = head + " (" + OneLine(vm.Name) + "), network " + tail
+	}
+	return cf, desc
 }
 
 // leaseRecord is what the driver's object of lease l should say: its custom fields

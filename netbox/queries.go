@@ -129,6 +129,15 @@ func (c *Client) IPAddressesAt(ctx context.Context, vrfID int, addrs []string) (
 	return listAll[IPAddress](ctx, c, "/api/ipam/ip-addresses/", q, 10*len(addrs))
 }
 
+// IPAddressesTaggedAt lists the IP address objects carrying the tag at these host
+// addresses, in all VRFs.
+func (c *Client) IPAddressesTaggedAt(ctx context.Context, tag string, addrs []string) ([]IPAddress, error) {
+	if len(addrs) == 0 {
+		return nil, nil
+	}
+	return listAll[IPAddress](ctx, c, "/api/ipam/ip-addresses/", url.Values{"address": addrs, "tag": {tag}}, 10*len(addrs))
+}
+
 // IPAddressesIn lists the IP address objects of a VRF inside a prefix (CIDR).
 func (c *Client) IPAddressesIn(ctx context.Context, vrfID int, parent string) ([]IPAddress, error) {
 	q := url.Values{"parent": {parent}}

@@ -19,6 +19,17 @@ func (n *NetBox) IPAddressesAt(_ context.Context, vrf int, addrs []string) ([]ne
 	})
 }
 
+// IPAddressesTaggedAt lists the addresses with the tag at these hosts, in all VRFs.
+func (n *NetBox) IPAddressesTaggedAt(_ context.Context, tag string, addrs []string) ([]netbox.IPAddress, error) {
+	want := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		want[hostOf(a)] = true
+	}
+	return call(n, "IPAddressesTaggedAt", func() ([]netbox.IPAddress, error) {
+		return sorted(n.Addresses, func(a *netbox.IPAddress) bool { return a.HasTag(tag) && want[hostOf(a.Address)] }), nil
+	})
+}
+
 // IPAddressesIn lists the addresses of a VRF inside parent.
 func (n *NetBox) IPAddressesIn(_ context.Context, vrf int, parent string) ([]netbox.IPAddress, error) {
 	p, _ := netip.ParsePrefix(parent)

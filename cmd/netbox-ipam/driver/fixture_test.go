@@ -137,3 +137,5 @@ func failedAs(t *testing.T, err error, want string) {
 		t.Fatalf("err %v (%s), want %s containing %q", err, kindOf(err), kind, msg)
 	}
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

@@ -39,6 +39,7 @@ type IPRanges interface {
 // IPAddresses are the NetBox IP addresses that stand for leases.
 type IPAddresses interface {
 	IPAddressesAt(ctx context.Context, vrfID int, addrs []string) ([]netbox.IPAddress, error)
+	IPAddressesTaggedAt(ctx context.Context, tag string, addrs []string) ([]netbox.IPAddress, error)
 	IPAddressesIn(ctx context.Context, vrfID int, parent string) ([]netbox.IPAddress, error)
 	IPAddressesLabelled(ctx context.Context, tag, description string) ([]netbox.IPAddress, error)
 	FirstIPAddressIn(ctx context.Context, vrfID int, parent string) (netbox.IPAddress, bool, error)
