@@ -46,39 +46,48 @@ func ParseVM(raw []byte) (VM, error) {
 	return v, nil
 }
 
-// HookMessage is an API hook's $API: the call, whether it succeeded, its parameters
-// (IN and OUT, by position; the session is hidden by oned) and, for allocate and
-// delete calls, the resource's document.
-type HookMessage struct {
-	Call    string
+// CallInfo is an API hook's $API: onehem-server hands the hook the CALL_INFO element
+// of oned's message (base64): whether the call succeeded, its parameters (IN and OUT,
+// by position; oned hides the session) and, for allocate and delete calls, the
+// resource's document. The call's name is not in it: the hook's command line says it.
+type CallInfo struct {
 	Success bool
 	In, Out map[int]string
 	Extra   []byte
 }
 
-// ParseHookMessage reads $API (base64 or plain XML).
-func ParseHookMessage(raw []byte) (HookMessage, error) {
+// ParseCallInfo reads $API (base64 or plain XML; CALL_INFO, or the whole HOOK_MESSAGE).
+func ParseCallInfo(raw []byte) (CallInfo, error) {
 	doc, err := maybeBase64(raw)
 	if err != nil {
-		return HookMessage{}, err
+		return CallInfo{}, err
+	}
+	type param struct {
+		Position int    `xml:"POSITION"`
+		Type     string `xml:"TYPE"`
+		Value    string `xml:"VALUE"`
+	}
+	type callInfo struct {
+		Result string  `xml:"RESULT"`
+		Params []param `xml:"PARAMETERS>PARAMETER"`
+		Extra  struct {
+			Inner []byte `xml:",innerxml"`
+		} `xml:"EXTRA"`
 	}
 	var m struct {
-		Call   string `xml:"CALL"`
-		Result string `xml:"CALL_INFO>RESULT"`
-		Params []struct {
-			Position int    `xml:"POSITION"`
-			Type     string `xml:"TYPE"`
-			Value    string `xml:"VALUE"`
-		} `xml:"CALL_INFO>PARAMETERS>PARAMETER"`
-		Extra struct {
-			Inner []byte `xml:",innerxml"`
-		} `xml:"CALL_INFO>EXTRA"`
+		XMLName xml.Name
+		callInfo
+		Nested *callInfo `xml:"CALL_INFO"`
 	}
-	if err := xml.Unmarshal(doc, &m); err != nil || m.Call == "" {
-		return HookMessage{}, &InputError{Msg: fmt.Sprintf("not an OpenNebula API hook message (HOOK_MESSAGE with CALL): %v", err)}
+	if err := xml.Unmarshal(doc, &m); err != nil || (m.XMLName.Local != "CALL_INFO" && m.Nested == nil) {
+		return CallInfo{}, &InputError{Msg: fmt.Sprintf("not an OpenNebula API hook argument (CALL_INFO): %v", err)}
 	}
-	h := HookMessage{Call: m.Call, Success: m.Result == "1", In: map[int]string{}, Out: map[int]string{}, Extra: []byte(strings.TrimSpace(string(m.Extra.Inner)))}
-	for _, p := range m.Params {
+	ci := m.callInfo
+	if m.Nested != nil {
+		ci = *m.Nested
+	}
+	h := CallInfo{Success: ci.Result == "1", In: map[int]string{}, Out: map[int]string{}, Extra: []byte(strings.TrimSpace(string(ci.Extra.Inner)))}
+	for _, p := range ci.Params {
 		if p.Type == "OUT" {
 			h.Out[p.Position] = strings.TrimSpace(p.Value)
 		} else {
