@@ -53,6 +53,8 @@ var commands = []command{
 	{name: "check", args: "[--name IPAM_MAD]", operator: (*program).check},
 	{name: "audit", args: "[--name IPAM_MAD] [--json] [--all] [FILE…]", operator: (*program).audit, long: true},
 	{name: "sync", args: "[--name IPAM_MAD] [--dry-run] [--json] [--all [--prune]] [FILE…]", operator: (*program).audit, long: true},
+	{name: "hook", args: "[--name IPAM_MAD] api <call> < $API", operator: (*program).hook},
+	{name: "hooks", args: "[--name IPAM_MAD] install|remove", operator: (*program).hooks},
 	{name: "version", bare: func(p *program) int { fmt.Fprintln(p.stdout, "netbox-ipam", version); return 0 }},
 }
 

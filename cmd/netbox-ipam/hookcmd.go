@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+)
+
+// hook runs an OpenNebula hook: `hook api <call>` with $API on stdin (onehem-server's
+// ARGUMENTS_STDIN). A failure leaves the leases as they were; sync catches up.
+func (p *program) hook(s *session, ctx context.Context, args []string) int {
+	if len(args) != 3 || args[1] != "api" {
+		return fail(p.stderr, &usageError{"usage: netbox-ipam hook [--name IPAM_MAD] api <call> < $API (as `netbox-ipam hooks install` sets it up)"})
+	}
+	raw, err := io.ReadAll(io.LimitReader(p.stdin, mapping.MaxRequest+1))
+	if err != nil {
+		return fail(p.stderr, &mapping.InputError{Msg: "cannot read the hook's argument from stdin: " + err.Error()})
+	}
+	info, err := mapping.ParseCallInfo(raw)
+	if err != nil {
+		return fail(p.stderr, err)
+	}
+	if _, err := s.d.HookCall(ctx, args[2], info); err != nil {
+		return fail(p.stderr, err)
+	}
+	return 0
+}
+
+// hooks installs or removes the driver's OpenNebula hooks.
+func (p *program) hooks(s *session, ctx context.Context, args []string) int {
+	var lines []string
+	var err error
+	switch {
+	case len(args) == 2 && args[1] == "install":
+		bin, berr := os.Executable()
+		if berr == nil {
+			bin, berr = filepath.EvalSymlinks(bin)
+		}
+		if berr != nil {
+			return fail(p.stderr, fmt.Errorf("cannot tell where netbox-ipam is: %v", berr))
+		}
+		lines, err = s.d.InstallHooks(ctx, bin)
+	case len(args) == 2 && args[1] == "remove":
+		lines, err = s.d.RemoveHooks(ctx)
+	default:
+		return fail(p.stderr, &usageError{"usage: netbox-ipam hooks [--name IPAM_MAD] install|remove"})
+	}
+	for _, l := range lines {
+		fmt.Fprintln(p.stdout, l)
+	}
+	if err != nil {
+		return fail(p.stderr, err)
+	}
+	return 0
+}
