@@ -43,6 +43,14 @@ func (p *program) hooks(s *session, ctx context.Context, args []string) int {
 		if berr != nil {
 			return fail(p.stderr, fmt.Errorf("cannot tell where netbox-ipam is: %v", berr))
 		}
+		// onehem-server's environment is not this shell's: say where the
+		// configuration is when it was not found by default.
+		for _, k := range []string{"NETBOX_IPAM_CONFIG", "NETBOX_IPAM_CONFDIR"} {
+			if v := p.getenv(k); v != "" {
+				bin = "/usr/bin/env " + k + "=" + v + " " + bin
+				break
+			}
+		}
 		lines, err = s.d.InstallHooks(ctx, bin)
 	case len(args) == 2 && args[1] == "remove":
 		lines, err = s.d.RemoveHooks(ctx)

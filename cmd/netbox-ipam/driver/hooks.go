@@ -78,9 +78,11 @@ func (d *Driver) HooksInstalled(ctx context.Context) (map[string]string, error) 
 	return have, nil
 }
 
-// InstallHooks creates the driver's hooks that oned lacks; bin is the absolute path
-// of netbox-ipam on the front-end. It returns one line per hook.
-func (d *Driver) InstallHooks(ctx context.Context, bin string) ([]string, error) {
+// InstallHooks creates the driver's hooks that oned lacks. command is how
+// onehem-server runs netbox-ipam on the front-end (its absolute path, after an
+// `/usr/bin/env NETBOX_IPAM_CONFIG=…` when the configuration is not where the binary
+// looks by itself). It returns one line per hook.
+func (d *Driver) InstallHooks(ctx context.Context, command string) ([]string, error) {
 	have, err := d.HooksInstalled(ctx)
 	if err != nil {
 		return nil, err
@@ -92,7 +94,7 @@ func (d *Driver) InstallHooks(ctx context.Context, bin string) ([]string, error)
 			continue
 		}
 		tpl := fmt.Sprintf("NAME = %q\nTYPE = \"api\"\nCALL = %q\nCOMMAND = %q\nARGUMENTS = \"$API\"\nARGUMENTS_STDIN = \"YES\"\nTIMEOUT = \"30\"\n",
-			d.hookName(call), call, bin+" hook --name "+d.cfg.Name+" api "+call)
+			d.hookName(call), call, command+" hook --name "+d.cfg.Name+" api "+call)
 		f, err := os.CreateTemp("", "netbox-ipam-hook-*")
 		if err != nil {
 			return lines, err
