@@ -2,6 +2,8 @@ package driver
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -44,5 +46,84 @@ func TestHookRecordsTheHolder(t *testing.T) {
 	f.nb.Calls = nil
 	if _, err := f.d.Hook(context.Background(), vm); err != nil || f.nb.Requests() != 1 {
 		t.Fatalf("second hook: %v, %v", err, f.nb.Calls)
+	}
+}
+
+// The API hooks: allocate reads the VM from EXTRA, attachnic asks oned for the VM.
+func TestHookCall(t *testing.T) {
+	f, ar := registered(t, nil)
+	if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+		t.Fatal(err)
+	}
+	vmDoc := `<VM><ID>42</ID><NAME>web</NAME><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><IP>10.70.0.10</IP><MAC>02:00:0a:46:00:0a</MAC></NIC></TEMPLATE></VM>`
+	var asked []string
+	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+		asked = append(asked, name+" "+strings.Join(args, " "))
+		return []byte(vmDoc), nil
+	})
+	cases := []struct {
+		call, info string
+		wantAsk    string
+		wantErr    bool
+	}{
+		{"one.vm.allocate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA>` + vmDoc + `</EXTRA></CALL_INFO>`, "", false},
+		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42", false},
+		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
+		{"one.vm.deploy", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", true},
+	}
+	for _, tc := range cases {
+		asked = nil
+		f.addr("10.70.0.10").Description = "old"
+		info, err := mapping.ParseCallInfo([]byte(tc.info))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.d.HookCall(context.Background(), tc.call, info)
+		if (err != nil) != tc.wantErr || strings.Join(asked, ";") != tc.wantAsk {
+			t.Fatalf("%s: err %v, asked %q", tc.call, err, asked)
+		}
+		if want := "OpenNebula VM 42 (web), network 7 AR 0"; !tc.wantErr && info.Success && f.addr("10.70.0.10").Description != want {
+			t.Errorf("%s: description %q", tc.call, f.addr("10.70.0.10").Description)
+		}
+	}
+}
+
+// hooks install creates what is missing, by name; remove deletes them.
+func TestInstallHooks(t *testing.T) {
+	f := newFixture(t)
+	hooks := map[string]string{} // id → template
+	next := 0
+	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+		switch args[0] {
+		case "list":
+			var b strings.Builder
+			b.WriteString("<HOOK_POOL>")
+			for id, tpl := range hooks {
+				n := strings.Split(strings.Split(tpl, "NAME = \"")[1], "\"")[0]
+				b.WriteString("<HOOK><ID>" + id + "</ID><NAME>" + n + "</NAME></HOOK>")
+			}
+			return []byte(b.String() + "</HOOK_POOL>"), nil
+		case "create":
+			tpl, err := os.ReadFile(args[1])
+			next++
+			hooks[itoa(next)] = string(tpl)
+			return nil, err
+		case "delete":
+			delete(hooks, args[1])
+		}
+		return nil, nil
+	})
+	lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam")
+	if err != nil || len(lines) != 2 || len(hooks) != 2 {
+		t.Fatalf("install: %v %v", lines, err)
+	}
+	if !strings.Contains(hooks["1"], `COMMAND = "/usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox api one.vm.allocate"`) || !strings.Contains(hooks["1"], `ARGUMENTS_STDIN = "YES"`) {
+		t.Errorf("hook template:\n%s", hooks["1"])
+	}
+	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 2 || !strings.HasPrefix(lines[0], "exists") {
+		t.Errorf("second install: %v, %d hooks", lines, len(hooks))
+	}
+	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 2 || len(hooks) != 0 {
+		t.Errorf("remove: %v %v, %d hooks left", lines, err, len(hooks))
 	}
 }
