@@ -107,7 +107,22 @@ func (d *Driver) Check(ctx context.Context) CheckReport {
 		return r
 	}
 	d.checkSchema(ctx, &r)
+	d.checkHooks(ctx, &r)
 	return r
+}
+
+// checkHooks says whether the driver's OpenNebula hooks are installed. Without them
+// leases name their VM only after `netbox-ipam sync`, which is a choice, not a fault.
+func (d *Driver) checkHooks(ctx context.Context, r *CheckReport) {
+	have, err := d.HooksInstalled(ctx)
+	switch {
+	case err != nil:
+		r.line("WARN", "hooks", "cannot ask oned ("+err.Error()+"); run check on the front-end as oneadmin to see them")
+	case len(have) < len(hookCalls):
+		r.line("WARN", "hooks", "not installed: leases name their VM only after `netbox-ipam sync`; run `netbox-ipam hooks install`")
+	default:
+		r.line("ok", "hooks", fmt.Sprintf("installed (%d)", len(have)))
+	}
 }
 
 // checkServer checks the URL, the token and NetBox's version.

@@ -134,3 +134,17 @@ func TestPrunePrefix(t *testing.T) {
 		t.Errorf("busy stale prefix removed; info %q", f.info)
 	}
 }
+
+// check says whether the hooks are installed, as a warning when they are not.
+func TestCheckHooks(t *testing.T) {
+	f := newFixture(t)
+	list := "<HOOK_POOL/>"
+	f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(list), nil })
+	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1].Word != "WARN" {
+		t.Fatalf("without hooks: %+v", r.Lines[len(r.Lines)-1])
+	}
+	list = "<HOOK_POOL><HOOK><ID>1</ID><NAME>netbox-ipam-netbox-vm-allocate</NAME></HOOK><HOOK><ID>2</ID><NAME>netbox-ipam-netbox-vm-attachnic</NAME></HOOK></HOOK_POOL>"
+	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1] != (CheckLine{"ok", "hooks", "installed (2)"}) {
+		t.Fatalf("with hooks: %+v", r.Lines[len(r.Lines)-1])
+	}
+}
