@@ -569,20 +569,7 @@ func (d *call) restoreAR(ctx context.Context, vnet string, ar mapping.Attrs, att
 	if err := mapping.Echoable(out); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp("", "netbox-ipam-ar-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
 	var tpl mapping.Template
 	tpl.Vector("AR", out)
-	if _, err := f.WriteString(tpl.String()); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	_, err = d.one(ctx, "onevnet", "updatear", vnet, ar.Get(mapping.AttrARID), f.Name())
-	return err
+	return d.oneWithTemplate(ctx, tpl.String(), "onevnet", "updatear", vnet, ar.Get(mapping.AttrARID))
 }

@@ -40,6 +40,25 @@ func execCLI(ctx context.Context, name string, args ...string) ([]byte, error) {
 	return out, nil
 }
 
+// oneWithTemplate runs an OpenNebula command that takes a template as a file (the
+// CLI's way): name, args and then a temporary file holding text.
+func (d *Driver) oneWithTemplate(ctx context.Context, text, name string, args ...string) error {
+	f, err := os.CreateTemp("", "netbox-ipam-template-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	_, err = d.one(ctx, name, append(args, f.Name())...)
+	return err
+}
+
 // oneadminGroup is OpenNebula's group 0.
 const oneadminGroup = "0"
 

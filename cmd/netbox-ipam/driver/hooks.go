@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -95,15 +94,7 @@ func (d *Driver) InstallHooks(ctx context.Context, command string) ([]string, er
 		}
 		tpl := fmt.Sprintf("NAME = %q\nTYPE = \"api\"\nCALL = %q\nCOMMAND = %q\nARGUMENTS = \"$API\"\nARGUMENTS_STDIN = \"YES\"\nTIMEOUT = \"30\"\n",
 			d.hookName(call), call, command+" hook --name "+d.cfg.Name+" api "+call)
-		f, err := os.CreateTemp("", "netbox-ipam-hook-*")
-		if err != nil {
-			return lines, err
-		}
-		f.WriteString(tpl)
-		f.Close()
-		_, err = d.one(ctx, "onehook", "create", f.Name())
-		os.Remove(f.Name())
-		if err != nil {
+		if err := d.oneWithTemplate(ctx, tpl, "onehook", "create"); err != nil {
 			return lines, err
 		}
 		lines = append(lines, "created hook "+d.hookName(call)+" on "+call)
