@@ -21,6 +21,9 @@ type command struct {
 	name, args string // name and argument usage
 	action     actionFunc
 	operator   func(p *program, s *session, ctx context.Context, args []string) int
+	// validate checks an operator command's arguments (after --name) before anything
+	// is opened, so a wrong command line gets its usage, not a configuration error.
+	validate func(args []string) error
 	// long commands (audit, sync) read many networks for no waiting oned: they get
 	// auditDeadline instead of the configured timeout.
 	long bool
@@ -51,10 +54,12 @@ var commands = []command{
 	{name: "free_address", args: "<request-id> < request.b64", action: done((*driver.Driver).Free)},
 	{name: "setup", args: "[--name IPAM_MAD]", operator: (*program).setup},
 	{name: "check", args: "[--name IPAM_MAD]", operator: (*program).check},
-	{name: "audit", args: "[--name IPAM_MAD] [--json] [--all] [FILE…]", operator: (*program).audit, long: true},
-	{name: "sync", args: "[--name IPAM_MAD] [--dry-run] [--json] [--all [--prune]] [FILE…]", operator: (*program).audit, long: true},
-	{name: "hook", args: "[--name IPAM_MAD] api <call> < $API", operator: (*program).hook},
-	{name: "hooks", args: "[--name IPAM_MAD] install|remove", operator: (*program).hooks},
+	{name: "audit", args: "[--name IPAM_MAD] [--json] [--all] [FILE…]", operator: (*program).audit, long: true,
+		validate: func(args []string) error { _, err := parseAuditArgs("audit", args); return err }},
+	{name: "sync", args: "[--name IPAM_MAD] [--dry-run] [--json] [--all [--prune]] [FILE…]", operator: (*program).audit, long: true,
+		validate: func(args []string) error { _, err := parseAuditArgs("sync", args); return err }},
+	{name: "hook", args: "[--name IPAM_MAD] api <call> < $API", operator: (*program).hook, validate: hookArgs},
+	{name: "hooks", args: "[--name IPAM_MAD] install|remove", operator: (*program).hooks, validate: hooksArgs},
 	{name: "version", bare: func(p *program) int { fmt.Fprintln(p.stdout, "netbox-ipam", version); return 0 }},
 }
 
@@ -199,8 +204,8 @@ func (p *program) runOperator(cmd command) int {
 	if err != nil {
 		return fail(p.stderr, err)
 	}
-	if cmd.long { // audit and sync check their arguments before anything is opened
-		if _, err := parseAuditArgs(cmd.name, args); err != nil {
+	if cmd.validate != nil {
+		if err := cmd.validate(args); err != nil {
 			return fail(p.stderr, err)
 		}
 	}

@@ -13,9 +13,6 @@ import (
 // hook runs an OpenNebula hook: `hook api <call>` with $API on stdin (onehem-server's
 // ARGUMENTS_STDIN). A failure leaves the leases as they were; sync catches up.
 func (p *program) hook(s *session, ctx context.Context, args []string) int {
-	if len(args) != 3 || args[1] != "api" {
-		return fail(p.stderr, &usageError{"usage: netbox-ipam hook [--name IPAM_MAD] api <call> < $API (as `netbox-ipam hooks install` sets it up)"})
-	}
 	raw, err := io.ReadAll(io.LimitReader(p.stdin, mapping.MaxRequest+1))
 	if err != nil {
 		return fail(p.stderr, &mapping.InputError{Msg: "cannot read the hook's argument from stdin: " + err.Error()})
@@ -35,7 +32,7 @@ func (p *program) hooks(s *session, ctx context.Context, args []string) int {
 	var lines []string
 	var err error
 	switch {
-	case len(args) == 2 && args[1] == "install":
+	case args[1] == "install":
 		bin, berr := os.Executable()
 		if berr == nil {
 			bin, berr = filepath.EvalSymlinks(bin)
@@ -52,10 +49,8 @@ func (p *program) hooks(s *session, ctx context.Context, args []string) int {
 			}
 		}
 		lines, err = s.d.InstallHooks(ctx, bin)
-	case len(args) == 2 && args[1] == "remove":
+	case args[1] == "remove":
 		lines, err = s.d.RemoveHooks(ctx)
-	default:
-		return fail(p.stderr, &usageError{"usage: netbox-ipam hooks [--name IPAM_MAD] install|remove"})
 	}
 	for _, l := range lines {
 		fmt.Fprintln(p.stdout, l)
@@ -64,4 +59,18 @@ func (p *program) hooks(s *session, ctx context.Context, args []string) int {
 		return fail(p.stderr, err)
 	}
 	return 0
+}
+
+func hookArgs(args []string) error {
+	if len(args) != 2 || args[0] != "api" {
+		return &usageError{"usage: netbox-ipam hook [--name IPAM_MAD] api <call> < $API (as `netbox-ipam hooks install` sets it up)"}
+	}
+	return nil
+}
+
+func hooksArgs(args []string) error {
+	if len(args) != 1 || (args[0] != "install" && args[0] != "remove") {
+		return &usageError{"usage: netbox-ipam hooks [--name IPAM_MAD] install|remove"}
+	}
+	return nil
 }
