@@ -9,35 +9,36 @@ import (
 )
 
 // Hook records on each lease of a VM who holds it: one_vm_id, one_mac and a
-// description with the VM's name, in one read and one bulk write. A lease whose object
-// cannot be told apart (the same address in two VRFs, both the driver's, same AR id)
-// or is not the driver's is left as it is; `netbox-ipam sync` catches up on it.
+// description with the VM's name. It asks oned which of the VM's NICs have a lease of
+// this driver (their AR's IPAM_MAD) and in which NetBox IP range, since the same
+// address may be the driver's in another network and VRF; then it reads the driver's
+// objects at those addresses once and writes the records in one bulk request. What it
+// cannot tell apart is left as it is: `netbox-ipam sync` catches up on it.
 func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (Response, error) {
 	c := d.begin("")
-	var ips []string
-	for _, n := range vm.NICs {
-		if a, err := netip.ParseAddr(n.IP); err == nil && a.Is4() {
-			ips = append(ips, a.String())
-		}
+	nics, err := c.leasedNICs(ctx, vm)
+	if err != nil || len(nics) == 0 {
+		return Response{}, err
 	}
-	if len(ips) == 0 {
-		return Response{}, nil
+	ips := make([]string, 0, len(nics))
+	for _, n := range nics {
+		ips = append(ips, n.IP)
 	}
 	have, err := d.nb.IPAddressesTaggedAt(ctx, d.cfg.Tag, ips)
 	if err != nil {
 		return Response{}, err
 	}
 	var changes []map[string]any
-	for _, n := range vm.NICs {
-		obj, ok := c.leaseOf(n, have)
+	for _, n := range nics {
+		obj, ok := leaseOf(n, have)
 		if !ok {
+			d.infof("VM %s: no lease object of the driver at %s in NetBox IP range %d's VRF; left for `netbox-ipam sync`", vm.ID, n.IP, n.rangeID)
 			continue
 		}
-		cf, desc := mapping.LeaseRecord(vm, n)
-		if sameRecord(obj, cf, desc) {
-			continue
+		cf, desc := mapping.LeaseRecord(vm, n.NIC)
+		if !sameRecord(obj, cf, desc) {
+			changes = append(changes, map[string]any{"id": obj.ID, "custom_fields": cf, "description": desc})
 		}
-		changes = append(changes, map[string]any{"id": obj.ID, "custom_fields": cf, "description": desc})
 	}
 	if len(changes) == 0 {
 		return Response{}, nil
@@ -49,23 +50,83 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (Response, error) {
 	return Response{Changes: c.changes}, nil
 }
 
-// leaseOf is the driver's object of a NIC's lease among have: at its address, of its
-// AR. More than one is left for sync (their VRFs tell them apart, which the hook does
-// not read).
-func (d *call) leaseOf(n mapping.NIC, have []netbox.IPAddress) (netbox.IPAddress, bool) {
-	var found []netbox.IPAddress
-	for _, h := range have {
-		if a, err := h.Addr(); err == nil && a.String() == n.IP && h.CustomString(mapping.CFARID) == n.ARID {
-			found = append(found, h)
+// leasedNIC is a NIC whose lease the driver holds, and where: the AR's IP range and
+// its VRF.
+type leasedNIC struct {
+	mapping.NIC
+	rangeID, vrf int
+}
+
+// leasedNICs keeps the VM's IPv4 NICs whose AR is this driver's, reading each network
+// from oned once and each AR's range from NetBox once.
+func (d *call) leasedNICs(ctx context.Context, vm mapping.VM) ([]leasedNIC, error) {
+	ars := map[[2]string]*leasedNIC{} // (network, AR) → range and VRF; nil: not the driver's
+	var out []leasedNIC
+	for _, n := range vm.NICs {
+		if a, err := netip.ParseAddr(n.IP); err != nil || !a.Is4() {
+			continue
+		}
+		key := [2]string{n.NetworkID, n.ARID}
+		where, seen := ars[key]
+		if !seen {
+			var err error
+			if where, err = d.arOfNIC(ctx, n); err != nil {
+				return nil, err
+			}
+			ars[key] = where
+		}
+		if where != nil {
+			out = append(out, leasedNIC{NIC: n, rangeID: where.rangeID, vrf: where.vrf})
 		}
 	}
-	if len(found) > 1 {
-		d.infof("lease %s of NIC %s is in NetBox %d times (several VRFs); left for `netbox-ipam sync`", n.IP, n.ID, len(found))
+	return out, nil
+}
+
+// arOfNIC finds the NIC's AR in oned and, when it is this driver's, its IP range and
+// VRF; nil when the AR is another IPAM's or its range is gone.
+func (d *call) arOfNIC(ctx context.Context, n mapping.NIC) (*leasedNIC, error) {
+	doc, err := d.one(ctx, "onevnet", "show", "-x", n.NetworkID)
+	if err != nil {
+		return nil, err
 	}
-	if len(found) != 1 {
-		return netbox.IPAddress{}, false
+	vnets, err := mapping.ParseVNets(doc)
+	if err != nil {
+		return nil, err
 	}
-	return found[0], true
+	for _, v := range vnets {
+		for _, ar := range v.ARs {
+			if ar.Attrs.Get(mapping.AttrARID) != n.ARID || !ar.UsesIPAM(d.cfg.Name) {
+				continue
+			}
+			s, err := mapping.ReadStoredAR(ar.Attrs)
+			if err != nil {
+				return nil, err
+			}
+			if err := d.findRange(ctx, &s); err != nil || s.RangeID == 0 {
+				return nil, err
+			}
+			r, err := d.nb.GetIPRange(ctx, s.RangeID)
+			if netbox.IsNotFound(err) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &leasedNIC{rangeID: r.ID, vrf: netbox.RefID(r.VRF)}, nil
+		}
+	}
+	return nil, nil
+}
+
+// leaseOf is the driver's object of a NIC's lease among have: at its address, in its
+// range's VRF.
+func leaseOf(n leasedNIC, have []netbox.IPAddress) (netbox.IPAddress, bool) {
+	for _, h := range have {
+		if a, err := h.Addr(); err == nil && a.String() == n.IP && netbox.RefID(h.VRF) == n.vrf {
+			return h, true
+		}
+	}
+	return netbox.IPAddress{}, false
 }
 
 // sameRecord reports whether obj already says what the hook would write.

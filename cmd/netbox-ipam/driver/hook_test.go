@@ -7,10 +7,12 @@ import (
 	"testing"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
-// A hook records the VM on its leases in one read and one write; audit then finds the
-// lease in step (the name is not drift); a second hook writes nothing.
+// A hook records the VM on its leases in one read and one write (after asking oned
+// which NICs are the driver's and NetBox for their range); audit then finds the leases
+// in step (the name is not drift); a second hook writes nothing.
 func TestHookRecordsTheHolder(t *testing.T) {
 	f, ar := registered(t, nil)
 	for i := 0; i < 2; i++ {
@@ -18,7 +20,16 @@ func TestHookRecordsTheHolder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.take("10.70.0.30", false) // someone else's, named by a NIC of no netbox AR
+	// The same address is the driver's in another network and VRF, and an address of a
+	// dummy-IPAM network is someone else's object in NetBox.
+	other := f.nb.AddRef("vrf", "other")
+	twin, _ := f.nb.CreateIPAddresses(context.Background(), []netbox.IPAddressSpec{{Address: "10.70.0.10/24", VRFID: other,
+		Tags: f.d.tags(), CustomFields: map[string]any{mapping.CFARID: "0"}, Description: "twin"}})
+	f.take("10.70.0.30", false)
+	nets := map[string]string{"7": vnetXML(ar), "9": strings.Replace(vnetXML(attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=10.70.0.30", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1)}
+	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+		return []byte(nets[args[2]]), nil
+	})
 	vm := mapping.VM{ID: "42", Name: "web 1", NICs: []mapping.NIC{
 		{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0A:46:00:0A"},
 		{ID: "1", NetworkID: "7", ARID: "0", IP: "10.70.0.11", MAC: "02:00:0a:46:00:0b"},
@@ -29,22 +40,30 @@ func TestHookRecordsTheHolder(t *testing.T) {
 	if _, err := f.d.Hook(context.Background(), vm); err != nil {
 		t.Fatal(err)
 	}
-	if f.nb.Requests() != 2 {
-		t.Errorf("%d NetBox requests %v, want 2", f.nb.Requests(), f.nb.Calls)
+	if f.nb.Requests() != 3 {
+		t.Errorf("%d NetBox requests %v, want 3", f.nb.Requests(), f.nb.Calls)
 	}
 	l := f.addr("10.70.0.10")
+	for _, a := range f.nb.Addresses {
+		if a.ID != twin[0].ID && a.Address == "10.70.0.10/24" {
+			l = a
+		}
+	}
 	if l.CustomString(mapping.CFVMID) != "42" || l.CustomString(mapping.CFMAC) != "02:00:0a:46:00:0a" || l.Description != "OpenNebula VM 42 (web 1), network 7 AR 0" {
 		t.Fatalf("lease %+v", l)
 	}
-	if other := f.addr("10.70.0.30"); other.Description != "someone's" {
-		t.Errorf("someone's object changed: %+v", other)
+	if f.nb.Addresses[twin[0].ID].Description != "twin" {
+		t.Errorf("the other network's lease at the same address was changed: %+v", f.nb.Addresses[twin[0].ID])
+	}
+	if o := f.addr("10.70.0.30"); o.Description != "someone's" {
+		t.Errorf("someone's object changed: %+v", o)
 	}
 	rep, err := f.d.Audit(context.Background(), AuditOptions{Files: []string{"-"}}, stringsReader(vnetXML(ar, "10.70.0.10 42", "10.70.0.11 42")), nil)
 	if err != nil || kinds(rep) != "" {
 		t.Fatalf("audit after the hook: %q %v", kinds(rep), err)
 	}
 	f.nb.Calls = nil
-	if _, err := f.d.Hook(context.Background(), vm); err != nil || f.nb.Requests() != 1 {
+	if _, err := f.d.Hook(context.Background(), vm); err != nil || f.nb.Requests() != 2 {
 		t.Fatalf("second hook: %v, %v", err, f.nb.Calls)
 	}
 }
@@ -59,6 +78,9 @@ func TestHookCall(t *testing.T) {
 	var asked []string
 	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
 		asked = append(asked, name+" "+strings.Join(args, " "))
+		if name == "onevnet" {
+			return []byte(vnetXML(ar)), nil
+		}
 		return []byte(vmDoc), nil
 	})
 	cases := []struct {
@@ -66,8 +88,8 @@ func TestHookCall(t *testing.T) {
 		wantAsk    string
 		wantErr    bool
 	}{
-		{"one.vm.allocate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA>` + vmDoc + `</EXTRA></CALL_INFO>`, "", false},
-		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42", false},
+		{"one.vm.allocate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA>` + vmDoc + `</EXTRA></CALL_INFO>`, "onevnet show -x 7", false},
+		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
 		{"one.vm.deploy", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", true},
 	}
