@@ -37,6 +37,26 @@ func (s Span) Holds(o Span) bool { return !o.First.Less(s.First) && !s.Last.Less
 // Has reports whether a lies in s.
 func (s Span) Has(a netip.Addr) bool { return !a.Less(s.First) && !s.Last.Less(a) }
 
+// Covering is the smallest prefix holding every span (at least one).
+func Covering(spans []Span) netip.Prefix {
+	lo, hi := spans[0].First, spans[0].Last
+	for _, s := range spans[1:] {
+		if s.First.Less(lo) {
+			lo = s.First
+		}
+		if hi.Less(s.Last) {
+			hi = s.Last
+		}
+	}
+	for bits := 32; bits >= 0; bits-- {
+		p, _ := lo.Prefix(bits)
+		if p.Contains(hi) {
+			return p
+		}
+	}
+	return netip.MustParsePrefix("0.0.0.0/0")
+}
+
 // Addrs lists the addresses of the span.
 func (s Span) Addrs() []netip.Addr {
 	out := make([]netip.Addr, 0, s.Size())

@@ -74,7 +74,7 @@ func (r Repairs) Empty() bool { return len(r.Create)+len(r.Delete)+len(r.Update)
 // belong to the AR (its own IP…IP+SIZE-1 and, when they differ, its NetBox IP
 // range's): the driver's objects inside them that oned does not hold are orphans.
 // held is what NetBox holds in and around them (any order, any owner).
-func Compare(vnet string, ar AR, spans [][2]netip.Addr, held []Held) ([]Finding, Repairs) {
+func Compare(vnet string, ar AR, spans []Span, held []Held) ([]Finding, Repairs) {
 	arID := ar.Attrs.Get(AttrARID)
 	byAddr := map[netip.Addr][]Held{}
 	for _, h := range held {
@@ -155,10 +155,10 @@ func compareRecord(vnet, arID string, l Lease, a netip.Addr, mine Held) ([]Findi
 }
 
 // orphansIn is the driver's IPv4 objects inside spans at addresses oned does not hold.
-func orphansIn(spans [][2]netip.Addr, held []Held, want map[netip.Addr]bool) []Held {
+func orphansIn(spans []Span, held []Held, want map[netip.Addr]bool) []Held {
 	inSpan := func(a netip.Addr) bool {
 		for _, s := range spans {
-			if !a.Less(s[0]) && !s[1].Less(a) {
+			if s.Has(a) {
 				return true
 			}
 		}

@@ -51,7 +51,7 @@ func TestCompare(t *testing.T) {
 	}
 	ar := vs[0].ARs[0]
 	a := netip.MustParseAddr
-	span := [][2]netip.Addr{{a("10.0.0.2"), a("10.0.0.11")}}
+	span := []Span{{First: a("10.0.0.2"), Last: a("10.0.0.11")}}
 	// What the driver would have written for each lease, labels current.
 	good := func(id int, ip, mac string, cf map[string]string, desc string) Held {
 		m := map[string]string{CFARID: "0", CFMAC: mac, CFVMID: "", CFVNetID: "", CFVRouterID: ""}

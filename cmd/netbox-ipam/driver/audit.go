@@ -213,7 +213,7 @@ func (d *call) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*ARR
 			r.holds++
 		}
 	}
-	spans := [][2]netip.Addr{{s.First, s.Last}}
+	spans := []mapping.Span{s.Span}
 	foundBySpan := false
 	if s.LostIDs() {
 		if err := d.findRange(ctx, &s); err != nil {
@@ -241,7 +241,7 @@ func (d *call) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*ARR
 	if !o.known() {
 		return r, nil // neither its range nor its prefix: nowhere to look for, or put, its leases
 	}
-	held, err := d.held(ctx, r.vrf, covering(spans))
+	held, err := d.held(ctx, r.vrf, mapping.Covering(spans))
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +255,7 @@ func (d *call) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*ARR
 // checkRange compares the AR's IP range with the AR and sets the mask length of the
 // leases sync creates; it returns the range's span when that differs from the AR's
 // (leases there are the AR's too).
-func (r *ARReport) checkRange(s mapping.StoredAR, o arObjects, owned func(netbox.Tagged) bool) [][2]netip.Addr {
+func (r *ARReport) checkRange(s mapping.StoredAR, o arObjects, owned func(netbox.Tagged) bool) []mapping.Span {
 	if o.rng == nil {
 		if o.prefix != nil {
 			if n, err := o.prefix.Net(); err == nil {
@@ -281,7 +281,7 @@ func (r *ARReport) checkRange(s mapping.StoredAR, o arObjects, owned func(netbox
 	}
 	r.Findings = append(r.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.First.String(), Object: rng.ID,
 		Detail: fmt.Sprintf("NetBox IP range %d spans %s…%s, the AR %s; %s", rng.ID, first, last, r.Span, fix)})
-	return [][2]netip.Addr{{first, last}}
+	return []mapping.Span{{First: first, Last: last}}
 }
 
 // held is what NetBox holds inside p, as mapping.Compare reads it.
@@ -303,26 +303,6 @@ func (d *call) held(ctx context.Context, vrf int, p netip.Prefix) ([]mapping.Hel
 		held = append(held, mapping.Held{ID: o.ID, Addr: a, Owned: d.owned(o.Tagged), CF: cf, Description: o.Description})
 	}
 	return held, nil
-}
-
-// covering is the smallest prefix holding every span.
-func covering(spans [][2]netip.Addr) netip.Prefix {
-	lo, hi := spans[0][0], spans[0][1]
-	for _, s := range spans[1:] {
-		if s[0].Less(lo) {
-			lo = s[0]
-		}
-		if hi.Less(s[1]) {
-			hi = s[1]
-		}
-	}
-	for bits := 32; bits >= 0; bits-- {
-		p, _ := lo.Prefix(bits)
-		if p.Contains(hi) {
-			return p
-		}
-	}
-	return netip.MustParsePrefix("0.0.0.0/0")
 }
 
 // staleObjects lists the driver's IP ranges and prefixes that no AR in view names.
@@ -492,7 +472,7 @@ func (d *call) pruneRange(ctx context.Context, id int) error {
 	}
 	first, last, _ := rng.Span()
 	span := mapping.Span{First: first, Last: last}
-	objs, err := d.nb.IPAddressesIn(ctx, netbox.RefID(rng.VRF), covering([][2]netip.Addr{{first, last}}).String())
+	objs, err := d.nb.IPAddressesIn(ctx, netbox.RefID(rng.VRF), mapping.Covering([]mapping.Span{span}).String())
 	if err != nil {
 		return err
 	}

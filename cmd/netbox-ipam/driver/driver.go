@@ -22,12 +22,11 @@ type Driver struct {
 	nb   Backend
 	info io.Writer
 	one  OneCLI
-	now  func() time.Time
 }
 
 // New builds a Driver over a NetBox; INFO lines go to info (stderr, which oned logs).
 func New(cfg config.Config, store Backend, info io.Writer) *Driver {
-	return &Driver{cfg: cfg, nb: store, info: info, one: execCLI, now: time.Now}
+	return &Driver{cfg: cfg, nb: store, info: info, one: execCLI}
 }
 
 // WithCLI replaces OpenNebula's CLI (tests give recorded `onevnet` answers).
@@ -53,7 +52,7 @@ type call struct {
 }
 
 func (d *Driver) begin(reqID string) *call {
-	return &call{Driver: d, reqID: reqID, stamp: d.now().UTC().Format("2006-01-02T15:04:05.000Z")}
+	return &call{Driver: d, reqID: reqID, stamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z")}
 }
 
 // infof writes a line to oned.log (infoLine).

@@ -52,7 +52,7 @@ func (d *call) takeOne(ctx context.Context, s mapping.StoredAR) (netip.Addr, err
 		return netip.Addr{}, err
 	}
 	a, err := lease.Addr()
-	if err != nil || a.Less(s.First) || s.Last.Less(a) {
+	if err != nil || !s.Has(a) {
 		d.dropLeases(lease.ID)
 		return netip.Addr{}, statef("NetBox IP range %d handed out %s, outside %s; make the range match the AR (onevnet updatear or edit the range)", s.RangeID, lease.Address, s)
 	}

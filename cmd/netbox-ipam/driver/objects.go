@@ -6,7 +6,6 @@ import (
 	"net/netip"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
-
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
