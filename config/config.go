@@ -55,9 +55,11 @@ type Config struct {
 	Defaults  Defaults      `mapstructure:"defaults"`
 	Gateway   string        `mapstructure:"gateway"` // first | last | none
 	Release   string        `mapstructure:"release"` // delete | deprecate
-	// LeaseMAC is when get_address records a lease's MAC: "now" (a second request,
-	// since the MAC follows from the address NetBox picks) or "sync" (one request;
-	// `netbox-ipam sync` records it later). IP4_6 leases always record it now.
+	// LeaseMAC is when get_address records a lease's MAC: "later" (one request; the
+	// hooks of `netbox-ipam hooks install`, or `netbox-ipam sync`, record it) or "now"
+	// (a second request, since the MAC follows from the address NetBox picks; for
+	// front-ends without the hooks). "sync" is the old spelling of "later". IP4_6
+	// leases always record it now: their IPv6 address follows from the MAC.
 	LeaseMAC string `mapstructure:"lease_mac"`
 	Log      Log    `mapstructure:"log"`
 }
@@ -97,7 +99,7 @@ var defaults = map[string]any{
 	"tag":                  mapping.DefaultTag,
 	"pool.parent_prefixes": []string{}, "pool.vrf": "", "pool.tenant": "", "pool.role": "", "pool.status": "",
 	"defaults.dns": "", "defaults.guest_mtu": 0, "defaults.search_domain": "",
-	"gateway": "first", "release": "delete", "lease_mac": "now",
+	"gateway": "first", "release": "delete", "lease_mac": "later",
 	"log.file": "", "log.level": "info", "log.format": "logfmt",
 }
 
@@ -210,9 +212,11 @@ func (c *Config) finish(path string) error {
 		return fmt.Errorf("gateway %q: must be first, last or none", c.Gateway)
 	}
 	switch c.LeaseMAC {
-	case "now", "sync":
+	case "sync":
+		c.LeaseMAC = "later"
+	case "now", "later":
 	default:
-		return fmt.Errorf("lease_mac %q: must be now or sync", c.LeaseMAC)
+		return fmt.Errorf("lease_mac %q: must be later or now", c.LeaseMAC)
 	}
 	switch c.Release {
 	case "delete", "deprecate":

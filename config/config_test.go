@@ -30,7 +30,7 @@ func TestLoad(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{"environment only, defaults", "", map[string]string{"NETBOX_URL": "http://nb", "NETBOX_TOKEN": "t"}, "", func(t *testing.T, c Config) {
-			if c.URL != "http://nb" || c.Token != "t" || c.Timeout != 20*time.Second || c.Tag != "opennebula" || c.Gateway != "first" || c.Release != "delete" || c.Retries != 3 {
+			if c.URL != "http://nb" || c.Token != "t" || c.Timeout != 20*time.Second || c.Tag != "opennebula" || c.Gateway != "first" || c.Release != "delete" || c.Retries != 3 || c.LeaseMAC != "later" {
 				t.Errorf("%+v", c)
 			}
 		}},
@@ -49,7 +49,12 @@ func TestLoad(t *testing.T) {
 		{"timeout too long", "url: https://netbox\ntoken: a\ntimeout: 120s\n", nil, "timeout 2m0s: must be between", nil},
 		{"bad gateway policy", "url: https://netbox\ntoken: a\ngateway: middle\n", nil, `gateway "middle"`, nil},
 		{"bad release", "url: https://netbox\ntoken: a\nrelease: keep\n", nil, `release "keep"`, nil},
-		{"bad lease_mac", "url: https://netbox\ntoken: a\nlease_mac: later\n", nil, `lease_mac "later": must be now or sync`, nil},
+		{"lease_mac sync is the old spelling of later", "url: https://netbox\ntoken: a\nlease_mac: sync\n", nil, "", func(t *testing.T, c Config) {
+			if c.LeaseMAC != "later" {
+				t.Errorf("lease_mac %q", c.LeaseMAC)
+			}
+		}},
+		{"bad lease_mac", "url: https://netbox\ntoken: a\nlease_mac: soon\n", nil, `lease_mac "soon": must be later or now`, nil},
 		{"no url", "token: a\n", nil, "no NetBox URL", nil},
 		{"no token", "url: https://netbox\n", nil, "no NetBox token", nil},
 		{"not yaml", "url: [unclosed\n", nil, "not valid YAML", nil},

@@ -116,7 +116,7 @@ func BenchmarkDriver(b *testing.B) {
 	}
 	actions := []action{
 		{"get_address SIZE=1", "get_address", func(int) string { return Req(S, []string{"SIZE=1"}) }, nil, freeAll, nil, nil},
-		{"get_address SIZE=1, lease_mac: sync", "get_address", func(int) string { return Req(S, []string{"SIZE=1"}) }, nil, freeAll, nil, []string{"NETBOX_IPAM_LEASE_MAC=sync"}},
+		{"get_address SIZE=1, lease_mac: now", "get_address", func(int) string { return Req(S, []string{"SIZE=1"}) }, nil, freeAll, nil, []string{"NETBOX_IPAM_LEASE_MAC=now"}},
 		{"get_address SIZE=4", "get_address", func(int) string { return Req(S, []string{"SIZE=4"}) }, nil, freeAll, nil, nil},
 		{"allocate_address", "allocate_address", func(int) string { return Req(S, []string{"IP=10.90.0.77", "SIZE=1"}) }, nil, freeAll, nil, nil},
 		{"free_address", "free_address", func(int) string { return Req(S, []string{"IP=10.90.0.77", "SIZE=1"}) }, hold("10.90.0.77"), freeAll, nil, nil},

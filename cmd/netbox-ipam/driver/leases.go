@@ -56,8 +56,8 @@ func (d *call) takeOne(ctx context.Context, s mapping.StoredAR) (netip.Addr, err
 		d.dropLeases(lease.ID)
 		return netip.Addr{}, statef("NetBox IP range %d handed out %s, outside %s; make the range match the AR (onevnet updatear or edit the range)", s.RangeID, lease.Address, s)
 	}
-	if d.cfg.LeaseMAC == "sync" && s.Type != "IP4_6" {
-		return a, nil // one request: `netbox-ipam sync` records the MAC
+	if d.cfg.LeaseMAC == "later" && s.Type != "IP4_6" {
+		return a, nil // one request: the hooks, or `netbox-ipam sync`, record the MAC
 	}
 	if err := d.completeLeases(ctx, s, []netbox.IPAddress{lease}); err != nil {
 		return netip.Addr{}, err

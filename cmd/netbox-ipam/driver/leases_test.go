@@ -59,7 +59,7 @@ func TestGetAddress(t *testing.T) {
 		wantInfo  string
 	}{
 		{name: "lowest free, MAC recorded", size: "1", wantIP: "10.70.0.10", wantCalls: 2},
-		{name: "one request when sync records the MAC", configure: func(c *config.Config) { c.LeaseMAC = "sync" }, size: "1", wantIP: "10.70.0.10", wantCalls: 1},
+		{name: "one request when the hooks record the MAC", configure: func(c *config.Config) { c.LeaseMAC = "later" }, size: "1", wantIP: "10.70.0.10", wantCalls: 1},
 		{name: "someone's address skipped", setup: func(f *fixture) { f.take("10.70.0.10", false) }, size: "1", wantIP: "10.70.0.11"},
 		{name: "a run past a hole", setup: func(f *fixture) { f.take("10.70.0.11", false) }, size: "3", wantIP: "10.70.0.12"},
 		{name: "a run after losing a race", setup: func(f *fixture) {
