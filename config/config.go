@@ -61,7 +61,16 @@ type Config struct {
 	// front-ends without the hooks). "sync" is the old spelling of "later". IP4_6
 	// leases always record it now: their IPv6 address follows from the MAC.
 	LeaseMAC string `mapstructure:"lease_mac"`
+	VMs      VMs    `mapstructure:"vms"`
 	Log      Log    `mapstructure:"log"`
+}
+
+// VMs is whether the hooks also keep NetBox virtual machines for OpenNebula's VMs
+// that hold the driver's leases: a cluster per OpenNebula cluster (of ClusterType),
+// the VM, an interface per NIC with its MAC, the lease on it.
+type VMs struct {
+	Enabled     bool   `mapstructure:"enabled"`
+	ClusterType string `mapstructure:"cluster_type"` // its name; the slug follows from it
 }
 
 // Pool is where register carves new prefixes when the AR names no network.
@@ -100,6 +109,7 @@ var defaults = map[string]any{
 	"pool.parent_prefixes": []string{}, "pool.vrf": "", "pool.tenant": "", "pool.role": "", "pool.status": "",
 	"defaults.dns": "", "defaults.guest_mtu": 0, "defaults.search_domain": "",
 	"gateway": "first", "release": "delete", "lease_mac": "later",
+	"vms.enabled": false, "vms.cluster_type": "OpenNebula",
 	"log.file": "", "log.level": "info", "log.format": "logfmt",
 }
 
@@ -217,6 +227,9 @@ func (c *Config) finish(path string) error {
 	case "now", "later":
 	default:
 		return fmt.Errorf("lease_mac %q: must be later or now", c.LeaseMAC)
+	}
+	if c.VMs.Enabled && strings.TrimSpace(c.VMs.ClusterType) == "" {
+		return errors.New("vms.cluster_type: must not be empty when vms.enabled is true")
 	}
 	switch c.Release {
 	case "delete", "deprecate":

@@ -54,6 +54,12 @@ func TestLoad(t *testing.T) {
 				t.Errorf("lease_mac %q", c.LeaseMAC)
 			}
 		}},
+		{"vms opted in from the environment", "url: https://netbox\ntoken: a\n", map[string]string{"NETBOX_IPAM_VMS_ENABLED": "true"}, "", func(t *testing.T, c Config) {
+			if !c.VMs.Enabled || c.VMs.ClusterType != "OpenNebula" {
+				t.Errorf("vms %+v", c.VMs)
+			}
+		}},
+		{"vms without a cluster type", "url: https://netbox\ntoken: a\nvms:\n  enabled: true\n  cluster_type: \" \"\n", nil, "vms.cluster_type: must not be empty", nil},
 		{"bad lease_mac", "url: https://netbox\ntoken: a\nlease_mac: soon\n", nil, `lease_mac "soon": must be later or now`, nil},
 		{"no url", "token: a\n", nil, "no NetBox URL", nil},
 		{"no token", "url: https://netbox\n", nil, "no NetBox token", nil},

@@ -53,6 +53,7 @@ const (
 	CFVMID         = "one_vm_id"
 	CFVNetID       = "one_vnet_id"
 	CFVRouterID    = "one_vrouter_id"
+	CFClusterID    = "one_cluster_id" // on NetBox clusters (vms.enabled)
 
 	DefaultTag = "opennebula"
 )

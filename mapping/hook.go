@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -11,18 +12,69 @@ import (
 // and a VM document (a state hook's $TEMPLATE, or one.vm.info), read into who holds
 // which lease.
 
-// VM is an OpenNebula VM as a hook sees it: its id, name and NICs.
+// VM is an OpenNebula VM as a hook sees it: its id, name, state, NICs and the
+// clusters of its hosts so far.
 type VM struct {
-	ID   string `xml:"ID"`
-	Name string `xml:"NAME"`
-	// State is OpenNebula's VM state (6: DONE).
-	State string `xml:"STATE"`
-	NICs  []NIC  `xml:"TEMPLATE>NIC"`
+	XMLName xml.Name
+	ID      string `xml:"ID"`
+	Name    string `xml:"NAME"`
+	// State and LCMState are OpenNebula's (include/VirtualMachine.h): STATE 6 is DONE,
+	// LCM_STATE 3 RUNNING.
+	State    string `xml:"STATE"`
+	LCMState string `xml:"LCM_STATE"`
+	NICs     []NIC  `xml:"TEMPLATE>NIC"`
+	History  []struct {
+		ClusterID string `xml:"CID"`
+	} `xml:"HISTORY_RECORDS>HISTORY"`
+}
+
+// Done reports whether the VM is terminated (STATE DONE).
+func (v VM) Done() bool { return v.State == "6" }
+
+// ClusterID is the OpenNebula cluster of the VM's current host, "" before it has one.
+func (v VM) ClusterID() string {
+	if len(v.History) == 0 {
+		return ""
+	}
+	return v.History[len(v.History)-1].ClusterID
+}
+
+// VMStatus is the NetBox virtual machine status for an OpenNebula VM's state:
+// planned until it is placed, staged while oned works on it, active when running,
+// offline when stopped, powered off or undeployed (or its host is unknown), paused when
+// suspended, failed in any failure state.
+func VMStatus(state, lcm string) string {
+	switch state {
+	case "0", "1", "2", "10": // INIT, PENDING, HOLD, CLONING
+		return "planned"
+	case "4", "8", "9": // STOPPED, POWEROFF, UNDEPLOYED
+		return "offline"
+	case "5": // SUSPENDED
+		return "paused"
+	case "3": // ACTIVE: by LCM_STATE
+	default: // FAILED, CLONING_FAILURE and anything newer
+		return "failed"
+	}
+	n, err := strconv.Atoi(lcm)
+	switch {
+	case err != nil:
+		return "staged"
+	case n == 3: // RUNNING
+		return "active"
+	case n == 16: // UNKNOWN: the host stopped answering
+		return "offline"
+	case n >= 36 && n <= 50 && n != 43 && n != 45, n == 61: // the *_FAILURE states
+		return "failed"
+	default:
+		return "staged"
+	}
 }
 
 // NIC is one NIC of a VM, as oned filled it from its lease.
 type NIC struct {
-	ID        string `xml:"NIC_ID"`
+	ID string `xml:"NIC_ID"`
+	// Name is oned's name for the NIC ("NIC0"); the NetBox interface takes it.
+	Name      string `xml:"NAME"`
 	NetworkID string `xml:"NETWORK_ID"`
 	ARID      string `xml:"AR_ID"`
 	IP        string `xml:"IP"`
@@ -39,6 +91,9 @@ func ParseVM(raw []byte) (VM, error) {
 	var v VM
 	if err := xml.Unmarshal(doc, &v); err != nil {
 		return VM{}, &InputError{Msg: "VM document is not valid XML: " + err.Error()}
+	}
+	if v.XMLName.Local != "VM" {
+		return VM{}, &InputError{Msg: fmt.Sprintf("<%s> is not an OpenNebula VM document (<VM>)", v.XMLName.Local)}
 	}
 	if v.ID == "" {
 		return VM{}, &InputError{Msg: "VM document has no ID"}
@@ -107,4 +162,29 @@ func maybeBase64(raw []byte) ([]byte, error) {
 		return nil, &InputError{Msg: "hook argument is neither XML nor base64 of it"}
 	}
 	return b, nil
+}
+
+// InterfaceName is the NetBox interface name of a NIC: oned's NIC name ("NIC0"), or
+// NIC and its id when oned gave none.
+func InterfaceName(n NIC) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return "NIC" + n.ID
+}
+
+// Slug is NetBox's slug for a name: lower case, runs of other characters as one "-".
+func Slug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
 }

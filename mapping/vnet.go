@@ -18,6 +18,7 @@ import (
 type VNet struct {
 	ID, Name string
 	ARs      []AR
+	Clusters []string // the OpenNebula clusters it belongs to
 }
 
 // AR is one address range of a VNet: its attributes and its leases.
@@ -108,6 +109,13 @@ func readVNet(d *xml.Decoder, start xml.StartElement) (VNet, error) {
 		return VNet{}, &InputError{Msg: "network document is not valid XML: " + err.Error()}
 	}
 	v := VNet{ID: n.text("ID"), Name: n.text("NAME")}
+	if cl := n.child("CLUSTERS"); cl != nil {
+		for _, c := range cl.Children {
+			if c.XMLName.Local == "ID" {
+				v.Clusters = append(v.Clusters, strings.TrimSpace(c.Text))
+			}
+		}
+	}
 	pool := n.child("AR_POOL")
 	if pool == nil {
 		return v, nil

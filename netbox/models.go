@@ -117,6 +117,10 @@ type IPAddress struct {
 	Tenant  *Ref   `json:"tenant"`
 	Status  Choice `json:"status"`
 	DNSName string `json:"dns_name"`
+	// AssignedObjectType and AssignedObjectID name the interface the address is on
+	// ("virtualization.vminterface" and its id), empty when on none.
+	AssignedObjectType string `json:"assigned_object_type"`
+	AssignedObjectID   int    `json:"assigned_object_id"`
 }
 
 // Addr is the address without its mask.

@@ -58,7 +58,7 @@ var commands = []command{
 		validate: func(args []string) error { _, err := parseAuditArgs("audit", args); return err }},
 	{name: "sync", args: "[--name IPAM_MAD] [--dry-run] [--json] [--all [--prune]] [FILE…]", operator: (*program).audit, long: true,
 		validate: func(args []string) error { _, err := parseAuditArgs("sync", args); return err }},
-	{name: "hook", args: "[--name IPAM_MAD] api <call> < $API", operator: (*program).hook, validate: hookArgs},
+	{name: "hook", args: "[--name IPAM_MAD] api <call> < $API | state < $TEMPLATE", operator: (*program).hook, validate: hookArgs},
 	{name: "hooks", args: "[--name IPAM_MAD] install|remove", operator: (*program).hooks, validate: hooksArgs},
 	{name: "version", bare: func(p *program) int { fmt.Fprintln(p.stdout, "netbox-ipam", version); return 0 }},
 }

@@ -10,12 +10,23 @@ import (
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
-// hook runs an OpenNebula hook: `hook api <call>` with $API on stdin (onehem-server's
-// ARGUMENTS_STDIN). A failure leaves the leases as they were; sync catches up.
+// hook runs an OpenNebula hook with its argument on stdin (onehem-server's
+// ARGUMENTS_STDIN): `hook api <call>` with $API, `hook state` with $TEMPLATE (the VM).
+// A failure leaves NetBox as it was; sync catches up.
 func (p *program) hook(s *session, ctx context.Context, args []string) int {
 	raw, err := io.ReadAll(io.LimitReader(p.stdin, mapping.MaxRequest+1))
 	if err != nil {
 		return fail(p.stderr, &mapping.InputError{Msg: "cannot read the hook's argument from stdin: " + err.Error()})
+	}
+	if args[1] == "state" {
+		vm, err := mapping.ParseVM(raw)
+		if err == nil {
+			_, err = s.d.Hook(ctx, vm)
+		}
+		if err != nil {
+			return fail(p.stderr, err)
+		}
+		return 0
 	}
 	info, err := mapping.ParseCallInfo(raw)
 	if err != nil {
@@ -62,8 +73,8 @@ func (p *program) hooks(s *session, ctx context.Context, args []string) int {
 }
 
 func hookArgs(args []string) error {
-	if len(args) != 2 || args[0] != "api" {
-		return &usageError{"usage: netbox-ipam hook [--name IPAM_MAD] api <call> < $API (as `netbox-ipam hooks install` sets it up)"}
+	if !(len(args) == 2 && args[0] == "api") && !(len(args) == 1 && args[0] == "state") {
+		return &usageError{"usage: netbox-ipam hook [--name IPAM_MAD] api <call> < $API | state < $TEMPLATE (as `netbox-ipam hooks install` sets it up)"}
 	}
 	return nil
 }

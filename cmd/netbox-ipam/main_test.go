@@ -43,6 +43,8 @@ func TestDispatcher(t *testing.T) {
 		{"hooks without a verb", []string{"hooks", "--name", "nb2"}, "", noConfig, exitUsage, "", "usage: netbox-ipam hooks [--name IPAM_MAD] install|remove"},
 		{"hook without a call", []string{"hook", "api"}, "", noConfig, exitUsage, "", "usage: netbox-ipam hook [--name IPAM_MAD] api <call>"},
 		{"hook: not an API hook argument", []string{"hook", "api", "one.vm.allocate"}, "<VM/>", unreachable, exitInput, "", "not an OpenNebula API hook argument"},
+		{"hook state: not a VM", []string{"hook", "state"}, "<VNET><ID>1</ID></VNET>", unreachable, exitInput, "", "<VNET> is not an OpenNebula VM document"},
+		{"hook state takes no call", []string{"hook", "state", "one.vm.allocate"}, "", noConfig, exitUsage, "", "usage: netbox-ipam hook"},
 		{"audit: not a network document", []string{"audit"}, "<VM><ID>1</ID></VM>", unreachable, exitInput, "", "<VM> is not an OpenNebula network document"},
 		{"audit: nothing given", []string{"audit"}, "", unreachable, exitInput, "", "no network given"},
 		{"sync --all without the CLI", []string{"sync", "--all"}, "", unreachable, exitInput, "", "oneuser is not on the PATH"},

@@ -162,6 +162,9 @@ func (n *NetBox) patch(op string, id int, fields map[string]any) (netbox.IPAddre
 	if v, ok := fields["description"].(string); ok {
 		a.Description = v
 	}
+	if t, ok := fields["assigned_object_type"]; ok {
+		return *a, n.assign(op, a, t, fields["assigned_object_id"])
+	}
 	return *a, nil
 }
 

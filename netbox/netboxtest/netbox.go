@@ -29,8 +29,13 @@ type NetBox struct {
 	Refs      map[string][]netbox.Ref // "vrf", "tenant", "role", "site"
 	Tags      map[string]netbox.Tag
 	Fields    map[string]netbox.CustomField
-	Denied    map[string]bool // "METHOD /api/path/" the token may not do
-	Version   string
+	// Virtualization: cluster types by slug, clusters, VMs, VM interfaces.
+	ClusterTypes map[string]netbox.Ref
+	Clusters     map[int]*netbox.Cluster
+	VMs          map[int]*netbox.VirtualMachine
+	Interfaces   map[int]*netbox.VMInterface
+	Denied       map[string]bool // "METHOD /api/path/" the token may not do
+	Version      string
 
 	faults []Fault
 	// Calls lists the operations called, in order (a lost answer's too).
@@ -51,7 +56,8 @@ type Fault struct {
 func New() *NetBox {
 	return &NetBox{Prefixes: map[int]*netbox.Prefix{}, Ranges: map[int]*netbox.IPRange{}, Addresses: map[int]*netbox.IPAddress{},
 		Refs: map[string][]netbox.Ref{}, Tags: map[string]netbox.Tag{}, Fields: map[string]netbox.CustomField{},
-		Denied: map[string]bool{}, Version: "4.7.3", nextID: 100}
+		ClusterTypes: map[string]netbox.Ref{}, Clusters: map[int]*netbox.Cluster{}, VMs: map[int]*netbox.VirtualMachine{},
+		Interfaces: map[int]*netbox.VMInterface{}, Denied: map[string]bool{}, Version: "4.7.3", nextID: 100}
 }
 
 // Inject queues faults; each applies once, to the next call of its Op.

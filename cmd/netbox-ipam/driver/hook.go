@@ -9,16 +9,24 @@ import (
 )
 
 // Hook records on each lease of a VM who holds it: one_vm_id, one_mac and a
-// description with the VM's name. It asks oned which of the VM's NICs have a lease of
-// this driver (their AR's IPAM_MAD) and in which NetBox IP range, since the same
-// address may be the driver's in another network and VRF; then it reads the driver's
-// objects at those addresses once and writes the records in one bulk request. What it
-// cannot tell apart is left as it is: `netbox-ipam sync` catches up on it.
+// description with the VM's name; with vms.enabled it also keeps the VM's NetBox
+// virtual machine (vms.go) and puts each lease on its interface. It asks oned which of
+// the VM's NICs have a lease of this driver (their AR's IPAM_MAD) and in which NetBox
+// IP range, since the same address may be the driver's in another network and VRF;
+// then it reads the driver's objects at those addresses once and writes the records in
+// one bulk request. What it cannot tell apart is left as it is: `netbox-ipam sync`
+// catches up on it.
 func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (Response, error) {
 	c := d.begin("")
+	if vm.Done() { // oned has freed its leases
+		return Response{Changes: c.changes}, c.forgetVM(ctx, vm.ID)
+	}
 	nics, err := c.leasedNICs(ctx, vm)
-	if err != nil || len(nics) == 0 {
+	if err != nil {
 		return Response{}, err
+	}
+	if len(nics) == 0 {
+		return Response{Changes: c.changes}, c.forgetVM(ctx, vm.ID)
 	}
 	ips := make([]string, 0, len(nics))
 	for _, n := range nics {
@@ -28,7 +36,31 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
+	var kept *keptVM
+	if d.cfg.VMs.Enabled {
+		if kept, err = c.keepVM(ctx, vm, nics); err != nil {
+			return Response{Changes: c.changes}, err
+		}
+	}
+	changes, primary := c.records(vm, nics, have, kept)
+	if len(changes) > 0 {
+		if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
+			return Response{Changes: c.changes}, err
+		}
+		d.infof("VM %s: recorded %d lease(s) in NetBox", vm.ID, len(changes))
+	}
+	if kept != nil {
+		err = c.setPrimary(ctx, kept, primary)
+	}
+	return Response{Changes: c.changes}, err
+}
+
+// records are the changes that make the driver's objects of nics say who holds them
+// (and, with kept, put each on its NIC's interface), and the object that should be
+// the VM's primary IPv4: its first NIC's lease.
+func (d *call) records(vm mapping.VM, nics []leasedNIC, have []netbox.IPAddress, kept *keptVM) ([]map[string]any, int) {
 	var changes []map[string]any
+	primary := 0
 	for _, n := range nics {
 		obj, ok := leaseOf(n, have)
 		if !ok {
@@ -36,18 +68,25 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (Response, error) {
 			continue
 		}
 		cf, desc := mapping.LeaseRecord(vm, n.NIC)
+		change := map[string]any{}
 		if !sameRecord(obj, cf, desc) {
-			changes = append(changes, map[string]any{"id": obj.ID, "custom_fields": cf, "description": desc})
+			change["custom_fields"], change["description"] = cf, desc
+		}
+		if kept != nil {
+			iface := kept.interfaces[n.ID]
+			if iface != 0 && primary == 0 {
+				primary = obj.ID
+			}
+			if iface != 0 && (obj.AssignedObjectType != netbox.VMInterfaceType || obj.AssignedObjectID != iface) {
+				change["assigned_object_type"], change["assigned_object_id"] = netbox.VMInterfaceType, iface
+			}
+		}
+		if len(change) > 0 {
+			change["id"] = obj.ID
+			changes = append(changes, change)
 		}
 	}
-	if len(changes) == 0 {
-		return Response{}, nil
-	}
-	if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
-		return Response{}, err
-	}
-	d.infof("VM %s: recorded %d lease(s) in NetBox", vm.ID, len(changes))
-	return Response{Changes: c.changes}, nil
+	return changes, primary
 }
 
 // leasedNIC is a NIC whose lease the driver holds, and where: the AR's IP range and
@@ -55,6 +94,7 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (Response, error) {
 type leasedNIC struct {
 	mapping.NIC
 	rangeID, vrf int
+	clusters     []string // the network's OpenNebula clusters
 }
 
 // leasedNICs keeps the VM's IPv4 NICs whose AR is this driver's, reading each network
@@ -76,7 +116,7 @@ func (d *call) leasedNICs(ctx context.Context, vm mapping.VM) ([]leasedNIC, erro
 			ars[key] = where
 		}
 		if where != nil {
-			out = append(out, leasedNIC{NIC: n, rangeID: where.rangeID, vrf: where.vrf})
+			out = append(out, leasedNIC{NIC: n, rangeID: where.rangeID, vrf: where.vrf, clusters: where.clusters})
 		}
 	}
 	return out, nil
@@ -112,7 +152,7 @@ func (d *call) arOfNIC(ctx context.Context, n mapping.NIC) (*leasedNIC, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &leasedNIC{rangeID: r.ID, vrf: netbox.RefID(r.VRF)}, nil
+			return &leasedNIC{rangeID: r.ID, vrf: netbox.RefID(r.VRF), clusters: v.Clusters}, nil
 		}
 	}
 	return nil, nil

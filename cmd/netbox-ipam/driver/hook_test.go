@@ -145,7 +145,18 @@ func TestInstallHooks(t *testing.T) {
 	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 2 || !strings.HasPrefix(lines[0], "exists") {
 		t.Errorf("second install: %v, %d hooks", lines, len(hooks))
 	}
-	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 2 || len(hooks) != 0 {
+	// vms.enabled adds detachnic and the state hooks on RUNNING and DONE.
+	f.d.cfg.VMs.Enabled = true
+	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 5 || len(hooks) != 5 {
+		t.Fatalf("install with vms: %v %v", lines, err)
+	}
+	if tpl := hooks["5"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
+		!strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) || !strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
+		t.Errorf("DONE hook template:\n%s", tpl)
+	}
+	// remove takes them all, whatever vms says now.
+	f.d.cfg.VMs.Enabled = false
+	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 5 || len(hooks) != 0 {
 		t.Errorf("remove: %v %v, %d hooks left", lines, err, len(hooks))
 	}
 }

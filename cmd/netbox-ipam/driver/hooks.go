@@ -4,22 +4,49 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
-// The OpenNebula hooks that keep NetBox's lease records current between syncs. Each is
-// an API hook run by onehem-server on the front-end, after oned answered the call:
-// leases are taken during the call, so the hook finds them in NetBox. They run
-// `netbox-ipam hook api <call>` with $API on stdin (a VM document can be larger than an
-// argument may be).
-var hookCalls = []string{"one.vm.allocate", "one.vm.attachnic"}
+// The OpenNebula hooks that keep NetBox's lease records current between syncs, run by
+// onehem-server on the front-end with their argument on stdin (a VM document can be
+// larger than an argument may be). API hooks run after oned answered the call: leases
+// are taken during it, so the hook finds them in NetBox; they run `netbox-ipam hook
+// api <call>` with $API. With vms.enabled, the hooks that keep NetBox's virtual
+// machines too: detachnic (the interface goes), and state hooks ON RUNNING (status and
+// the host's cluster) and ON DONE (the virtual machine goes; oned's HookStateVM knows
+// these by ON, not by STATE/LCM_STATE, which it wants only with ON = CUSTOM), which run
+// `netbox-ipam hook state` with $TEMPLATE, the VM.
+type hookSpec struct {
+	key  string // the name's tail: netbox-ipam-<IPAM_MAD>-<key>
+	on   string // the template's lines saying when it runs
+	args string // of `netbox-ipam hook`
+	vms  bool   // only with vms.enabled
+}
 
-// hookName is the name of the driver's hook for call: an admin reading `onehook list`
+var hookSpecs = []hookSpec{
+	{"vm-allocate", "TYPE = \"api\"\nCALL = \"one.vm.allocate\"\nARGUMENTS = \"$API\"\n", "api one.vm.allocate", false},
+	{"vm-attachnic", "TYPE = \"api\"\nCALL = \"one.vm.attachnic\"\nARGUMENTS = \"$API\"\n", "api one.vm.attachnic", false},
+	{"vm-detachnic", "TYPE = \"api\"\nCALL = \"one.vm.detachnic\"\nARGUMENTS = \"$API\"\n", "api one.vm.detachnic", true},
+	{"vm-running", "TYPE = \"state\"\nRESOURCE = \"VM\"\nON = \"RUNNING\"\nARGUMENTS = \"$TEMPLATE\"\n", "state", true},
+	{"vm-done", "TYPE = \"state\"\nRESOURCE = \"VM\"\nON = \"DONE\"\nARGUMENTS = \"$TEMPLATE\"\n", "state", true},
+}
+
+// hooks are the hooks this configuration wants.
+func (d *Driver) hooks() []hookSpec {
+	var out []hookSpec
+	for _, h := range hookSpecs {
+		if !h.vms || d.cfg.VMs.Enabled {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// hookName is the name of one of the driver's hooks: an admin reading `onehook list`
 // sees whose it is.
-func (d *Driver) hookName(call string) string {
-	return "netbox-ipam-" + d.cfg.Name + "-" + strings.ReplaceAll(strings.TrimPrefix(call, "one."), ".", "-")
+func (d *Driver) hookName(h hookSpec) string {
+	return "netbox-ipam-" + d.cfg.Name + "-" + h.key
 }
 
 // HookCall handles an API hook: the VM the call made or changed, recorded on its
@@ -35,10 +62,10 @@ func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInf
 			return d.Hook(ctx, vm)
 		}
 		id = info.Out[1]
-	case "one.vm.attachnic":
+	case "one.vm.attachnic", "one.vm.detachnic":
 		id = info.In[2]
 	default:
-		return Response{}, inputf("hook for %s: the driver records VMs on one.vm.allocate and one.vm.attachnic", call)
+		return Response{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.vm.attachnic and one.vm.detachnic", call)
 	}
 	doc, err := d.one(ctx, "onevm", "show", "-x", id)
 	if err != nil {
@@ -51,7 +78,8 @@ func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInf
 	return d.Hook(ctx, vm)
 }
 
-// HooksInstalled lists the driver's hooks oned has, by call.
+// HooksInstalled lists the driver's hooks oned has (of those this configuration
+// wants), by key.
 func (d *Driver) HooksInstalled(ctx context.Context) (map[string]string, error) {
 	out, err := d.one(ctx, "onehook", "list", "-x")
 	if err != nil {
@@ -68,9 +96,9 @@ func (d *Driver) HooksInstalled(ctx context.Context) (map[string]string, error) 
 	}
 	have := map[string]string{}
 	for _, h := range pool.Hooks {
-		for _, call := range hookCalls {
-			if h.Name == d.hookName(call) {
-				have[call] = h.ID
+		for _, spec := range d.hooks() {
+			if h.Name == d.hookName(spec) {
+				have[spec.key] = h.ID
 			}
 		}
 	}
@@ -87,34 +115,37 @@ func (d *Driver) InstallHooks(ctx context.Context, command string) ([]string, er
 		return nil, err
 	}
 	var lines []string
-	for _, call := range hookCalls {
-		if id, ok := have[call]; ok {
-			lines = append(lines, fmt.Sprintf("exists  hook %s (id %s)", d.hookName(call), id))
+	for _, h := range d.hooks() {
+		if id, ok := have[h.key]; ok {
+			lines = append(lines, fmt.Sprintf("exists  hook %s (id %s)", d.hookName(h), id))
 			continue
 		}
-		tpl := fmt.Sprintf("NAME = %q\nTYPE = \"api\"\nCALL = %q\nCOMMAND = %q\nARGUMENTS = \"$API\"\nARGUMENTS_STDIN = \"YES\"\nTIMEOUT = \"30\"\n",
-			d.hookName(call), call, command+" hook --name "+d.cfg.Name+" api "+call)
+		tpl := fmt.Sprintf("NAME = %q\n%sCOMMAND = %q\nARGUMENTS_STDIN = \"YES\"\nTIMEOUT = \"30\"\n",
+			d.hookName(h), h.on, command+" hook --name "+d.cfg.Name+" "+h.args)
 		if err := d.oneWithTemplate(ctx, tpl, "onehook", "create"); err != nil {
 			return lines, err
 		}
-		lines = append(lines, "created hook "+d.hookName(call)+" on "+call)
+		lines = append(lines, "created hook "+d.hookName(h))
 	}
 	return lines, nil
 }
 
-// RemoveHooks deletes the driver's hooks; it returns one line per hook removed.
+// RemoveHooks deletes the driver's hooks, those of vms.enabled too; it returns one
+// line per hook removed.
 func (d *Driver) RemoveHooks(ctx context.Context) ([]string, error) {
-	have, err := d.HooksInstalled(ctx)
+	all := *d
+	all.cfg.VMs.Enabled = true
+	have, err := all.HooksInstalled(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var lines []string
-	for _, call := range hookCalls {
-		if id, ok := have[call]; ok {
+	for _, h := range hookSpecs {
+		if id, ok := have[h.key]; ok {
 			if _, err := d.one(ctx, "onehook", "delete", id); err != nil {
 				return lines, err
 			}
-			lines = append(lines, "removed hook "+d.hookName(call))
+			lines = append(lines, "removed hook "+d.hookName(h))
 		}
 	}
 	return lines, nil

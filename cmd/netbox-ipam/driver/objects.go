@@ -20,6 +20,11 @@ const (
 	kindIPAddress = "ip-address"
 	kindIPRange   = "ip-range"
 	kindPrefix    = "prefix"
+	// vms.enabled (vms.go)
+	kindClusterType = "cluster-type"
+	kindCluster     = "cluster"
+	kindVM          = "virtual-machine"
+	kindInterface   = "vm-interface"
 )
 
 // noteObject records a NetBox object this call created (+) or removed (-).

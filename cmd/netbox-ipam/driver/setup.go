@@ -25,6 +25,25 @@ var customFields = []netbox.CustomFieldSpec{
 	{Name: mapping.CFVRouterID, Label: "OpenNebula virtual router id", Type: "text", ObjectTypes: []string{"ipam.ipaddress"}},
 }
 
+// vmFields are what vms.enabled adds: one_vm_id also on NetBox's virtual machines, and
+// one_cluster_id on clusters.
+var vmFields = map[string][]string{mapping.CFVMID: {"virtualization.virtualmachine"}, mapping.CFClusterID: {"virtualization.cluster"}}
+
+// fields are the custom fields this configuration needs.
+func (d *Driver) fields() []netbox.CustomFieldSpec {
+	if !d.cfg.VMs.Enabled {
+		return customFields
+	}
+	out := make([]netbox.CustomFieldSpec, 0, len(customFields)+1)
+	for _, f := range customFields {
+		f.ObjectTypes = append(append([]string(nil), f.ObjectTypes...), vmFields[f.Name]...)
+		out = append(out, f)
+	}
+	cl := netbox.CustomFieldSpec{Name: mapping.CFClusterID, Label: "OpenNebula cluster id", Type: "text", ObjectTypes: vmFields[mapping.CFClusterID],
+		Group: "OpenNebula", FilterLogic: "exact"}
+	return append(out, cl)
+}
+
 func init() {
 	for i := range customFields {
 		customFields[i].Group = "OpenNebula"
@@ -46,15 +65,25 @@ func (d *Driver) Setup(ctx context.Context) ([]string, error) {
 	} else {
 		out = append(out, "exists  tag "+d.cfg.Tag)
 	}
-	for _, spec := range customFields {
-		if _, err := d.nb.CustomFieldByName(ctx, spec.Name); netbox.IsNotFound(err) {
+	for _, spec := range d.fields() {
+		f, err := d.nb.CustomFieldByName(ctx, spec.Name)
+		switch {
+		case netbox.IsNotFound(err):
 			if _, err := d.nb.CreateCustomField(ctx, spec); err != nil {
 				return out, err
 			}
 			out = append(out, fmt.Sprintf("created custom field %s on %s", spec.Name, strings.Join(spec.ObjectTypes, ",")))
-		} else if err != nil {
+		case err != nil:
 			return out, err
-		} else {
+		case len(lacking(f.ObjectTypes, spec.ObjectTypes)) > 0:
+			// The driver's own field, needed on more objects (vms.enabled turned on):
+			// add them, keeping any an admin added.
+			add := lacking(f.ObjectTypes, spec.ObjectTypes)
+			if _, err := d.nb.PatchCustomField(ctx, f.ID, map[string]any{"object_types": append(f.ObjectTypes, add...)}); err != nil {
+				return out, err
+			}
+			out = append(out, fmt.Sprintf("changed custom field %s: also on %s", spec.Name, strings.Join(add, ",")))
+		default:
 			out = append(out, "exists  custom field "+spec.Name)
 		}
 	}
@@ -68,16 +97,22 @@ var tokenNeeds = []struct {
 	model, path string
 	actions     []string
 	optional    string
+	vms         bool // needed (and probed) only with vms.enabled
 }{
-	{"ipam.prefix", "/api/ipam/prefixes/", []string{"view", "add", "change", "delete"}, ""},
-	{"ipam.iprange", "/api/ipam/ip-ranges/", []string{"view", "add", "delete"}, ""},
-	{"ipam.ipaddress", "/api/ipam/ip-addresses/", []string{"view", "add", "change", "delete"}, ""},
-	{"extras.tag", "/api/extras/tags/", []string{"view"}, ""},
-	{"extras.customfield", "/api/extras/custom-fields/", []string{"view"}, ""},
-	{"ipam.vrf", "/api/ipam/vrfs/", []string{"view"}, "when ARs or pool.vrf name a VRF"},
-	{"ipam.role", "/api/ipam/roles/", []string{"view"}, "when ARs or pool.role name a role"},
-	{"tenancy.tenant", "/api/tenancy/tenants/", []string{"view"}, "when ARs or pool.tenant name a tenant"},
-	{"dcim.site", "/api/dcim/sites/", []string{"view"}, "when ARs name NETBOX_SITE"},
+	{"ipam.prefix", "/api/ipam/prefixes/", []string{"view", "add", "change", "delete"}, "", false},
+	{"ipam.iprange", "/api/ipam/ip-ranges/", []string{"view", "add", "delete"}, "", false},
+	{"ipam.ipaddress", "/api/ipam/ip-addresses/", []string{"view", "add", "change", "delete"}, "", false},
+	{"extras.tag", "/api/extras/tags/", []string{"view"}, "", false},
+	{"extras.customfield", "/api/extras/custom-fields/", []string{"view"}, "", false},
+	{"ipam.vrf", "/api/ipam/vrfs/", []string{"view"}, "when ARs or pool.vrf name a VRF", false},
+	{"ipam.role", "/api/ipam/roles/", []string{"view"}, "when ARs or pool.role name a role", false},
+	{"tenancy.tenant", "/api/tenancy/tenants/", []string{"view"}, "when ARs or pool.tenant name a tenant", false},
+	{"dcim.site", "/api/dcim/sites/", []string{"view"}, "when ARs name NETBOX_SITE", false},
+	{"virtualization.clustertype", "/api/virtualization/cluster-types/", []string{"view", "add"}, "", true},
+	{"virtualization.cluster", "/api/virtualization/clusters/", []string{"view", "add"}, "", true},
+	{"virtualization.virtualmachine", "/api/virtualization/virtual-machines/", []string{"view", "add", "change", "delete"}, "", true},
+	{"virtualization.vminterface", "/api/virtualization/interfaces/", []string{"view", "add", "delete"}, "", true},
+	{"dcim.macaddress", "/api/dcim/mac-addresses/", []string{"add"}, "", true},
 }
 
 var actionMethod = map[string]string{"view": "GET", "add": "POST", "change": "PATCH", "delete": "DELETE"}
@@ -115,11 +150,19 @@ func (d *Driver) Check(ctx context.Context) CheckReport {
 // leases name their VM only after `netbox-ipam sync`, which is a choice, not a fault.
 func (d *Driver) checkHooks(ctx context.Context, r *CheckReport) {
 	have, err := d.HooksInstalled(ctx)
+	var missing []string
+	for _, h := range d.hooks() {
+		if _, ok := have[h.key]; !ok {
+			missing = append(missing, d.hookName(h))
+		}
+	}
 	switch {
 	case err != nil:
 		r.line("WARN", "hooks", "cannot ask oned ("+err.Error()+"); run check on the front-end as oneadmin to see them")
-	case len(have) < len(hookCalls):
+	case len(have) == 0:
 		r.line("WARN", "hooks", "not installed: leases name their VM only after `netbox-ipam sync`; run `netbox-ipam hooks install`")
+	case len(missing) > 0:
+		r.line("WARN", "hooks", "missing "+strings.Join(missing, ", ")+"; run `netbox-ipam hooks install`")
 	default:
 		r.line("ok", "hooks", fmt.Sprintf("installed (%d)", len(have)))
 	}
@@ -161,6 +204,9 @@ func pass(good bool) string {
 // checkPermissions probes what the token may do on each model the driver uses.
 func (d *Driver) checkPermissions(ctx context.Context, r *CheckReport) bool {
 	for _, need := range tokenNeeds {
+		if need.vms && !d.cfg.VMs.Enabled {
+			continue
+		}
 		var missing []string
 		for _, a := range need.actions {
 			allowed, err := d.nb.Allowed(ctx, actionMethod[a], need.path)
@@ -191,15 +237,15 @@ func (d *Driver) checkSchema(ctx context.Context, r *CheckReport) {
 	} else {
 		r.line("ok", "tag "+d.cfg.Tag, "present")
 	}
-	for _, spec := range customFields {
+	for _, spec := range d.fields() {
 		f, err := d.nb.CustomFieldByName(ctx, spec.Name)
 		switch {
 		case netbox.IsNotFound(err):
 			r.line("FAIL", "custom field "+spec.Name, "missing: run `netbox-ipam setup`")
 		case err != nil:
 			r.line("FAIL", "custom field "+spec.Name, err.Error())
-		case !sameSet(f.ObjectTypes, spec.ObjectTypes):
-			r.line("FAIL", "custom field "+spec.Name, fmt.Sprintf("is on %v, want %v", f.ObjectTypes, spec.ObjectTypes))
+		case len(lacking(f.ObjectTypes, spec.ObjectTypes)) > 0:
+			r.line("FAIL", "custom field "+spec.Name, fmt.Sprintf("is on %v, not on %v: run `netbox-ipam setup`", f.ObjectTypes, lacking(f.ObjectTypes, spec.ObjectTypes)))
 		case f.FilterLogic.Value != "exact":
 			r.line("FAIL", "custom field "+spec.Name, "filter logic is "+f.FilterLogic.Value+", want exact (a loose filter matches substrings)")
 		default:
@@ -208,20 +254,19 @@ func (d *Driver) checkSchema(ctx context.Context, r *CheckReport) {
 	}
 }
 
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
+// lacking is what of want have lacks (object types an admin added are fine).
+func lacking(have, want []string) []string {
 	m := map[string]bool{}
-	for _, x := range a {
+	for _, x := range have {
 		m[x] = true
 	}
-	for _, x := range b {
+	var out []string
+	for _, x := range want {
 		if !m[x] {
-			return false
+			out = append(out, x)
 		}
 	}
-	return true
+	return out
 }
 
 // versionAtLeast compares a NetBox version ("4.7.3", "4.10.0-beta") with major.minor.

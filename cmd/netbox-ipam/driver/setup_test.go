@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
@@ -146,5 +147,41 @@ func TestCheckHooks(t *testing.T) {
 	list = "<HOOK_POOL><HOOK><ID>1</ID><NAME>netbox-ipam-netbox-vm-allocate</NAME></HOOK><HOOK><ID>2</ID><NAME>netbox-ipam-netbox-vm-attachnic</NAME></HOOK></HOOK_POOL>"
 	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1] != (CheckLine{"ok", "hooks", "installed (2)"}) {
 		t.Fatalf("with hooks: %+v", r.Lines[len(r.Lines)-1])
+	}
+	// vms.enabled wants three more.
+	f.d.cfg.VMs = config.VMs{Enabled: true, ClusterType: "OpenNebula"}
+	if r := f.d.Check(context.Background()); r.Lines[len(r.Lines)-1].Word != "WARN" || !strings.Contains(r.Lines[len(r.Lines)-1].Msg, "missing netbox-ipam-netbox-vm-detachnic, netbox-ipam-netbox-vm-running, netbox-ipam-netbox-vm-done") {
+		t.Fatalf("vms without their hooks: %+v", r.Lines[len(r.Lines)-1])
+	}
+}
+
+// Turning vms.enabled on: setup puts one_vm_id on virtual machines too (keeping what
+// an admin added) and creates one_cluster_id; check fails until it did, and wants the
+// token's virtualization permissions.
+func TestSetupVMs(t *testing.T) {
+	f := newFixture(t)
+	cf := f.nb.Fields[mapping.CFVMID]
+	cf.ObjectTypes = append(cf.ObjectTypes, "dcim.device")
+	f.nb.Fields[mapping.CFVMID] = cf
+	f.d.cfg.VMs = config.VMs{Enabled: true, ClusterType: "OpenNebula"}
+	if r := f.d.Check(context.Background()); r.OK {
+		t.Fatal("check passed before setup added the VM fields")
+	}
+	lines, err := f.d.Setup(context.Background())
+	out := strings.Join(lines, "\n")
+	if err != nil || !strings.Contains(out, "changed custom field one_vm_id: also on virtualization.virtualmachine") ||
+		!strings.Contains(out, "created custom field one_cluster_id on virtualization.cluster") {
+		t.Fatalf("setup: %v\n%s", err, out)
+	}
+	if got := f.nb.Fields[mapping.CFVMID].ObjectTypes; strings.Join(got, ",") != "ipam.ipaddress,dcim.device,virtualization.virtualmachine" {
+		t.Errorf("one_vm_id on %v", got)
+	}
+	f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte("<HOOK_POOL/>"), nil })
+	if r := f.d.Check(context.Background()); !r.OK {
+		t.Fatalf("check after setup: %+v", r.Lines)
+	}
+	f.nb.Denied["POST /api/virtualization/virtual-machines/"] = true
+	if r := f.d.Check(context.Background()); r.OK {
+		t.Fatal("check passed with a token that may not add virtual machines")
 	}
 }

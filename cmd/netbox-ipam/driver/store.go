@@ -52,11 +52,29 @@ type IPAddresses interface {
 	DeleteIPAddresses(ctx context.Context, ids []int) error
 }
 
+// VMs are the NetBox virtualization objects the hooks keep for OpenNebula's VMs
+// (vms.enabled), and the custom field setup extends to them.
+type VMs interface {
+	ClusterTypeBySlug(ctx context.Context, slug string) (netbox.Ref, error)
+	CreateClusterType(ctx context.Context, name, slug, tag, description string) (netbox.Ref, error)
+	ClusterWith(ctx context.Context, typeSlug, tag, field, value string) (netbox.Cluster, bool, error)
+	CreateCluster(ctx context.Context, s netbox.ClusterSpec) (netbox.Cluster, error)
+	VirtualMachinesWith(ctx context.Context, tag, field string, values ...string) ([]netbox.VirtualMachine, error)
+	CreateVirtualMachine(ctx context.Context, s netbox.VirtualMachineSpec) (netbox.VirtualMachine, error)
+	PatchVirtualMachine(ctx context.Context, id int, fields map[string]any) (netbox.VirtualMachine, error)
+	DeleteVirtualMachine(ctx context.Context, id int) error
+	VMInterfaces(ctx context.Context, vmID int) ([]netbox.VMInterface, error)
+	CreateVMInterfaces(ctx context.Context, specs []netbox.VMInterfaceSpec) ([]netbox.VMInterface, error)
+	DeleteVMInterfaces(ctx context.Context, ids []int) error
+	IPAddressesOfVM(ctx context.Context, vmID int) ([]netbox.IPAddress, error)
+}
+
 // Store is what the actions, audit and sync use.
 type Store interface {
 	Prefixes
 	IPRanges
 	IPAddresses
+	VMs
 	// Resolve finds a VRF, tenant, role or site by id, slug or name.
 	Resolve(ctx context.Context, kind, s string) (netbox.Ref, error)
 	// Requests is how many HTTP requests the store has sent (for the log and audit).
@@ -73,6 +91,7 @@ type Schema interface {
 	CreateTag(ctx context.Context, name, slug, description string) (netbox.Tag, error)
 	CustomFieldByName(ctx context.Context, name string) (netbox.CustomField, error)
 	CreateCustomField(ctx context.Context, s netbox.CustomFieldSpec) (netbox.CustomField, error)
+	PatchCustomField(ctx context.Context, id int, fields map[string]any) (netbox.CustomField, error)
 }
 
 // Backend is a whole NetBox: Store and Schema.

@@ -1,0 +1,218 @@
+package driver
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
+)
+
+func vmsOn(c *config.Config) { c.VMs = config.VMs{Enabled: true, ClusterType: "OpenNebula"} }
+
+// vmFixture is a registered AR with vms.enabled, two leases (10.70.0.10 and .11) and
+// an oned that knows network 7 (in cluster 100) and clusters 100 and 101.
+func vmFixture(t *testing.T) (*fixture, mapping.Attrs, *[]string) {
+	f, ar := registered(t, nil, vmsOn)
+	for i := 0; i < 2; i++ {
+		if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var asked []string
+	vnet := strings.Replace(vnetXML(ar), "<NAME>cloud</NAME>", "<NAME>cloud</NAME><CLUSTERS><ID>100</ID></CLUSTERS>", 1)
+	clusters := map[string]string{"100": "default", "101": "edge"}
+	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+		asked = append(asked, name+" "+strings.Join(args, " "))
+		if name == "onecluster" {
+			return []byte("<CLUSTER><ID>" + args[2] + "</ID><NAME>" + clusters[args[2]] + "</NAME></CLUSTER>"), nil
+		}
+		return []byte(vnet), nil
+	})
+	f.nb.Calls = nil
+	return f, ar, &asked
+}
+
+func vmWith(state, lcm, cluster string, nics ...string) mapping.VM {
+	vm := mapping.VM{ID: "42", Name: "web", State: state, LCMState: lcm}
+	for _, id := range nics {
+		last := map[string]string{"0": "0a", "1": "0b"}[id]
+		vm.NICs = append(vm.NICs, mapping.NIC{ID: id, Name: "NIC" + id, NetworkID: "7", ARID: "0", IP: "10.70.0." + map[string]string{"0": "10", "1": "11"}[id], MAC: "02:00:0a:46:00:" + last})
+	}
+	if cluster != "" {
+		vm.History = append(vm.History, struct {
+			ClusterID string `xml:"CID"`
+		}{cluster})
+	}
+	return vm
+}
+
+// The NetBox virtual machine through a VM's life: created on allocate in the cluster
+// of its network, moved to its host's cluster and made active when running, its
+// interface gone on nic-detach (the address stays), removed on terminate with every
+// address that was on it left in NetBox, someone else's included.
+func TestHookKeepsNetBoxVM(t *testing.T) {
+	f, _, asked := vmFixture(t)
+	ctx := context.Background()
+	one := func() *netbox.VirtualMachine {
+		t.Helper()
+		if len(f.nb.VMs) != 1 {
+			t.Fatalf("%d NetBox VMs, want 1", len(f.nb.VMs))
+		}
+		for _, v := range f.nb.VMs {
+			return v
+		}
+		return nil
+	}
+	onIface := func(ip string) string {
+		a := f.addr(ip)
+		if a == nil || a.AssignedObjectType == "" {
+			return ""
+		}
+		return f.nb.Interfaces[a.AssignedObjectID].Name
+	}
+
+	// allocate: pending, not placed yet.
+	if _, err := f.d.Hook(ctx, vmWith("1", "0", "", "0", "1")); err != nil {
+		t.Fatal(err)
+	}
+	v := one()
+	c := f.nb.Clusters[netbox.RefID(v.Cluster)]
+	if v.Name != "web" || v.Status.Value != "planned" || v.CustomString(mapping.CFVMID) != "42" || !v.HasTag("opennebula") ||
+		c == nil || c.Name != "default" || c.CustomString(mapping.CFClusterID) != "100" || f.nb.ClusterTypes["opennebula"].Name != "OpenNebula" {
+		t.Fatalf("VM %+v in cluster %+v", v, c)
+	}
+	if len(f.nb.Interfaces) != 2 || onIface("10.70.0.10") != "NIC0" || onIface("10.70.0.11") != "NIC1" || netbox.RefID(v.PrimaryIP4) != f.addr("10.70.0.10").ID {
+		t.Fatalf("interfaces %v, primary %v", f.nb.Interfaces, v.PrimaryIP4)
+	}
+	for _, i := range f.nb.Interfaces {
+		if want := map[string]string{"NIC0": "02:00:0A:46:00:0A", "NIC1": "02:00:0A:46:00:0B"}[i.Name]; i.MACAddress != want {
+			t.Errorf("%s MAC %q, want %q", i.Name, i.MACAddress, want)
+		}
+	}
+	if f.addr("10.70.0.10").CustomString(mapping.CFVMID) != "42" {
+		t.Errorf("the label was not written with the VM: %+v", f.addr("10.70.0.10"))
+	}
+
+	// running on a host of cluster 101; then the same hook again changes nothing.
+	if _, err := f.d.Hook(ctx, vmWith("3", "3", "101", "0", "1")); err != nil {
+		t.Fatal(err)
+	}
+	if v = one(); v.Status.Value != "active" || f.nb.Clusters[netbox.RefID(v.Cluster)].Name != "edge" || len(f.nb.Clusters) != 2 {
+		t.Fatalf("running: %+v, clusters %d", v, len(f.nb.Clusters))
+	}
+	f.nb.Calls = nil
+	if _, err := f.d.Hook(ctx, vmWith("3", "3", "101", "0", "1")); err != nil || strings.Contains(strings.Join(f.nb.Calls, " "), "Patch") || strings.Contains(strings.Join(f.nb.Calls, " "), "Create") {
+		t.Fatalf("a hook with nothing new wrote: %v %v", f.nb.Calls, err)
+	}
+
+	// nic-detach of NIC0 while its lease object stays (release: deprecate).
+	if _, err := f.d.Hook(ctx, vmWith("3", "3", "101", "1")); err != nil {
+		t.Fatal(err)
+	}
+	if v = one(); len(f.nb.Interfaces) != 1 || onIface("10.70.0.10") != "" || f.addr("10.70.0.10") == nil || netbox.RefID(v.PrimaryIP4) != f.addr("10.70.0.11").ID {
+		t.Fatalf("after detach: interfaces %v, .10 %+v, primary %v", f.nb.Interfaces, f.addr("10.70.0.10"), v.PrimaryIP4)
+	}
+
+	// An admin puts an address of their own on the VM's interface; terminate.
+	mine, _ := f.nb.CreateIPAddresses(ctx, []netbox.IPAddressSpec{{Address: "10.70.0.50/24", Description: "admin's"}})
+	for id := range f.nb.Interfaces {
+		if _, err := f.nb.PatchIPAddress(ctx, mine[0].ID, map[string]any{"assigned_object_type": netbox.VMInterfaceType, "assigned_object_id": id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := f.d.Hook(ctx, vmWith("6", "0", "101", "1"))
+	if err != nil || len(f.nb.VMs) != 0 || len(f.nb.Interfaces) != 0 || f.addr("10.70.0.11") == nil || f.nb.Addresses[mine[0].ID] == nil {
+		t.Fatalf("terminate: %v; VMs %d, interfaces %d, .11 %v, admin's %v", err, len(f.nb.VMs), len(f.nb.Interfaces), f.addr("10.70.0.11"), f.nb.Addresses[mine[0].ID])
+	}
+	if got := strings.Join(resp.Changes, " "); got != "-virtual-machine/"+itoa(v.ID) {
+		t.Errorf("changes %q", got)
+	}
+	if _, err := f.d.Hook(ctx, vmWith("6", "0", "101", "1")); err != nil || len(f.nb.Clusters) != 2 {
+		t.Errorf("terminate again: %v", err)
+	}
+	if !strings.Contains(strings.Join(*asked, ";"), "onecluster show -x 101") {
+		t.Errorf("oned was asked %v", *asked)
+	}
+}
+
+// Where the driver's NetBox VM stops: it is kept only with vms.enabled, for a VM that
+// holds a lease of the driver; an interface someone else added to it stays; a failure
+// half way leaves what was made for the next hook.
+func TestHookNetBoxVMCases(t *testing.T) {
+	ctx := context.Background()
+	t.Run("vms off: labels only", func(t *testing.T) {
+		f, ar := registered(t, nil)
+		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+			t.Fatal(err)
+		}
+		f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+		if _, err := f.d.Hook(ctx, vmWith("3", "3", "0", "0")); err != nil || len(f.nb.VMs)+len(f.nb.Clusters) != 0 {
+			t.Fatalf("%v, %d VMs", err, len(f.nb.VMs))
+		}
+	})
+	t.Run("no lease of the driver any more: the VM goes", func(t *testing.T) {
+		f, _, _ := vmFixture(t)
+		if _, err := f.d.Hook(ctx, vmWith("3", "3", "100", "0")); err != nil || len(f.nb.VMs) != 1 {
+			t.Fatal(err)
+		}
+		if _, err := f.d.Hook(ctx, vmWith("3", "3", "100")); err != nil || len(f.nb.VMs) != 0 || f.addr("10.70.0.10") == nil {
+			t.Fatalf("%v; VMs %d", err, len(f.nb.VMs))
+		}
+	})
+	t.Run("someone else's interface on the driver's VM stays", func(t *testing.T) {
+		f, _, _ := vmFixture(t)
+		if _, err := f.d.Hook(ctx, vmWith("3", "3", "100", "0")); err != nil {
+			t.Fatal(err)
+		}
+		var vmID int
+		for id := range f.nb.VMs {
+			vmID = id
+		}
+		if _, err := f.nb.CreateVMInterfaces(ctx, []netbox.VMInterfaceSpec{{VMID: vmID, Name: "mgmt"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.d.Hook(ctx, vmWith("3", "3", "100", "0")); err != nil || len(f.nb.Interfaces) != 2 {
+			t.Fatalf("%v; interfaces %v", err, f.nb.Interfaces)
+		}
+	})
+	t.Run("interfaces refused: the next hook finishes", func(t *testing.T) {
+		f, _, _ := vmFixture(t)
+		f.nb.Inject(netboxtest.Fault{Op: "CreateVMInterfaces", Err: netboxtest.Refused("CreateVMInterfaces", 403, "You do not have permission to create MAC addresses.")})
+		if _, err := f.d.Hook(ctx, vmWith("1", "0", "", "0", "1")); err == nil {
+			t.Fatal("no error")
+		}
+		if f.addr("10.70.0.10").AssignedObjectType != "" || f.addr("10.70.0.10").CustomString(mapping.CFVMID) != "" {
+			t.Fatalf("half a record: %+v", f.addr("10.70.0.10"))
+		}
+		if _, err := f.d.Hook(ctx, vmWith("1", "0", "", "0", "1")); err != nil || len(f.nb.VMs) != 1 || len(f.nb.Interfaces) != 2 || f.addr("10.70.0.11").AssignedObjectType == "" {
+			t.Fatalf("next hook: %v; VMs %d, interfaces %d", err, len(f.nb.VMs), len(f.nb.Interfaces))
+		}
+	})
+	t.Run("a VM in no cluster: labels now, the VM later", func(t *testing.T) {
+		f, ar := registered(t, nil, vmsOn)
+		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+			t.Fatal(err)
+		}
+		f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+		if _, err := f.d.Hook(ctx, vmWith("1", "0", "", "0")); err != nil || len(f.nb.VMs) != 0 || f.addr("10.70.0.10").CustomString(mapping.CFVMID) != "42" {
+			t.Fatalf("%v; VMs %d, lease %+v", err, len(f.nb.VMs), f.addr("10.70.0.10"))
+		}
+	})
+}
+
+// A VM's OpenNebula state as its NetBox status.
+func TestVMStatus(t *testing.T) {
+	for _, tc := range []struct{ state, lcm, want string }{
+		{"1", "0", "planned"}, {"2", "0", "planned"}, {"3", "1", "staged"}, {"3", "3", "active"}, {"3", "16", "offline"},
+		{"3", "36", "failed"}, {"3", "43", "staged"}, {"3", "61", "failed"}, {"8", "0", "offline"}, {"9", "0", "offline"},
+		{"5", "0", "paused"}, {"7", "0", "failed"}, {"3", "", "staged"},
+	} {
+		if got := mapping.VMStatus(tc.state, tc.lcm); got != tc.want {
+			t.Errorf("STATE %s LCM_STATE %s: %s, want %s", tc.state, tc.lcm, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// TestHooksKeepNetBoxVMs: with vms.enabled and the hooks installed, NetBox shows an
+// OpenNebula VM as a virtual machine (its name, id, status and the cluster of its
+// host), with an interface per NIC carrying the MAC and the lease, within seconds of
+// onevm create, nic-attach and nic-detach; after terminate nothing of it is left.
+func TestHooksKeepNetBoxVMs(t *testing.T) {
+	o := oned(t)
+	conf := o.vmsConfig(t)
+	env := []string{"NETBOX_IPAM_CONFIG=" + conf}
+	if out, code := o.driverEnv(t, "netbox", nil, env, "setup"); code != 0 || !strings.Contains(out, "one_cluster_id") {
+		t.Fatalf("setup with vms: exit %d\n%s", code, out)
+	}
+	o.driver(t, "netbox", nil, "hooks", "remove") // another test's, without vms
+	out, code := o.driverEnv(t, "netbox", nil, env, "hooks", "install")
+	if code != 0 || !strings.Contains(out, "created hook netbox-ipam-netbox-vm-done") {
+		t.Fatalf("hooks install with vms: exit %d\n%s", code, out)
+	}
+	t.Cleanup(func() { o.driver(t, "netbox", nil, "hooks", "remove") })
+	t.Cleanup(func() { o.hookFailures(t) })
+	if out, code := o.driverEnv(t, "netbox", nil, env, "check"); !strings.Contains(out, "ok   hooks") {
+		t.Errorf("check with the vms hooks: exit %d\n%s", code, out)
+	}
+
+	vrf, net := o.spanNet(t, "10.116.0.0/24", "10.116.0.10", 20, "")
+	name := uniq("vm-in-netbox")
+	start := time.Now()
+	vm := o.runningVM(t, fmt.Sprintf("NAME = %q\nNIC = [ NETWORK_ID = %d ]", name, net))
+	id := strconv.Itoa(vm.ID)
+	var nbvm netbox.VirtualMachine
+	o.eventuallyVM(t, id, func(v netbox.VirtualMachine, ifaces map[string]netbox.VMInterface, on map[string]string) error {
+		nbvm = v
+		switch {
+		case v.Name != name || v.Status.Value != "active" || v.Cluster == nil:
+			return fmt.Errorf("virtual machine %q status %s cluster %v", v.Name, v.Status.Value, v.Cluster)
+		case len(ifaces) != 1 || !strings.EqualFold(ifaces["NIC0"].MACAddress, vm.NICs[0].MAC):
+			return fmt.Errorf("interfaces %+v", ifaces)
+		case on[vm.NICs[0].IP] != "NIC0" || v.PrimaryIP4 == nil:
+			return fmt.Errorf("addresses on interfaces %v, primary %v", on, v.PrimaryIP4)
+		}
+		return nil
+	})
+	t.Logf("create: NetBox virtual machine %d complete %s after onevm create", nbvm.ID, time.Since(start).Round(time.Millisecond))
+	cl, ok, err := o.nb.ClusterWith(context.Background(), "opennebula", o.tag, "one_cluster_id", "0")
+	if err != nil || !ok || cl.ID != nbvm.Cluster.ID || cl.Name != "default" {
+		t.Errorf("the VM's cluster %v is not the driver's cluster of OpenNebula cluster 0 (default): %+v %v", nbvm.Cluster, cl, err)
+	}
+	if ip := o.ips(t, vrf)[vm.NICs[0].IP]; nbvm.PrimaryIP4.ID != ip.ID {
+		t.Errorf("primary IPv4 %d, lease %+v", nbvm.PrimaryIP4.ID, ip)
+	}
+
+	start = time.Now()
+	o.must(t, "onevm", "nic-attach", id, "--network", strconv.Itoa(net))
+	var ip2, nic2 string
+	eventually(t, "the attached NIC", func() error {
+		if d := o.vm(t, vm.ID); len(d.NICs) == 2 {
+			ip2, nic2 = d.NICs[1].IP, d.NICs[1].NICID
+			return nil
+		}
+		return fmt.Errorf("one NIC")
+	})
+	o.eventuallyVM(t, id, func(_ netbox.VirtualMachine, ifaces map[string]netbox.VMInterface, on map[string]string) error {
+		if len(ifaces) != 2 || on[ip2] != "NIC"+nic2 {
+			return fmt.Errorf("interfaces %v, addresses on them %v", len(ifaces), on)
+		}
+		return nil
+	})
+	t.Logf("nic-attach: interface and lease after %s", time.Since(start).Round(time.Millisecond))
+
+	o.waitRunning(t, vm.ID)
+	start = time.Now()
+	o.must(t, "onevm", "nic-detach", id, nic2)
+	o.eventuallyVM(t, id, func(_ netbox.VirtualMachine, ifaces map[string]netbox.VMInterface, on map[string]string) error {
+		if len(ifaces) != 1 || len(on) != 1 {
+			return fmt.Errorf("interfaces %d, addresses on them %v", len(ifaces), on)
+		}
+		return nil
+	})
+	t.Logf("nic-detach: interface gone after %s", time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	o.terminate(t, vm.ID)
+	eventually(t, "the virtual machine gone", func() error {
+		vms, err := o.nb.VirtualMachinesWith(context.Background(), o.tag, "one_vm_id", id)
+		if err != nil || len(vms) != 0 {
+			return fmt.Errorf("NetBox holds %d virtual machines of VM %s (%v)", len(vms), id, err)
+		}
+		if n := len(o.ips(t, vrf)); n != 0 {
+			return fmt.Errorf("NetBox holds %d addresses", n)
+		}
+		return nil
+	})
+	t.Logf("terminate: virtual machine and leases gone after %s", time.Since(start).Round(time.Millisecond))
+}
+
+// hookFailures logs, when the test failed, what the driver's hooks said when they
+// failed (onehem-server keeps each run's output in the hook's EXECUTION_RECORDs).
+func (o *One) hookFailures(t *testing.T) {
+	if !t.Failed() {
+		return
+	}
+	var pool struct {
+		Hooks []struct {
+			ID   string `xml:"ID"`
+			Name string `xml:"NAME"`
+		} `xml:"HOOK"`
+	}
+	out, _ := o.cli("onehook", "list", "-x")
+	_ = xml.Unmarshal([]byte(out), &pool)
+	for _, h := range pool.Hooks {
+		if !strings.HasPrefix(h.Name, "netbox-ipam-") {
+			continue
+		}
+		show, _ := o.cli("onehook", "show", "-x", h.ID)
+		var one struct {
+			Records []struct {
+				Code   string `xml:"EXECUTION_RESULT>CODE"`
+				Stderr string `xml:"EXECUTION_RESULT>STDERR"`
+			} `xml:"HOOKLOG>HOOK_EXECUTION_RECORD"`
+		}
+		_ = xml.Unmarshal([]byte(show), &one)
+		for _, r := range one.Records {
+			if r.Code != "0" {
+				msg, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Stderr))
+				t.Logf("hook %s failed (exit %s): %s", h.Name, r.Code, msg)
+			}
+		}
+	}
+}
+
+// vmsConfig is the installed driver's configuration with vms.enabled, in a file of the
+// test's own (the hooks name it; oned's actions keep the installed one).
+func (o *One) vmsConfig(t *testing.T) string {
+	t.Helper()
+	dir := o.vars["NETBOX_IPAM_CONFDIR"]
+	if dir == "" {
+		t.Skip("the driver's configuration is only known on the test oned's machine (.opennebula.env)")
+	}
+	base, err := os.ReadFile(filepath.Join(dir, "netbox-ipam.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(t.TempDir(), "netbox-ipam-vms.yaml")
+	if err := os.WriteFile(conf, append(base, "\nvms:\n  enabled: true\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+// eventuallyVM waits until the driver's NetBox virtual machine of OpenNebula VM id
+// passes check, given its interfaces by name and which interface each address is on.
+func (o *One) eventuallyVM(t *testing.T, id string, check func(netbox.VirtualMachine, map[string]netbox.VMInterface, map[string]string) error) {
+	t.Helper()
+	ctx := context.Background()
+	eventually(t, "NetBox virtual machine of VM "+id, func() error {
+		vms, err := o.nb.VirtualMachinesWith(ctx, o.tag, "one_vm_id", id)
+		if err != nil || len(vms) != 1 {
+			return fmt.Errorf("%d virtual machines (%v)", len(vms), err)
+		}
+		list, err := o.nb.VMInterfaces(ctx, vms[0].ID)
+		if err != nil {
+			return err
+		}
+		ifaces, byID := map[string]netbox.VMInterface{}, map[int]string{}
+		for _, i := range list {
+			ifaces[i.Name], byID[i.ID] = i, i.Name
+		}
+		addrs, err := o.nb.IPAddressesOfVM(ctx, vms[0].ID)
+		if err != nil {
+			return err
+		}
+		on := map[string]string{}
+		for _, a := range addrs {
+			if ip, err := a.Addr(); err == nil {
+				on[ip.String()] = byID[a.AssignedObjectID]
+			}
+		}
+		return check(vms[0], ifaces, on)
+	})
+}
