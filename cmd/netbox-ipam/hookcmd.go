@@ -6,7 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
@@ -18,21 +21,22 @@ func (p *program) hook(s *session, ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(p.stderr, &mapping.InputError{Msg: "cannot read the hook's argument from stdin: " + err.Error()})
 	}
+	start, sent := time.Now(), s.nb.Requests()
+	var resp driver.HookResponse
+	name := strings.Join(args[1:], " ")
 	if args[1] == "state" {
-		vm, err := mapping.ParseVM(raw)
-		if err == nil {
-			_, err = s.d.Hook(ctx, vm)
+		var vm mapping.VM
+		if vm, err = mapping.ParseVM(raw); err == nil {
+			resp, err = s.d.Hook(ctx, vm)
 		}
-		if err != nil {
-			return fail(p.stderr, err)
+	} else {
+		var info mapping.CallInfo
+		if info, err = mapping.ParseCallInfo(raw); err == nil {
+			resp, err = s.d.HookCall(ctx, args[2], info)
 		}
-		return 0
 	}
-	info, err := mapping.ParseCallInfo(raw)
+	logHook(s.log, name, resp.VM, resp.Changes, err, s.nb.Requests()-sent, time.Since(start))
 	if err != nil {
-		return fail(p.stderr, err)
-	}
-	if _, err := s.d.HookCall(ctx, args[2], info); err != nil {
 		return fail(p.stderr, err)
 	}
 	return 0

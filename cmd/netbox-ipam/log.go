@@ -96,3 +96,20 @@ func logAction(log *slog.Logger, name string, req driver.Request, res result, er
 		log.Info("ok", attrs...)
 	}
 }
+
+// logHook writes a hook's line: which hook, the VM (or virtual router) it kept, the
+// NetBox objects created and removed, requests and duration; failures at error level
+// (onehem-server keeps only the last runs' output in `onehook show`).
+func logHook(log *slog.Logger, hook, vm string, changes []string, err error, requests int, took time.Duration) {
+	if log == nil {
+		return
+	}
+	attrs := []any{"action", "hook", "hook", hook, "vm", vm, "objects", strings.Join(changes, " "),
+		"netbox_requests", requests, "duration_ms", took.Milliseconds()}
+	if err != nil {
+		msg, code := describe(err)
+		log.Error("failed", append(attrs, "exit", code, "error", mapping.OneLine(msg))...)
+		return
+	}
+	log.Info("ok", attrs...)
+}

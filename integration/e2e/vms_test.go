@@ -106,6 +106,11 @@ func TestHooksKeepNetBoxVMs(t *testing.T) {
 		return nil
 	})
 	t.Logf("terminate: virtual machine and leases gone after %s", time.Since(start).Round(time.Millisecond))
+	// Each hook run is a line of the driver's log: the DONE hook's names what it removed.
+	log, _ := os.ReadFile(filepath.Join(o.vars["ONE_LOCATION"], "var", "netbox-ipam-netbox.log"))
+	if want := fmt.Sprintf("action=hook hook=state vm=%s objects=-virtual-machine/%d", id, nbvm.ID); !strings.Contains(string(log), want) {
+		t.Errorf("the driver's log has no %q", want)
+	}
 }
 
 // hookFailures logs, when the test failed, what the driver's hooks said when they

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -22,11 +23,12 @@ type Driver struct {
 	nb   Backend
 	info io.Writer
 	one  OneCLI
+	lock Locker
 }
 
 // New builds a Driver over a NetBox; INFO lines go to info (stderr, which oned logs).
 func New(cfg config.Config, store Backend, info io.Writer) *Driver {
-	return &Driver{cfg: cfg, nb: store, info: info, one: execCLI}
+	return &Driver{cfg: cfg, nb: store, info: info, one: frontEnd(os.Getenv), lock: fileLock}
 }
 
 // WithCLI replaces OpenNebula's CLI (tests give recorded `onevnet` answers).

@@ -5,13 +5,9 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -91,62 +87,22 @@ const (
 	raftFollower = 2
 )
 
-// raftState asks the local oned (ONE_XMLRPC, ONE_AUTH as the CLI reads them) for its
-// RAFT state; no CLI command shows the local server's own.
+// raftState asks the local oned for its RAFT state; no CLI command shows the local
+// server's own.
 func raftState(ctx context.Context, getenv func(string) string) (int, error) {
-	endpoint := getenv("ONE_XMLRPC")
-	if endpoint == "" {
-		endpoint = "http://localhost:2633/RPC2"
-	}
-	authFile := getenv("ONE_AUTH")
-	if authFile == "" {
-		authFile = filepath.Join(getenv("HOME"), ".one", "one_auth")
-	}
-	auth, err := os.ReadFile(authFile)
+	doc, err := oneRPC(ctx, getenv, "one.zone.raftstatus")
 	if err != nil {
-		return 0, openNebulaf("cannot read OpenNebula credentials: %v", err)
+		return 0, err
 	}
-	var body bytes.Buffer
-	body.WriteString(`<?xml version="1.0"?><methodCall><methodName>one.zone.raftstatus</methodName><params><param><value><string>`)
-	xml.EscapeText(&body, bytes.TrimSpace(auth))
-	body.WriteString(`</string></value></param></params></methodCall>`)
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "POST", endpoint, &body)
-	if err != nil {
-		return 0, openNebulaf("ONE_XMLRPC %q: %v", endpoint, err)
-	}
-	req.Header.Set("Content-Type", "text/xml")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, openNebulaf("asking oned for its RAFT state: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return 0, openNebulaf("asking oned for its RAFT state: %v", err)
-	}
-	return parseRaftStatus(raw)
+	return raftStateOf(doc)
 }
 
-// parseRaftStatus reads one.zone.raftstatus's answer: [ok, <RAFT> document or error, …].
-func parseRaftStatus(raw []byte) (int, error) {
-	var r struct {
-		Values []struct {
-			Boolean string `xml:"boolean"`
-			String  string `xml:"string"`
-		} `xml:"params>param>value>array>data>value"`
-	}
-	if err := xml.Unmarshal(raw, &r); err != nil || len(r.Values) < 2 {
-		return 0, openNebulaf("oned's answer to one.zone.raftstatus is not readable")
-	}
-	if r.Values[0].Boolean != "1" {
-		return 0, openNebulaf("oned refused one.zone.raftstatus: %s", mapping.OneLine(r.Values[1].String))
-	}
+// raftStateOf reads the STATE of a <RAFT> document.
+func raftStateOf(doc []byte) (int, error) {
 	var raft struct {
 		State *int `xml:"STATE"`
 	}
-	if err := xml.Unmarshal([]byte(r.Values[1].String), &raft); err != nil || raft.State == nil {
+	if err := xml.Unmarshal(doc, &raft); err != nil || raft.State == nil {
 		return 0, openNebulaf("oned's RAFT status has no STATE")
 	}
 	return *raft.State, nil

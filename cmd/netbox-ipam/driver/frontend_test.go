@@ -1,17 +1,17 @@
 package driver
 
 import (
-	"io"
-
 	"context"
 	"fmt"
-	"github.com/one-netbox-ipam/one-netbox-ipam/config"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 )
 
 // raftAnswer is one.zone.raftstatus's answer as oned writes it.
@@ -80,7 +80,15 @@ func TestSyncGate(t *testing.T) {
 	}
 }
 
+// oned's answers to one.zone.raftstatus: a state, a refusal, a proxy's page, no state.
 func TestParseRaftStatus(t *testing.T) {
+	parseRaftStatus := func(raw []byte) (int, error) {
+		doc, err := parseRPCAnswer("one.zone.raftstatus", raw)
+		if err != nil {
+			return 0, err
+		}
+		return raftStateOf(doc)
+	}
 	if s, err := parseRaftStatus([]byte(raftAnswer(3))); err != nil || s != 3 {
 		t.Errorf("leader: %d %v", s, err)
 	}
@@ -93,5 +101,40 @@ func TestParseRaftStatus(t *testing.T) {
 		if _, err := parseRaftStatus([]byte(tc.raw)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.raw, err, tc.want)
 		}
+	}
+}
+
+// The hooks' `show -x` go to oned's XML-RPC API (no Ruby start-up); other commands, and
+// a show of something that is not an id, go to the CLI.
+func TestFrontEndAsksXMLRPC(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = string(b)
+		if strings.Contains(got, "<int>404</int>") {
+			fmt.Fprint(w, `<methodResponse><params><param><value><array><data><value><boolean>0</boolean></value><value><string>[one.vn.info] Error getting virtual network [404].</string></value></data></array></value></param></params></methodResponse>`)
+			return
+		}
+		fmt.Fprint(w, `<methodResponse><params><param><value><array><data><value><boolean>1</boolean></value><value><string>&lt;VNET&gt;&lt;ID&gt;7&lt;/ID&gt;&lt;/VNET&gt;</string></value></data></array></value></param></params></methodResponse>`)
+	}))
+	defer srv.Close()
+	auth := filepath.Join(t.TempDir(), "one_auth")
+	if err := os.WriteFile(auth, []byte("oneadmin:pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"ONE_XMLRPC": srv.URL, "ONE_AUTH": auth}
+	one := frontEnd(func(k string) string { return env[k] })
+	out, err := one(context.Background(), "onevnet", "show", "-x", "7")
+	if err != nil || string(out) != "<VNET><ID>7</ID></VNET>" ||
+		!strings.Contains(got, "<methodName>one.vn.info</methodName>") || !strings.Contains(got, "<string>oneadmin:pw</string>") ||
+		!strings.Contains(got, "<int>7</int>") || !strings.Contains(got, "<boolean>0</boolean>") {
+		t.Fatalf("%q %v; request %s", out, err, got)
+	}
+	if _, err := one(context.Background(), "onevnet", "show", "-x", "404"); kindOf(err) != "opennebula" || !strings.Contains(err.Error(), "Error getting virtual network [404]") {
+		t.Errorf("refused: %v", err)
+	}
+	got = ""
+	if _, err := one(context.Background(), "onevnet", "show", "-x", "cloud"); got != "" || err == nil {
+		t.Errorf("a name went to XML-RPC (%q) or the missing CLI answered: %v", got, err)
 	}
 }

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -16,17 +17,26 @@ import (
 // then it reads the driver's objects at those addresses once and writes the records in
 // one bulk request. What it cannot tell apart is left as it is: `netbox-ipam sync`
 // catches up on it.
-func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (Response, error) {
+func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) {
 	c := d.begin("")
+	if d.cfg.VMs.Enabled {
+		unlock, err := d.lock(ctx, "vm-"+d.cfg.Name+"-"+vm.ID)
+		if err != nil {
+			return c.hookResponse(vm), fmt.Errorf("cannot lock VM %s's hooks: %w", vm.ID, err)
+		}
+		defer unlock()
+	}
 	if vm.Done() { // oned has freed its leases
-		return Response{Changes: c.changes}, c.forgetVM(ctx, vm.ID)
+		err := c.forgetVM(ctx, vm.ID)
+		return c.hookResponse(vm), err
 	}
 	nics, err := c.leasedNICs(ctx, vm)
 	if err != nil {
-		return Response{}, err
+		return c.hookResponse(vm), err
 	}
 	if len(nics) == 0 {
-		return Response{Changes: c.changes}, c.forgetVM(ctx, vm.ID)
+		err := c.forgetVM(ctx, vm.ID)
+		return c.hookResponse(vm), err
 	}
 	ips := make([]string, 0, len(nics))
 	for _, n := range nics {
@@ -34,25 +44,36 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (Response, error) {
 	}
 	have, err := d.nb.IPAddressesTaggedAt(ctx, d.cfg.Tag, ips)
 	if err != nil {
-		return Response{}, err
+		return c.hookResponse(vm), err
 	}
 	var kept *keptVM
 	if d.cfg.VMs.Enabled {
 		if kept, err = c.keepVM(ctx, vm, nics); err != nil {
-			return Response{Changes: c.changes}, err
+			return c.hookResponse(vm), err
 		}
 	}
 	changes, primary := c.records(vm, nics, have, kept)
 	if len(changes) > 0 {
 		if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
-			return Response{Changes: c.changes}, err
+			return c.hookResponse(vm), err
 		}
 		d.infof("VM %s: recorded %d lease(s) in NetBox", vm.ID, len(changes))
 	}
 	if kept != nil {
 		err = c.setPrimary(ctx, kept, primary)
 	}
-	return Response{Changes: c.changes}, err
+	return c.hookResponse(vm), err
+}
+
+// HookResponse says which VM a hook kept in NetBox, and the objects it created and
+// removed.
+type HookResponse struct {
+	Response
+	VM string
+}
+
+func (d *call) hookResponse(vm mapping.VM) HookResponse {
+	return HookResponse{Response: Response{Changes: d.changes}, VM: vm.ID}
 }
 
 // records are the changes that make the driver's objects of nics say who holds them

@@ -51,9 +51,9 @@ func (d *Driver) hookName(h hookSpec) string {
 
 // HookCall handles an API hook: the VM the call made or changed, recorded on its
 // leases (Hook). A failed call, or another call, records nothing.
-func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInfo) (Response, error) {
+func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
 	if !info.Success {
-		return Response{}, nil
+		return HookResponse{}, nil
 	}
 	var id string
 	switch call {
@@ -65,15 +65,15 @@ func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInf
 	case "one.vm.attachnic", "one.vm.detachnic":
 		id = info.In[2]
 	default:
-		return Response{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.vm.attachnic and one.vm.detachnic", call)
+		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.vm.attachnic and one.vm.detachnic", call)
 	}
 	doc, err := d.one(ctx, "onevm", "show", "-x", id)
 	if err != nil {
-		return Response{}, err
+		return HookResponse{}, err
 	}
 	vm, err := mapping.ParseVM(doc)
 	if err != nil {
-		return Response{}, err
+		return HookResponse{}, err
 	}
 	return d.Hook(ctx, vm)
 }

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -200,6 +201,15 @@ func (d *call) clusterFor(ctx context.Context, cid string) (int, error) {
 	slug := mapping.Slug(d.cfg.VMs.ClusterType)
 	c, ok, err := d.nb.ClusterWith(ctx, slug, d.cfg.Tag, mapping.CFClusterID, cid)
 	if err != nil || ok {
+		return c.ID, err
+	}
+	// Another VM's hook may be making it right now: ask again under the lock.
+	unlock, err := d.lock(ctx, "cluster-"+d.cfg.Name+"-"+cid)
+	if err != nil {
+		return 0, fmt.Errorf("cannot lock the creation of cluster %s: %w", cid, err)
+	}
+	defer unlock()
+	if c, ok, err = d.nb.ClusterWith(ctx, slug, d.cfg.Tag, mapping.CFClusterID, cid); err != nil || ok {
 		return c.ID, err
 	}
 	t, err := d.nb.ClusterTypeBySlug(ctx, slug)

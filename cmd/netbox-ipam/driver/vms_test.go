@@ -3,7 +3,9 @@ package driver
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -23,9 +25,13 @@ func vmFixture(t *testing.T) (*fixture, mapping.Attrs, *[]string) {
 		}
 	}
 	var asked []string
+	var mu sync.Mutex
 	vnet := strings.Replace(vnetXML(ar), "<NAME>cloud</NAME>", "<NAME>cloud</NAME><CLUSTERS><ID>100</ID></CLUSTERS>", 1)
 	clusters := map[string]string{"100": "default", "101": "edge"}
 	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+		time.Sleep(2 * time.Millisecond) // as oned takes its time, hooks running at once interleave
+		mu.Lock()
+		defer mu.Unlock()
 		asked = append(asked, name+" "+strings.Join(args, " "))
 		if name == "onecluster" {
 			return []byte("<CLUSTER><ID>" + args[2] + "</ID><NAME>" + clusters[args[2]] + "</NAME></CLUSTER>"), nil
@@ -213,6 +219,35 @@ func TestVMStatus(t *testing.T) {
 	} {
 		if got := mapping.VMStatus(tc.state, tc.lcm); got != tc.want {
 			t.Errorf("STATE %s LCM_STATE %s: %s, want %s", tc.state, tc.lcm, got, tc.want)
+		}
+	}
+}
+
+// Hooks of one VM that run at once (allocate's, then RUNNING's while it still works)
+// make one NetBox virtual machine, one cluster and one interface per NIC: the second
+// waits for the first's lock and finds what it made.
+func TestHooksOfOneVMAtOnce(t *testing.T) {
+	for i := 0; i < 10; i++ {
+		f, _, _ := vmFixture(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		for _, vm := range []mapping.VM{vmWith("1", "0", "", "0", "1"), vmWith("3", "3", "100", "0", "1")} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := f.d.Hook(context.Background(), vm)
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(f.nb.VMs) != 1 || len(f.nb.Clusters) != 1 || len(f.nb.Interfaces) != 2 {
+			t.Fatalf("run %d: %d VMs, %d clusters, %d interfaces", i, len(f.nb.VMs), len(f.nb.Clusters), len(f.nb.Interfaces))
 		}
 	}
 }
