@@ -95,6 +95,9 @@ func printReport(w io.Writer, rep driver.AuditReport, o driver.AuditOptions) {
 	}
 	for _, st := range rep.Stale {
 		verb := "no AR references it"
+		if st.Kind == "virtual-machine" {
+			verb = "the VM holds no lease of the driver"
+		}
 		switch {
 		case o.Sync && !o.DryRun && o.Prune:
 			verb += "; removed (the driver's objects only)"
@@ -102,6 +105,13 @@ func printReport(w io.Writer, rep driver.AuditReport, o driver.AuditOptions) {
 			verb += "; kept (sync --all --prune removes it)"
 		}
 		fmt.Fprintf(w, "stale    %-8s #%-6d %s: %s\n", st.Kind, st.ID, st.What, verb)
+	}
+	for _, id := range rep.MissingVMs {
+		verb := ""
+		if o.Sync && !o.DryRun {
+			verb = "; made"
+		}
+		fmt.Fprintf(w, "missing  virtual-machine  OpenNebula VM %s holds leases of the driver and has no NetBox virtual machine%s\n", id, verb)
 	}
 	switch {
 	case o.Sync && o.DryRun:

@@ -113,6 +113,53 @@ func TestHooksKeepNetBoxVMs(t *testing.T) {
 	}
 }
 
+// TestSyncKeepsNetBoxVMs: without the hooks running, audit --all (vms.enabled) finds
+// a VM that holds a lease and has no NetBox virtual machine, sync makes it; after the
+// VM is terminated audit finds its virtual machine stale and sync --prune removes it.
+func TestSyncKeepsNetBoxVMs(t *testing.T) {
+	o := oned(t)
+	env := []string{"NETBOX_IPAM_CONFIG=" + o.vmsConfig(t)}
+	if _, code := o.driverEnv(t, "netbox", nil, env, "setup"); code != 0 {
+		t.Fatalf("setup with vms: exit %d", code)
+	}
+	o.driver(t, "netbox", nil, "hooks", "remove")
+	_, net := o.spanNet(t, "10.117.0.0/24", "10.117.0.10", 20, "")
+	vm := o.runningVM(t, fmt.Sprintf("NAME = %q\nNIC = [ NETWORK_ID = %d ]", uniq("synced"), net))
+	id := strconv.Itoa(vm.ID)
+	vms := func() []netbox.VirtualMachine {
+		l, err := o.nb.VirtualMachinesWith(context.Background(), o.tag, "one_vm_id", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if l := vms(); len(l) != 0 {
+		t.Fatalf("a NetBox virtual machine without hooks: %+v", l)
+	}
+	missing := "missing  virtual-machine  OpenNebula VM " + id + " "
+	if out, code := o.driverEnv(t, "netbox", nil, env, "audit", "--all"); code != 8 || !strings.Contains(out, missing) {
+		t.Fatalf("audit --all: exit %d, want 8 and %q\n%s", code, missing, out)
+	}
+	if out, code := o.driverEnv(t, "netbox", nil, env, "sync", "--all"); code != 0 || len(vms()) != 1 {
+		t.Fatalf("sync --all: exit %d, %d virtual machines\n%s", code, len(vms()), out)
+	}
+	o.eventuallyVM(t, id, func(v netbox.VirtualMachine, ifaces map[string]netbox.VMInterface, on map[string]string) error {
+		if len(ifaces) != 1 || on[vm.NICs[0].IP] != "NIC0" || v.Status.Value != "active" {
+			return fmt.Errorf("status %s, interfaces %v, addresses on them %v", v.Status.Value, ifaces, on)
+		}
+		return nil
+	})
+
+	o.terminate(t, vm.ID)
+	stale := fmt.Sprintf("virtual-machine #%-6d OpenNebula VM %s", vms()[0].ID, id)
+	if out, code := o.driverEnv(t, "netbox", nil, env, "audit", "--all"); code != 8 || !strings.Contains(out, stale) {
+		t.Fatalf("audit --all after terminate: exit %d, want 8 and %q\n%s", code, stale, out)
+	}
+	if out, code := o.driverEnv(t, "netbox", nil, env, "sync", "--all", "--prune"); code != 0 || len(vms()) != 0 {
+		t.Fatalf("sync --all --prune: exit %d, %d virtual machines\n%s", code, len(vms()), out)
+	}
+}
+
 // hookFailures logs, when the test failed, what the driver's hooks said when they
 // failed (onehem-server keeps each run's output in the hook's EXECUTION_RECORDs).
 func (o *One) hookFailures(t *testing.T) {

@@ -110,21 +110,27 @@ type ARReport struct {
 	bits    int // mask length of the leases sync creates
 }
 
-// StaleObject is a range or prefix of the driver that no AR references.
+// StaleObject is a range or prefix of the driver that no AR references, or (with
+// vms.enabled) a virtual machine of a VM that holds no lease of the driver.
 type StaleObject struct {
-	Kind string `json:"kind"` // ip-range | prefix
+	Kind string `json:"kind"` // ip-range | prefix | virtual-machine
 	ID   int    `json:"netbox_id"`
 	What string `json:"what"`
 }
 
 // AuditReport is the whole audit.
 type AuditReport struct {
-	ARs      []*ARReport   `json:"ars"`
-	Stale    []StaleObject `json:"stale,omitempty"`
-	Drift    int           `json:"drift"`           // findings before any repair
-	Requests int           `json:"netbox_requests"` // how many it took to find out (and repair)
+	ARs   []*ARReport   `json:"ars"`
+	Stale []StaleObject `json:"stale,omitempty"`
+	// MissingVMs are the VMs (ids) holding leases of the driver that have no NetBox
+	// virtual machine (vms.enabled, --all); sync makes them.
+	MissingVMs []string `json:"missing_vms,omitempty"`
+	Drift      int      `json:"drift"`           // findings before any repair
+	Requests   int      `json:"netbox_requests"` // how many it took to find out (and repair)
 	// Skipped says why sync did nothing (an HA follower); the rest is then empty.
 	Skipped string `json:"skipped,omitempty"`
+
+	staleVMs []netbox.VirtualMachine
 }
 
 // Audit runs audit, or sync with o.Sync. The report's Drift counts what was found
@@ -187,6 +193,11 @@ func (d *call) audit(ctx context.Context, vnets []mapping.VNet, all bool) (Audit
 		if rep.Stale, err = d.staleObjects(ctx, ranges, prefixes); err != nil {
 			return rep, err
 		}
+		if d.cfg.VMs.Enabled {
+			if err := d.auditVMs(ctx, vnets, &rep); err != nil {
+				return rep, err
+			}
+		}
 	}
 	for _, r := range rep.ARs {
 		for _, f := range r.Findings {
@@ -195,7 +206,7 @@ func (d *call) audit(ctx context.Context, vnets []mapping.VNet, all bool) (Audit
 			}
 		}
 	}
-	rep.Drift += len(rep.Stale)
+	rep.Drift += len(rep.Stale) + len(rep.MissingVMs)
 	return rep, nil
 }
 
@@ -342,6 +353,9 @@ func (d *call) repair(ctx context.Context, rep *AuditReport, prune bool) error {
 		if err := d.repairInNetBox(ctx, r); err != nil {
 			return err
 		}
+	}
+	if err := d.repairVMs(ctx, rep, prune); err != nil {
+		return err
 	}
 	if !prune {
 		return nil

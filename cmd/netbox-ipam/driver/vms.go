@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"sort"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -182,14 +183,92 @@ func (d *call) forgetVM(ctx context.Context, id string) error {
 		return err
 	}
 	for _, v := range found {
-		if err := d.unassign(ctx, v, func(netbox.IPAddress) bool { return true }); err != nil {
+		if err := d.dropVM(ctx, v); err != nil {
 			return err
 		}
-		if err := d.nb.DeleteVirtualMachine(ctx, v.ID); err != nil && !netbox.IsNotFound(err) {
-			return err
-		}
-		d.noteObject("-", kindVM, v.ID)
 		d.infof("VM %s: removed NetBox virtual machine %d", id, v.ID)
+	}
+	return nil
+}
+
+// dropVM deletes one of the driver's virtual machines after taking every address off
+// its interfaces.
+func (d *call) dropVM(ctx context.Context, v netbox.VirtualMachine) error {
+	if err := d.unassign(ctx, v, func(netbox.IPAddress) bool { return true }); err != nil {
+		return err
+	}
+	if err := d.nb.DeleteVirtualMachine(ctx, v.ID); err != nil && !netbox.IsNotFound(err) {
+		return err
+	}
+	d.noteObject("-", kindVM, v.ID)
+	return nil
+}
+
+// auditVMs compares the driver's NetBox virtual machines with the VMs that hold its
+// leases in vnets (all of oned's networks): a virtual machine whose VM holds none is
+// stale (terminated while the hooks were not running); a VM that holds some and has no
+// virtual machine is missing.
+func (d *call) auditVMs(ctx context.Context, vnets []mapping.VNet, rep *AuditReport) error {
+	holders := map[string]bool{}
+	for _, v := range vnets {
+		for _, ar := range v.ARs {
+			if !ar.UsesIPAM(d.cfg.Name) {
+				continue
+			}
+			for _, l := range ar.Leases {
+				if l.VM != "" && l.VM != "-1" {
+					holders[l.VM] = true
+				}
+			}
+		}
+	}
+	have, err := d.nb.VirtualMachinesWith(ctx, d.cfg.Tag, mapping.CFVMID)
+	if err != nil {
+		return err
+	}
+	kept := map[string]bool{}
+	for _, v := range have {
+		id := v.CustomString(mapping.CFVMID)
+		kept[id] = true
+		if !holders[id] {
+			rep.Stale = append(rep.Stale, StaleObject{kindVM, v.ID, "OpenNebula VM " + id + " (" + v.Name + ")"})
+			rep.staleVMs = append(rep.staleVMs, v)
+		}
+	}
+	for id := range holders {
+		if !kept[id] {
+			rep.MissingVMs = append(rep.MissingVMs, id)
+		}
+	}
+	sort.Strings(rep.MissingVMs)
+	return nil
+}
+
+// repairVMs makes the missing virtual machines (as the hooks would) and, with prune,
+// removes the stale ones.
+func (d *call) repairVMs(ctx context.Context, rep *AuditReport, prune bool) error {
+	for _, id := range rep.MissingVMs {
+		doc, err := d.one(ctx, "onevm", "show", "-x", id)
+		if err != nil {
+			return err
+		}
+		vm, err := mapping.ParseVM(doc)
+		if err != nil {
+			return err
+		}
+		resp, err := d.Hook(ctx, vm)
+		d.changes = append(d.changes, resp.Changes...)
+		if err != nil {
+			return err
+		}
+	}
+	if !prune {
+		return nil
+	}
+	for _, v := range rep.staleVMs {
+		if err := d.dropVM(ctx, v); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -251,3 +251,46 @@ func TestHooksOfOneVMAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// audit --all with vms.enabled: a NetBox virtual machine of a VM that holds no lease
+// of the driver is stale (sync --prune removes it), a VM holding leases without one is
+// missing (sync makes it).
+func TestAuditVMs(t *testing.T) {
+	f, ar, _ := vmFixture(t)
+	ctx := context.Background()
+	if _, err := f.d.Hook(ctx, vmWith("3", "3", "100", "0")); err != nil { // VM 42 on .10
+		t.Fatal(err)
+	}
+	// Now VM 42 is gone from oned without its hook (onehem-server was down) and VM 43
+	// holds .11.
+	o := &oned{docs: map[string]string{"7": vnetXML(ar, "10.70.0.11 43")}}
+	vm43 := `<VM><ID>43</ID><NAME>db</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NAME>NIC0</NAME><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><IP>10.70.0.11</IP><MAC>02:00:0a:46:00:0b</MAC></NIC></TEMPLATE><HISTORY_RECORDS><HISTORY><CID>100</CID></HISTORY></HISTORY_RECORDS></VM>`
+	f.d.WithCLI(func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		switch name {
+		case "onevm":
+			return []byte(vm43), nil
+		case "onecluster":
+			return []byte("<CLUSTER><ID>100</ID><NAME>default</NAME></CLUSTER>"), nil
+		}
+		return o.cli(ctx, name, args...)
+	})
+	rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil, raftEnv(t))
+	if err != nil || len(rep.Stale) != 1 || rep.Stale[0].Kind != kindVM || !strings.Contains(rep.Stale[0].What, "OpenNebula VM 42 (web)") ||
+		strings.Join(rep.MissingVMs, ",") != "43" {
+		t.Fatalf("audit: %v; stale %+v, missing %v", err, rep.Stale, rep.MissingVMs)
+	}
+	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true}, nil, raftEnv(t)); err != nil || len(f.nb.VMs) != 2 {
+		t.Fatalf("sync without prune: %v, %d VMs (want 43's made, 42's kept)", err, len(f.nb.VMs))
+	}
+	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true, Prune: true}, nil, raftEnv(t)); err != nil || len(f.nb.VMs) != 1 {
+		t.Fatalf("sync --prune: %v, %d VMs", err, len(f.nb.VMs))
+	}
+	for _, v := range f.nb.VMs {
+		if v.CustomString(mapping.CFVMID) != "43" || v.Name != "db" {
+			t.Errorf("the VM left is %+v", v)
+		}
+	}
+	if rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil, raftEnv(t)); err != nil || len(rep.Stale)+len(rep.MissingVMs) != 0 {
+		t.Errorf("audit after sync: %v %+v %v", err, rep.Stale, rep.MissingVMs)
+	}
+}
