@@ -186,13 +186,25 @@ func sameHolder(got, desc string) bool {
 // LeaseRecord is what the driver's object of the lease at ip of a VM's NIC should
 // say, the VM's name included (hooks write it; audit accepts it).
 func LeaseRecord(vm VM, nic NIC) (map[string]any, string) {
-	l := Lease{IP: nic.IP, MAC: nic.MAC, VM: vm.ID}
-	cf, desc := leaseRecord(nic.NetworkID, nic.ARID, l)
-	if vm.Name != "" {
-		head, tail, _ := strings.Cut(desc, ", network ")
-		desc = head + " (" + OneLine(vm.Name) + "), network " + tail
+	cf, desc := leaseRecord(nic.NetworkID, nic.ARID, Lease{IP: nic.IP, MAC: nic.MAC, VM: vm.ID})
+	return cf, named(desc, vm.Name)
+}
+
+// VRouterRecord is LeaseRecord for a lease a virtual router holds itself (a floating
+// IP of one of its NICs).
+func VRouterRecord(vr VRouter, nic NIC) (map[string]any, string) {
+	cf, desc := leaseRecord(nic.NetworkID, nic.ARID, Lease{IP: nic.IP, MAC: nic.MAC, VRouter: vr.ID})
+	return cf, named(desc, vr.Name)
+}
+
+// named puts the holder's name after it in a lease's description: "OpenNebula VM 42
+// (web), network 7 AR 0" (what sameHolder accepts as current).
+func named(desc, name string) string {
+	if name == "" {
+		return desc
 	}
-	return cf, desc
+	head, tail, _ := strings.Cut(desc, ", network ")
+	return head + " (" + OneLine(name) + "), network " + tail
 }
 
 // leaseRecord is what the driver's object of lease l should say: its custom fields

@@ -28,6 +28,47 @@ type VM struct {
 	} `xml:"HISTORY_RECORDS>HISTORY"`
 }
 
+// VRouter is an OpenNebula virtual router as a hook sees it: its id, name, its own
+// NICs (a floating IP is a lease the router holds) and its VMs.
+type VRouter struct {
+	ID, Name string
+	NICs     []NIC // IP and MAC: the router's own lease (oned's VROUTER_IP, VROUTER_MAC)
+	VMs      []string
+}
+
+// ParseVRouter reads a virtual router document (plain or base64).
+func ParseVRouter(raw []byte) (VRouter, error) {
+	doc, err := maybeBase64(raw)
+	if err != nil {
+		return VRouter{}, err
+	}
+	var v struct {
+		XMLName xml.Name
+		ID      string `xml:"ID"`
+		Name    string `xml:"NAME"`
+		NICs    []struct {
+			NIC
+			FloatingIP  string `xml:"VROUTER_IP"`
+			FloatingMAC string `xml:"VROUTER_MAC"`
+		} `xml:"TEMPLATE>NIC"`
+		VMs []string `xml:"VMS>ID"`
+	}
+	if err := xml.Unmarshal(doc, &v); err != nil {
+		return VRouter{}, &InputError{Msg: "virtual router document is not valid XML: " + err.Error()}
+	}
+	if v.XMLName.Local != "VROUTER" || v.ID == "" {
+		return VRouter{}, &InputError{Msg: fmt.Sprintf("<%s> is not an OpenNebula virtual router document (<VROUTER> with an ID)", v.XMLName.Local)}
+	}
+	out := VRouter{ID: v.ID, Name: v.Name, VMs: v.VMs}
+	for _, n := range v.NICs {
+		// The router's own lease is VROUTER_IP (FLOATING_IP = YES); a NIC without
+		// one gives its VMs their own leases only.
+		n.NIC.IP, n.NIC.MAC = n.FloatingIP, n.FloatingMAC
+		out.NICs = append(out.NICs, n.NIC)
+	}
+	return out, nil
+}
+
 // Done reports whether the VM is terminated (STATE DONE).
 func (v VM) Done() bool { return v.State == "6" }
 

@@ -52,7 +52,7 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) 
 			return c.hookResponse(vm), err
 		}
 	}
-	changes, primary := c.records(vm, nics, have, kept)
+	changes, primary := c.records("VM "+vm.ID, nics, have, kept, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
 	if len(changes) > 0 {
 		if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
 			return c.hookResponse(vm), err
@@ -63,6 +63,53 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) 
 		err = c.setPrimary(ctx, kept, primary)
 	}
 	return c.hookResponse(vm), err
+}
+
+// HookVRouter records the leases a virtual router holds itself (floating IPs) with its
+// id and name, then each of its VMs (Hook): they are made inside oned, without
+// one.vm.allocate and its hook.
+func (d *Driver) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookResponse, error) {
+	c := d.begin("")
+	out := func(err error) (HookResponse, error) {
+		return HookResponse{Response: Response{Changes: c.changes}, VM: "vrouter/" + vr.ID}, err
+	}
+	nics, err := c.leasedNICs(ctx, mapping.VM{ID: vr.ID, NICs: vr.NICs})
+	if err != nil {
+		return out(err)
+	}
+	if len(nics) > 0 {
+		ips := make([]string, 0, len(nics))
+		for _, n := range nics {
+			ips = append(ips, n.IP)
+		}
+		have, err := d.nb.IPAddressesTaggedAt(ctx, d.cfg.Tag, ips)
+		if err != nil {
+			return out(err)
+		}
+		changes, _ := c.records("virtual router "+vr.ID, nics, have, nil, func(n mapping.NIC) (map[string]any, string) { return mapping.VRouterRecord(vr, n) })
+		if len(changes) > 0 {
+			if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
+				return out(err)
+			}
+			d.infof("virtual router %s: recorded %d lease(s) in NetBox", vr.ID, len(changes))
+		}
+	}
+	for _, id := range vr.VMs {
+		doc, err := d.one(ctx, "onevm", "show", "-x", id)
+		if err != nil {
+			return out(err)
+		}
+		vm, err := mapping.ParseVM(doc)
+		if err != nil {
+			return out(err)
+		}
+		resp, err := d.Hook(ctx, vm)
+		c.changes = append(c.changes, resp.Changes...)
+		if err != nil {
+			return out(err)
+		}
+	}
+	return out(nil)
 }
 
 // HookResponse says which VM a hook kept in NetBox, and the objects it created and
@@ -77,18 +124,19 @@ func (d *call) hookResponse(vm mapping.VM) HookResponse {
 }
 
 // records are the changes that make the driver's objects of nics say who holds them
-// (and, with kept, put each on its NIC's interface), and the object that should be
-// the VM's primary IPv4: its first NIC's lease.
-func (d *call) records(vm mapping.VM, nics []leasedNIC, have []netbox.IPAddress, kept *keptVM) ([]map[string]any, int) {
+// (record: their custom fields and description) and, with kept, put each on its NIC's
+// interface; and the object that should be the VM's primary IPv4: its first NIC's
+// lease. who names the holder in oned.log.
+func (d *call) records(who string, nics []leasedNIC, have []netbox.IPAddress, kept *keptVM, record func(mapping.NIC) (map[string]any, string)) ([]map[string]any, int) {
 	var changes []map[string]any
 	primary := 0
 	for _, n := range nics {
 		obj, ok := leaseOf(n, have)
 		if !ok {
-			d.infof("VM %s: no lease object of the driver at %s in NetBox IP range %d's VRF; left for `netbox-ipam sync`", vm.ID, n.IP, n.rangeID)
+			d.infof("%s: no lease object of the driver at %s in NetBox IP range %d's VRF; left for `netbox-ipam sync`", who, n.IP, n.rangeID)
 			continue
 		}
-		cf, desc := mapping.LeaseRecord(vm, n.NIC)
+		cf, desc := record(n.NIC)
 		change := map[string]any{}
 		if !sameRecord(obj, cf, desc) {
 			change["custom_fields"], change["description"] = cf, desc

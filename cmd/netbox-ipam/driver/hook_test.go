@@ -136,27 +136,66 @@ func TestInstallHooks(t *testing.T) {
 		return nil, nil
 	})
 	lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam")
-	if err != nil || len(lines) != 2 || len(hooks) != 2 {
+	if err != nil || len(lines) != 5 || len(hooks) != 5 {
 		t.Fatalf("install: %v %v", lines, err)
 	}
 	if !strings.Contains(hooks["1"], `COMMAND = "/usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox api one.vm.allocate"`) || !strings.Contains(hooks["1"], `ARGUMENTS_STDIN = "YES"`) {
 		t.Errorf("hook template:\n%s", hooks["1"])
 	}
-	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 2 || !strings.HasPrefix(lines[0], "exists") {
+	if !strings.Contains(hooks["4"], `CALL = "one.vrouter.instantiate"`) || !strings.Contains(hooks["4"], "api one.vrouter.instantiate") {
+		t.Errorf("virtual router hook template:\n%s", hooks["4"])
+	}
+	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 5 || !strings.HasPrefix(lines[0], "exists") {
 		t.Errorf("second install: %v, %d hooks", lines, len(hooks))
 	}
 	// vms.enabled adds detachnic and the state hooks on RUNNING and DONE.
 	f.d.cfg.VMs.Enabled = true
-	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 5 || len(hooks) != 5 {
+	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 9 || len(hooks) != 9 {
 		t.Fatalf("install with vms: %v %v", lines, err)
 	}
-	if tpl := hooks["5"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
+	if tpl := hooks["9"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
 		!strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) || !strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
 		t.Errorf("DONE hook template:\n%s", tpl)
 	}
 	// remove takes them all, whatever vms says now.
 	f.d.cfg.VMs.Enabled = false
-	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 5 || len(hooks) != 0 {
+	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 9 || len(hooks) != 0 {
 		t.Errorf("remove: %v %v, %d hooks left", lines, err, len(hooks))
+	}
+}
+
+// A virtual router's hook records its floating IP with the router's id and name, and
+// its VMs (made inside oned, so no VM hook saw them) with theirs; audit agrees.
+func TestHookVRouter(t *testing.T) {
+	f, ar := registered(t, nil)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ { // .10 for the router's VM, .11 floating
+		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As oned 7.5.80 shows them: the router's NIC holds its lease as VROUTER_IP and
+	// VROUTER_MAC, the network's lease names VROUTER.
+	vr := `<VROUTER><ID>5</ID><NAME>gw</NAME><VMS><ID>42</ID></VMS><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><FLOATING_IP>YES</FLOATING_IP><VROUTER_IP>10.70.0.11</VROUTER_IP><VROUTER_MAC>02:00:0a:46:00:0b</VROUTER_MAC></NIC></TEMPLATE></VROUTER>`
+	vm := `<VM><ID>42</ID><NAME>vr-gw-0</NAME><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><IP>10.70.0.10</IP><MAC>02:00:0a:46:00:0a</MAC><VROUTER_ID>5</VROUTER_ID></NIC></TEMPLATE></VM>`
+	var asked []string
+	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+		asked = append(asked, name+" "+strings.Join(args, " "))
+		return []byte(map[string]string{"onevrouter": vr, "onevm": vm, "onevnet": vnetXML(ar)}[name]), nil
+	})
+	info, _ := mapping.ParseCallInfo([]byte(`<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>5</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`))
+	resp, err := f.d.HookCall(ctx, "one.vrouter.instantiate", info)
+	if err != nil || resp.VM != "vrouter/5" || strings.Join(asked, ";") != "onevrouter show -x 5;onevnet show -x 7;onevm show -x 42;onevnet show -x 7" {
+		t.Fatalf("%v %+v; asked %v", err, resp, asked)
+	}
+	if l := f.addr("10.70.0.11"); l.CustomString(mapping.CFVRouterID) != "5" || l.CustomString(mapping.CFVMID) != "" || l.Description != "OpenNebula virtual router 5 (gw), network 7 AR 0" {
+		t.Errorf("floating IP %+v", l)
+	}
+	if l := f.addr("10.70.0.10"); l.CustomString(mapping.CFVMID) != "42" || l.Description != "OpenNebula VM 42 (vr-gw-0), network 7 AR 0" {
+		t.Errorf("the router's VM's lease %+v", l)
+	}
+	doc := strings.Replace(vnetXML(ar, "10.70.0.10 42"), "</LEASES>", "<LEASE><IP>10.70.0.11</IP><MAC>02:00:0a:46:00:0b</MAC><VROUTER>5</VROUTER></LEASE></LEASES>", 1)
+	if rep, err := f.d.Audit(ctx, AuditOptions{Files: []string{"-"}}, stringsReader(doc), nil); err != nil || kinds(rep) != "" {
+		t.Errorf("audit after the hook: %q %v", kinds(rep), err)
 	}
 }

@@ -28,6 +28,13 @@ var hookSpecs = []hookSpec{
 	{"vm-allocate", "TYPE = \"api\"\nCALL = \"one.vm.allocate\"\nARGUMENTS = \"$API\"\n", "api one.vm.allocate", false},
 	{"vm-attachnic", "TYPE = \"api\"\nCALL = \"one.vm.attachnic\"\nARGUMENTS = \"$API\"\n", "api one.vm.attachnic", false},
 	{"vm-detachnic", "TYPE = \"api\"\nCALL = \"one.vm.detachnic\"\nARGUMENTS = \"$API\"\n", "api one.vm.detachnic", true},
+	// A virtual router's floating IPs are taken by one.vrouter.allocate and attachnic;
+	// its VMs are made (and given NICs) inside oned by instantiate and attachnic,
+	// which no VM hook sees.
+	{"vrouter-allocate", "TYPE = \"api\"\nCALL = \"one.vrouter.allocate\"\nARGUMENTS = \"$API\"\n", "api one.vrouter.allocate", false},
+	{"vrouter-instantiate", "TYPE = \"api\"\nCALL = \"one.vrouter.instantiate\"\nARGUMENTS = \"$API\"\n", "api one.vrouter.instantiate", false},
+	{"vrouter-attachnic", "TYPE = \"api\"\nCALL = \"one.vrouter.attachnic\"\nARGUMENTS = \"$API\"\n", "api one.vrouter.attachnic", false},
+	{"vrouter-detachnic", "TYPE = \"api\"\nCALL = \"one.vrouter.detachnic\"\nARGUMENTS = \"$API\"\n", "api one.vrouter.detachnic", true},
 	{"vm-running", "TYPE = \"state\"\nRESOURCE = \"VM\"\nON = \"RUNNING\"\nARGUMENTS = \"$TEMPLATE\"\n", "state", true},
 	{"vm-done", "TYPE = \"state\"\nRESOURCE = \"VM\"\nON = \"DONE\"\nARGUMENTS = \"$TEMPLATE\"\n", "state", true},
 }
@@ -64,8 +71,10 @@ func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInf
 		id = info.Out[1]
 	case "one.vm.attachnic", "one.vm.detachnic":
 		id = info.In[2]
+	case "one.vrouter.allocate", "one.vrouter.instantiate", "one.vrouter.attachnic", "one.vrouter.detachnic":
+		return d.hookVRouterCall(ctx, call, info)
 	default:
-		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.vm.attachnic and one.vm.detachnic", call)
+		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, attachnic and detachnic, and virtual routers on one.vrouter.allocate, instantiate, attachnic and detachnic", call)
 	}
 	doc, err := d.one(ctx, "onevm", "show", "-x", id)
 	if err != nil {
@@ -76,6 +85,28 @@ func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInf
 		return HookResponse{}, err
 	}
 	return d.Hook(ctx, vm)
+}
+
+// hookVRouterCall reads the virtual router a call made or changed (allocate's
+// document is in EXTRA, or its id is the call's OUT value; the others name it as their
+// first IN value after the session) and records it (HookVRouter).
+func (d *Driver) hookVRouterCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
+	id := info.In[2]
+	if call == "one.vrouter.allocate" {
+		if vr, err := mapping.ParseVRouter(info.Extra); err == nil {
+			return d.HookVRouter(ctx, vr)
+		}
+		id = info.Out[1]
+	}
+	doc, err := d.one(ctx, "onevrouter", "show", "-x", id)
+	if err != nil {
+		return HookResponse{}, err
+	}
+	vr, err := mapping.ParseVRouter(doc)
+	if err != nil {
+		return HookResponse{}, err
+	}
+	return d.HookVRouter(ctx, vr)
 }
 
 // HooksInstalled lists the driver's hooks oned has (of those this configuration
