@@ -12,7 +12,7 @@ REMOTES    ?= /var/lib/one/remotes
 IPAM_NAME  ?= netbox
 ARCHES     ?= amd64 arm64
 
-.PHONY: demo all build test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix test-compose netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench fuzz
+.PHONY: demo all build test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix test-compose netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench bench-e2e fuzz
 
 all: build
 
@@ -102,6 +102,11 @@ netbox-up:
 ## BENCH_RUNS (21), BENCH_RUNS_BIG (7), BENCH_SKIP_BIG=1; the first run fills a /16 (~10 min).
 bench: netbox-up
 	$(GO) test -run '^$$' -bench BenchmarkDriver -benchtime 1x -timeout 60m ./integration/
+
+## 100 VMs by 8 API clients through the test oned with the hooks, beside oned alone, the
+## dummy IPAM and the NetBox floor (integration/e2e/bench_test.go); needs opennebula-up.
+bench-e2e: netbox-up
+	$(GO) test -run '^$$' -bench BenchmarkFleet -benchtime 1x -timeout 30m ./integration/e2e/
 
 ## A longer fuzzing run of each target (`make test` runs their seed corpora). FUZZTIME=60s.
 FUZZTIME ?= 60s

@@ -1,0 +1,288 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// BenchmarkFleet (make bench-e2e): 100 VMs created by 8 concurrent API clients on one
+// network through the real oned, with the driver's hooks installed. It reports how
+// long until every VM holds its lease and leases per second, and how long after its
+// one.vm.allocate returned NetBox shows each VM's id and name (median, p95), beside
+// baselines measured in the same run: the same fleet on a network whose leases oned
+// keeps itself (no IPAM driver), on OpenNebula's own dummy IPAM driver, and the NetBox
+// floor: 100 single POSTs to a range's available-ips, one after the other as
+// one_ipam (-t 1) sends the driver's.
+func BenchmarkFleet(b *testing.B) {
+	const vms, clients = 100, 8
+	o := oned(b)
+	rpc := o.rpcClient(b)
+	o.driver(b, "netbox", nil, "hooks", "remove")
+	_, bare := o.spanNet(b, "10.123.0.0/24", "10.123.0.10", 200, "")
+	nohooks := o.fleet(b, rpc, bare, vms, clients)
+
+	if out, code := o.driver(b, "netbox", nil, "hooks", "install"); code != 0 {
+		b.Fatalf("hooks install: exit %d\n%s", code, out)
+	}
+	b.Cleanup(func() { o.driver(b, "netbox", nil, "hooks", "remove") })
+	vrf, net := o.spanNet(b, "10.119.0.0/24", "10.119.0.10", 200, "")
+	seen := o.watchLabels(b, vrf)
+	nb := o.fleet(b, rpc, net, vms, clients)
+	labels := labelLatency(b, nb, seen())
+
+	own := o.createVNet(b, vnetTemplate(uniq("own"), `TYPE = "IP4", IP = "10.120.0.10", SIZE = "200"`))
+	base := o.fleet(b, rpc, own, vms, clients)
+	dummy := o.createVNet(b, vnetTemplate(uniq("dummy"), `TYPE = "IP4", IP = "10.121.0.1", SIZE = "250", IPAM_MAD = "dummy"`))
+	dum := o.fleet(b, rpc, dummy, vms, clients)
+	floor := o.netboxFloor(b, vms)
+
+	rate := func(f fleetRun) float64 { return float64(f.leases) / f.took.Seconds() }
+	b.Logf("\n| run | every VM holds its lease | leases/s | failed allocates (retried) |\n|---|---|---|---|\n"+
+		"| netbox driver, hooks installed | %s | %.1f | %d |\n| netbox driver, no hooks | %s | %.1f | %d |\n| oned alone (no IPAM driver) | %s | %.1f | %d |\n"+
+		"| OpenNebula's dummy IPAM | %s | %.1f | %d |\n| NetBox floor: %d available-ips POSTs | %s | %.1f | - |\n"+
+		"driver/floor leases per second: %.2f (target >= 0.90)\n"+
+		"NetBox shows VM id and name after allocate returned: median %s, p95 %s, max %s (target p95 <= 2 s)",
+		nb.took.Round(time.Millisecond), rate(nb), nb.failed, nohooks.took.Round(time.Millisecond), rate(nohooks), nohooks.failed,
+		base.took.Round(time.Millisecond), rate(base), base.failed,
+		dum.took.Round(time.Millisecond), rate(dum), dum.failed, vms, floor.Round(time.Millisecond), float64(vms)/floor.Seconds(),
+		rate(nb)/(float64(vms)/floor.Seconds()), pct(labels, 50), pct(labels, 95), pct(labels, 100))
+	b.ReportMetric(rate(nb), "leases/s")
+	b.ReportMetric(float64(vms)/floor.Seconds(), "floor-leases/s")
+	b.ReportMetric(pct(labels, 95).Seconds(), "label-p95-s")
+}
+
+// fleetRun is one fleet: when each VM's allocate returned, how long until all did,
+// and how many allocates oned refused (then retried).
+type fleetRun struct {
+	created map[string]time.Time // VM id → allocate returned
+	took    time.Duration
+	leases  int
+	failed  int
+}
+
+// fleet creates n VMs on network net by c concurrent XML-RPC clients (on hold, so the
+// scheduler leaves them be: their leases are taken at allocate) and terminates them
+// when the benchmark ends.
+func (o *One) fleet(b *testing.B, rpc *oneRPC, net, n, c int) fleetRun {
+	run := fleetRun{created: map[string]time.Time{}}
+	var mu sync.Mutex
+	jobs := make(chan int, n)
+	for i := 0; i < n; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				tmpl := fmt.Sprintf("NAME = \"fleet-%d-%d\"\nCPU = 0.1\nMEMORY = 32\nNIC = [ NETWORK_ID = %d ]\n", net, i, net)
+				for try := 0; try < 20; try++ { // the dummy IPAM picks at random: taken addresses are refused
+					id, err := rpc.call("one.vm.allocate", tmpl, true)
+					mu.Lock()
+					if err == nil {
+						run.created[id] = time.Now()
+						mu.Unlock()
+						break
+					}
+					run.failed++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	run.took, run.leases = time.Since(start), len(run.created)
+	b.Cleanup(func() { o.terminateAll(b, rpc, net, run.created) })
+	if run.leases != n {
+		b.Fatalf("network %d: %d of %d VMs created (%d allocates refused)", net, run.leases, n, run.failed)
+	}
+	return run
+}
+
+// terminateAll terminates the fleet and waits until oned released its leases.
+func (o *One) terminateAll(b *testing.B, rpc *oneRPC, net int, vms map[string]time.Time) {
+	for id := range vms {
+		n, _ := strconv.Atoi(id)
+		if _, err := rpc.call("one.vm.action", "terminate-hard", n); err != nil {
+			b.Logf("terminate %s: %v", id, err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		leases := 0
+		for _, ar := range o.vnet(b, net).ARs {
+			leases += len(ar.Leases)
+		}
+		if leases == 0 {
+			return
+		}
+	}
+	b.Errorf("network %d still has leases 5 minutes after terminating its fleet", net)
+}
+
+// watchLabels polls NetBox (every 100 ms, in the background) for the leases of a VRF
+// that name a fleet VM, from before the fleet starts; the function it returns waits
+// until n VMs are named (or 2 minutes) and says when each was first seen.
+func (o *One) watchLabels(b *testing.B, vrf int) func() map[string]time.Time {
+	seen := map[string]time.Time{}
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			var page struct {
+				Results []struct {
+					Description  string         `json:"description"`
+					CustomFields map[string]any `json:"custom_fields"`
+				} `json:"results"`
+			}
+			err := o.nb.Raw(context.Background(), "GET", fmt.Sprintf("/api/ipam/ip-addresses/?vrf_id=%d&limit=1000&fields=description,custom_fields", vrf), &page)
+			now := time.Now()
+			mu.Lock()
+			for _, r := range page.Results {
+				id := fmt.Sprint(r.CustomFields["one_vm_id"])
+				if _, ok := seen[id]; err == nil && !ok && strings.Contains(r.Description, "(fleet-") {
+					seen[id] = now
+				}
+			}
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() map[string]time.Time {
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			mu.Lock()
+			n := len(seen)
+			mu.Unlock()
+			if n >= 100 {
+				break
+			}
+		}
+		close(stop)
+		<-done
+		return seen
+	}
+}
+
+// labelLatency is, per VM of the fleet, how long after its allocate returned NetBox
+// first showed its id and name, in order.
+func labelLatency(b *testing.B, run fleetRun, seen map[string]time.Time) []time.Duration {
+	out := make([]time.Duration, 0, len(run.created))
+	for id, at := range run.created {
+		s, ok := seen[id]
+		if !ok {
+			b.Fatalf("NetBox never named VM %s (%d of %d named)", id, len(seen), len(run.created))
+		}
+		out = append(out, max(s.Sub(at), 0))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// netboxFloor times n single POSTs to available-ips of a fresh range, each with the
+// body the driver sends, one after the other.
+func (o *One) netboxFloor(b *testing.B, n int) time.Duration {
+	ctx := context.Background()
+	v := o.vrf(b)
+	o.prefix(b, v.ID, "10.122.0.0/24")
+	r, err := o.nb.CreateIPRange(ctx, netbox.IPRangeSpec{Start: "10.122.0.10/24", End: "10.122.0.209/24", VRFID: v.ID, Tags: []netbox.TagRef{{Slug: o.tag}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ids []int
+	b.Cleanup(func() { _ = o.nb.DeleteIPAddresses(ctx, ids); _ = o.nb.DeleteIPRange(ctx, r.ID) })
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		got, err := o.nb.TakeFromRange(ctx, r.ID, []netbox.IPAddressSpec{{VRFID: v.ID, Tags: []netbox.TagRef{{Slug: o.tag}},
+			CustomFields: map[string]any{"one_ar_id": "0", "one_request_id": strconv.Itoa(i)}, Description: "floor " + strconv.Itoa(i)}})
+		if err != nil || len(got) != 1 {
+			b.Fatalf("POST %d: %v", i, err)
+		}
+		ids = append(ids, got[0].ID)
+	}
+	return time.Since(start)
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	return sorted[max(i-1, 0)].Round(time.Millisecond)
+}
+
+// oneRPC is a minimal XML-RPC client of the test oned, for what the CLI would make
+// slow (a Ruby start per call would be the benchmark's bottleneck, not oned).
+type oneRPC struct{ endpoint, session string }
+
+func (o *One) rpcClient(b *testing.B) *oneRPC {
+	auth, err := os.ReadFile(o.vars["ONE_AUTH"])
+	if err != nil {
+		b.Skipf("the test oned's credentials are only readable on its machine: %v", err)
+	}
+	return &oneRPC{endpoint: o.vars["ONE_XMLRPC"], session: strings.TrimSpace(string(auth))}
+}
+
+// call calls method with the session and params (strings, ints, bools) and returns
+// the answer's second value (an id or a document) as text.
+func (r *oneRPC) call(method string, params ...any) (string, error) {
+	var body bytes.Buffer
+	body.WriteString(`<?xml version="1.0"?><methodCall><methodName>` + method + `</methodName><params>`)
+	for _, p := range append([]any{r.session}, params...) {
+		body.WriteString("<param><value>")
+		switch v := p.(type) {
+		case string:
+			body.WriteString("<string>")
+			_ = xml.EscapeText(&body, []byte(v))
+			body.WriteString("</string>")
+		case int:
+			body.WriteString("<int>" + strconv.Itoa(v) + "</int>")
+		case bool:
+			body.WriteString(map[bool]string{true: "<boolean>1</boolean>", false: "<boolean>0</boolean>"}[v])
+		}
+		body.WriteString("</value></param>")
+	}
+	body.WriteString("</params></methodCall>")
+	resp, err := http.Post(r.endpoint, "text/xml", &body)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var ans struct {
+		Values []struct {
+			Boolean string `xml:"boolean"`
+			String  string `xml:"string"`
+			Int     string `xml:"int"`
+			I4      string `xml:"i4"`
+		} `xml:"params>param>value>array>data>value"`
+	}
+	if err := xml.Unmarshal(raw, &ans); err != nil || len(ans.Values) < 2 {
+		return "", fmt.Errorf("%s: unreadable answer %q", method, raw)
+	}
+	v := ans.Values[1]
+	if ans.Values[0].Boolean != "1" {
+		return "", fmt.Errorf("%s: %s", method, v.String)
+	}
+	return v.String + v.Int + v.I4, nil
+}
