@@ -130,12 +130,19 @@ func (c *Client) IPAddressesAt(ctx context.Context, vrfID int, addrs []string) (
 }
 
 // IPAddressesTaggedAt lists the IP address objects carrying the tag at these host
-// addresses, in all VRFs.
+// addresses, in all VRFs: one request per 100 addresses, so that the query string stays
+// within the 4 KiB request line of NetBox's gunicorn.
 func (c *Client) IPAddressesTaggedAt(ctx context.Context, tag string, addrs []string) ([]IPAddress, error) {
-	if len(addrs) == 0 {
-		return nil, nil
+	var out []IPAddress
+	for len(addrs) > 0 {
+		n := min(100, len(addrs))
+		got, err := listAll[IPAddress](ctx, c, "/api/ipam/ip-addresses/", url.Values{"address": addrs[:n], "tag": {tag}}, 10*n)
+		if err != nil {
+			return nil, err
+		}
+		out, addrs = append(out, got...), addrs[n:]
 	}
-	return listAll[IPAddress](ctx, c, "/api/ipam/ip-addresses/", url.Values{"address": addrs, "tag": {tag}}, 10*len(addrs))
+	return out, nil
 }
 
 // IPAddressesIn lists the IP address objects of a VRF inside a prefix (CIDR).

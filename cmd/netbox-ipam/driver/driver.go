@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -19,17 +20,22 @@ import (
 // INFO lines for oned.log go, and OpenNebula's CLI (audit and sync). One Driver serves
 // any number of calls; what belongs to one call lives in a call.
 type Driver struct {
-	cfg  config.Config
-	nb   Backend
-	info io.Writer
-	one  OneCLI
-	lock Locker
+	cfg   config.Config
+	nb    Backend
+	info  io.Writer
+	one   OneCLI
+	lock  Locker
+	spool string // the labels hooks' queue (spool.go)
 }
 
 // New builds a Driver over a NetBox; INFO lines go to info (stderr, which oned logs).
 func New(cfg config.Config, store Backend, info io.Writer) *Driver {
-	return &Driver{cfg: cfg, nb: store, info: info, one: frontEnd(os.Getenv), lock: fileLock}
+	return &Driver{cfg: cfg, nb: store, info: info, one: frontEnd(os.Getenv), lock: fileLock,
+		spool: filepath.Join(os.TempDir(), "netbox-ipam-spool-"+strconv.Itoa(os.Getuid())+"-"+cfg.Name)}
 }
+
+// WithSpool puts the hooks' queue in dir (tests give their own).
+func (d *Driver) WithSpool(dir string) *Driver { d.spool = dir; return d }
 
 // WithCLI replaces OpenNebula's CLI (tests give recorded `onevnet` answers).
 func (d *Driver) WithCLI(one OneCLI) *Driver { d.one = one; return d }
@@ -51,6 +57,7 @@ type call struct {
 	reqID   string
 	stamp   string
 	changes Changes
+	ars     map[[2]string]*leasedNIC // the hooks' NIC ARs: (network, AR) → range and VRF, nil when not the driver's
 }
 
 func (d *Driver) begin(reqID string) *call {

@@ -32,7 +32,7 @@ func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
 		c(&cfg)
 	}
 	f := &fixture{t: t, nb: netboxtest.New(), info: &bytes.Buffer{}}
-	f.d = New(cfg, f.nb, f.info)
+	f.d = New(cfg, f.nb, f.info).WithSpool(t.TempDir())
 	if _, err := f.d.Setup(context.Background()); err != nil {
 		t.Fatal(err)
 	}

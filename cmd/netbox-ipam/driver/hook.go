@@ -4,28 +4,32 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
 // Hook records on each lease of a VM who holds it: one_vm_id, one_mac and a
-// description with the VM's name; with vms.enabled it also keeps the VM's NetBox
-// virtual machine (vms.go) and puts each lease on its interface. It asks oned which of
-// the VM's NICs have a lease of this driver (their AR's IPAM_MAD) and in which NetBox
-// IP range, since the same address may be the driver's in another network and VRF;
-// then it reads the driver's objects at those addresses once and writes the records in
-// one bulk request. What it cannot tell apart is left as it is: `netbox-ipam sync`
+// description with the VM's name. Without vms.enabled it goes through the hooks'
+// spool (spool.go), where RecordMany writes many VMs' records at once. With it, it
+// keeps the VM's NetBox virtual machine too (vms.go), one VM's hooks one at a time,
+// and puts each lease on its interface. Either way it asks oned which of the VM's
+// NICs have a lease of this driver (their AR's IPAM_MAD) and in which NetBox IP range,
+// since the same address may be the driver's in another network and VRF; then it
+// reads the driver's objects at those addresses once and writes the records in one
+// bulk request. What it cannot tell apart is left as it is: `netbox-ipam sync`
 // catches up on it.
 func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) {
-	c := d.begin("")
-	if d.cfg.VMs.Enabled {
-		unlock, err := d.lock(ctx, "vm-"+d.cfg.Name+"-"+vm.ID)
-		if err != nil {
-			return c.hookResponse(vm), fmt.Errorf("cannot lock VM %s's hooks: %w", vm.ID, err)
-		}
-		defer unlock()
+	if !d.cfg.VMs.Enabled {
+		return d.spoolAndDrain(ctx, vm) // labels only: many VMs' at once (spool.go)
 	}
+	c := d.begin("")
+	unlock, err := d.lock(ctx, "vm-"+d.cfg.Name+"-"+vm.ID)
+	if err != nil {
+		return c.hookResponse(vm), fmt.Errorf("cannot lock VM %s's hooks: %w", vm.ID, err)
+	}
+	defer unlock()
 	if vm.Done() { // oned has freed its leases
 		err := c.forgetVM(ctx, vm.ID)
 		return c.hookResponse(vm), err
@@ -46,11 +50,9 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) 
 	if err != nil {
 		return c.hookResponse(vm), err
 	}
-	var kept *keptVM
-	if d.cfg.VMs.Enabled {
-		if kept, err = c.keepVM(ctx, vm, nics); err != nil {
-			return c.hookResponse(vm), err
-		}
+	kept, err := c.keepVM(ctx, vm, nics)
+	if err != nil {
+		return c.hookResponse(vm), err
 	}
 	changes, primary := c.records("VM "+vm.ID, nics, have, kept, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
 	if len(changes) > 0 {
@@ -63,6 +65,53 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) 
 		err = c.setPrimary(ctx, kept, primary)
 	}
 	return c.hookResponse(vm), err
+}
+
+// RecordMany records the holders of many VMs' leases at once (labels only, the
+// hooks' spool): one oned read per network, one NetBox read per 100 addresses and one
+// bulk write for them all. A terminated VM has nothing left to record.
+func (d *Driver) RecordMany(ctx context.Context, vms []mapping.VM) (HookResponse, error) {
+	c := d.begin("")
+	resp := func(err error) (HookResponse, error) {
+		ids := make([]string, 0, len(vms))
+		for _, vm := range vms {
+			ids = append(ids, vm.ID)
+		}
+		return HookResponse{Response: Response{Changes: c.changes}, VM: strings.Join(ids, " ")}, err
+	}
+	held := make([][]leasedNIC, len(vms))
+	var ips []string
+	for i, vm := range vms {
+		if vm.Done() {
+			continue
+		}
+		nics, err := c.leasedNICs(ctx, vm)
+		if err != nil {
+			return resp(err)
+		}
+		held[i] = nics
+		for _, n := range nics {
+			ips = append(ips, n.IP)
+		}
+	}
+	have, err := d.nb.IPAddressesTaggedAt(ctx, d.cfg.Tag, ips)
+	if err != nil {
+		return resp(err)
+	}
+	var changes []map[string]any
+	for i, vm := range vms {
+		ch, _ := c.records("VM "+vm.ID, held[i], have, nil, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
+		changes = append(changes, ch...)
+	}
+	if len(changes) == 0 {
+		return resp(nil)
+	}
+	if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
+		return resp(err)
+	}
+	r, _ := resp(nil)
+	d.infof("VM %s: recorded %d lease(s) in NetBox", r.VM, len(changes))
+	return r, nil
 }
 
 // HookVRouter records the leases a virtual router holds itself (floating IPs) with its
@@ -167,9 +216,12 @@ type leasedNIC struct {
 }
 
 // leasedNICs keeps the VM's IPv4 NICs whose AR is this driver's, reading each network
-// from oned once and each AR's range from NetBox once.
+// from oned once and each AR's range from NetBox once per call (d.ars).
 func (d *call) leasedNICs(ctx context.Context, vm mapping.VM) ([]leasedNIC, error) {
-	ars := map[[2]string]*leasedNIC{} // (network, AR) → range and VRF; nil: not the driver's
+	if d.ars == nil {
+		d.ars = map[[2]string]*leasedNIC{}
+	}
+	ars := d.ars
 	var out []leasedNIC
 	for _, n := range vm.NICs {
 		if a, err := netip.ParseAddr(n.IP); err != nil || !a.Is4() {

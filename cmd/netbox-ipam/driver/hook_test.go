@@ -8,6 +8,7 @@ import (
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
 )
 
 // A hook records the VM on its leases in one read and one write (after asking oned
@@ -197,5 +198,59 @@ func TestHookVRouter(t *testing.T) {
 	doc := strings.Replace(vnetXML(ar, "10.70.0.10 42"), "</LEASES>", "<LEASE><IP>10.70.0.11</IP><MAC>02:00:0a:46:00:0b</MAC><VROUTER>5</VROUTER></LEASE></LEASES>", 1)
 	if rep, err := f.d.Audit(ctx, AuditOptions{Files: []string{"-"}}, stringsReader(doc), nil); err != nil || kinds(rep) != "" {
 		t.Errorf("audit after the hook: %q %v", kinds(rep), err)
+	}
+}
+
+// The spool: VMs queued by hooks that found another one draining are recorded
+// together, in one read and one write for all (the newest file of a VM wins); a hook
+// that finds the drainer busy leaves its VM for it and returns at once.
+func TestSpool(t *testing.T) {
+	f, ar := registered(t, nil)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+	vm := func(id, name, ip string) mapping.VM {
+		return mapping.VM{ID: id, Name: name, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: ip, MAC: "02:00:00:00:00:" + id}}}
+	}
+	unlock, err := f.d.lock(ctx, f.d.drainLock()) // another hook is draining
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.nb.Calls = nil
+	for _, v := range []mapping.VM{vm("41", "old name", "10.70.0.10"), vm("41", "a", "10.70.0.10"), vm("42", "b", "10.70.0.11"), vm("43", "c", "10.70.0.12")} {
+		if resp, err := f.d.Hook(ctx, v); err != nil || len(resp.Changes) != 0 {
+			t.Fatalf("hook with the drainer busy: %+v %v", resp, err)
+		}
+	}
+	if f.nb.Requests() != 0 || f.addr("10.70.0.10").CustomString(mapping.CFVMID) != "" {
+		t.Fatalf("a hook wrote while another drained: %v", f.nb.Calls)
+	}
+	unlock()
+	resp, err := f.d.Drain(ctx)
+	if err != nil || resp.VM != "41 42 43" {
+		t.Fatalf("drain: %+v %v", resp, err)
+	}
+	if got := strings.Join(f.nb.Calls, " "); got != "GetIPRange IPAddressesTaggedAt PatchIPAddresses" {
+		t.Errorf("NetBox calls for three VMs: %s", got)
+	}
+	for ip, want := range map[string]string{"10.70.0.10": "OpenNebula VM 41 (a), network 7 AR 0", "10.70.0.11": "OpenNebula VM 42 (b), network 7 AR 0", "10.70.0.12": "OpenNebula VM 43 (c), network 7 AR 0"} {
+		if got := f.addr(ip).Description; got != want {
+			t.Errorf("%s: %q, want %q", ip, got, want)
+		}
+	}
+	if files, _ := f.d.spooled(); len(files) != 0 {
+		t.Errorf("spool left %v", files)
+	}
+	// A batch that fails is dropped (sync catches up) and the error said.
+	f.nb.Inject(netboxtest.Fault{Op: "PatchIPAddresses", Err: netboxtest.Unreachable("PATCH /api/ipam/ip-addresses/")})
+	if _, err := f.d.Hook(ctx, vm("44", "d", "10.70.0.12")); kindOf(err) != "netbox" {
+		t.Fatalf("failed batch: %v", err)
+	}
+	if files, _ := f.d.spooled(); len(files) != 0 {
+		t.Errorf("spool kept a failed batch: %v", files)
 	}
 }
