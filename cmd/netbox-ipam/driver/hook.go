@@ -71,13 +71,19 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) 
 // hooks' spool): one oned read per network, one NetBox read per 100 addresses and one
 // bulk write for them all. A terminated VM has nothing left to record.
 func (d *Driver) RecordMany(ctx context.Context, vms []mapping.VM) (HookResponse, error) {
-	c := d.begin("")
+	return d.begin("").recordMany(ctx, vms)
+}
+
+// recordMany is RecordMany within call c, whose NIC ARs (c.ars) the drainer keeps from
+// batch to batch.
+func (c *call) recordMany(ctx context.Context, vms []mapping.VM) (HookResponse, error) {
+	start := len(c.changes)
 	resp := func(err error) (HookResponse, error) {
 		ids := make([]string, 0, len(vms))
 		for _, vm := range vms {
 			ids = append(ids, vm.ID)
 		}
-		return HookResponse{Response: Response{Changes: c.changes}, VM: strings.Join(ids, " ")}, err
+		return HookResponse{Response: Response{Changes: c.changes[start:]}, VM: strings.Join(ids, " ")}, err
 	}
 	held := make([][]leasedNIC, len(vms))
 	var ips []string
@@ -94,7 +100,7 @@ func (d *Driver) RecordMany(ctx context.Context, vms []mapping.VM) (HookResponse
 			ips = append(ips, n.IP)
 		}
 	}
-	have, err := d.nb.IPAddressesTaggedAt(ctx, d.cfg.Tag, ips)
+	have, err := c.nb.IPAddressesTaggedAt(ctx, c.cfg.Tag, ips)
 	if err != nil {
 		return resp(err)
 	}
@@ -106,11 +112,11 @@ func (d *Driver) RecordMany(ctx context.Context, vms []mapping.VM) (HookResponse
 	if len(changes) == 0 {
 		return resp(nil)
 	}
-	if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
+	if err := c.nb.PatchIPAddresses(ctx, changes); err != nil {
 		return resp(err)
 	}
 	r, _ := resp(nil)
-	d.infof("VM %s: recorded %d lease(s) in NetBox", r.VM, len(changes))
+	c.infof("VM %s: recorded %d lease(s) in NetBox", r.VM, len(changes))
 	return r, nil
 }
 

@@ -52,7 +52,8 @@ func init() {
 }
 
 // Setup creates the tag and the custom fields the driver needs; what exists stays. It
-// returns one line per object: created or exists.
+// returns one line per object (created or exists), and one saying whether the
+// OpenNebula hooks are installed.
 func (d *Driver) Setup(ctx context.Context) ([]string, error) {
 	var out []string
 	if _, err := d.nb.TagBySlug(ctx, d.cfg.Tag); netbox.IsNotFound(err) {
@@ -87,7 +88,9 @@ func (d *Driver) Setup(ctx context.Context) ([]string, error) {
 			out = append(out, "exists  custom field "+spec.Name)
 		}
 	}
-	return out, nil
+	var r CheckReport // setup creates no hooks (they are oned's, not NetBox's): it says what check would
+	d.checkHooks(ctx, &r)
+	return append(out, "hooks   "+r.Lines[0].Msg), nil
 }
 
 // tokenNeeds is what the driver's token must be allowed to do, per NetBox model: what

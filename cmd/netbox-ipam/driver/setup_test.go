@@ -21,7 +21,8 @@ func TestSetup(t *testing.T) {
 	}
 	out := strings.Join(lines, "\n")
 	if !strings.Contains(out, "exists  tag opennebula") || !strings.Contains(out, "created custom field one_dns on ipam.prefix") ||
-		!strings.Contains(out, "exists  custom field one_gateway") || len(lines) != 1+len(customFields) {
+		!strings.Contains(out, "exists  custom field one_gateway") || len(lines) != 2+len(customFields) ||
+		!strings.HasPrefix(lines[len(lines)-1], "hooks   ") {
 		t.Fatalf("setup said:\n%s", out)
 	}
 	f.nb.Inject(netboxtest.Fault{Op: "TagBySlug", Err: netboxtest.Unreachable("GET /api/extras/tags/")})

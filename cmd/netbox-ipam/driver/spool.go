@@ -88,6 +88,7 @@ func (d *Driver) drainLock() string {
 // drainBatches records the spool's VMs until it is empty (the newest file of a VM
 // wins) and removes their files.
 func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
+	c := d.begin("") // one call: each network's AR is asked for once per drain
 	for {
 		files, err := d.spooled()
 		if err != nil || len(files) == 0 {
@@ -105,7 +106,7 @@ func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
 			vms = append(vms, vm)
 		}
 		sort.Slice(vms, func(i, j int) bool { return vms[i].ID < vms[j].ID })
-		resp, err := d.RecordMany(ctx, vms)
+		resp, err := c.recordMany(ctx, vms)
 		for _, f := range files {
 			os.Remove(f)
 		}
