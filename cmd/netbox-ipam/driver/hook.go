@@ -150,11 +150,7 @@ func (d *Driver) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookRespo
 		}
 	}
 	for _, id := range vr.VMs {
-		doc, err := d.one(ctx, "onevm", "show", "-x", id)
-		if err != nil {
-			return out(err)
-		}
-		vm, err := mapping.ParseVM(doc)
+		vm, err := d.showVM(ctx, id)
 		if err != nil {
 			return out(err)
 		}

@@ -76,15 +76,20 @@ func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInf
 	default:
 		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, attachnic and detachnic, and virtual routers on one.vrouter.allocate, instantiate, attachnic and detachnic", call)
 	}
-	doc, err := d.one(ctx, "onevm", "show", "-x", id)
-	if err != nil {
-		return HookResponse{}, err
-	}
-	vm, err := mapping.ParseVM(doc)
+	vm, err := d.showVM(ctx, id)
 	if err != nil {
 		return HookResponse{}, err
 	}
 	return d.Hook(ctx, vm)
+}
+
+// showVM asks oned for VM id (over XML-RPC, see onerpc.go).
+func (d *Driver) showVM(ctx context.Context, id string) (mapping.VM, error) {
+	doc, err := d.one(ctx, "onevm", "show", "-x", id)
+	if err != nil {
+		return mapping.VM{}, err
+	}
+	return mapping.ParseVM(doc)
 }
 
 // hookVRouterCall reads the virtual router a call made or changed (allocate's

@@ -248,11 +248,7 @@ func (d *call) auditVMs(ctx context.Context, vnets []mapping.VNet, rep *AuditRep
 // removes the stale ones.
 func (d *call) repairVMs(ctx context.Context, rep *AuditReport, prune bool) error {
 	for _, id := range rep.MissingVMs {
-		doc, err := d.one(ctx, "onevm", "show", "-x", id)
-		if err != nil {
-			return err
-		}
-		vm, err := mapping.ParseVM(doc)
+		vm, err := d.showVM(ctx, id)
 		if err != nil {
 			return err
 		}
