@@ -80,8 +80,16 @@ type ClusterSpec struct {
 func (c *Client) CreateCluster(ctx context.Context, s ClusterSpec) (Cluster, error) {
 	var out Cluster
 	body := map[string]any{"name": s.Name, "type": s.TypeID, "status": "active", "description": s.Description,
-		"tags": nestedTags(s.Tags), "custom_fields": s.CustomFields}
+		"tags": nestedTags(s.Tags)}
+	withFields(body, s.CustomFields)
 	return out, c.do(ctx, "POST", "/api/virtualization/clusters/", nil, body, &out)
+}
+
+// withFields adds custom fields to a body: none is no key (NetBox refuses null).
+func withFields(body map[string]any, cf map[string]any) {
+	if len(cf) > 0 {
+		body["custom_fields"] = cf
+	}
 }
 
 // VirtualMachinesWith lists the virtual machines carrying the tag whose custom field
@@ -106,7 +114,8 @@ type VirtualMachineSpec struct {
 func (c *Client) CreateVirtualMachine(ctx context.Context, s VirtualMachineSpec) (VirtualMachine, error) {
 	var out VirtualMachine
 	body := map[string]any{"name": s.Name, "status": s.Status, "cluster": s.ClusterID, "description": s.Description,
-		"tags": nestedTags(s.Tags), "custom_fields": s.CustomFields}
+		"tags": nestedTags(s.Tags)}
+	withFields(body, s.CustomFields)
 	return out, c.do(ctx, "POST", "/api/virtualization/virtual-machines/", nil, body, &out)
 }
 

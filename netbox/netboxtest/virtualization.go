@@ -92,6 +92,9 @@ func (n *NetBox) CreateVirtualMachine(_ context.Context, s netbox.VirtualMachine
 		if _, ok := n.Clusters[s.ClusterID]; !ok {
 			return netbox.VirtualMachine{}, Refused("CreateVirtualMachine", 400, "A virtual machine must be assigned to a site, cluster, or device.")
 		}
+		if n.vmNameTaken(0, s.Name, s.ClusterID) {
+			return netbox.VirtualMachine{}, Refused("CreateVirtualMachine", 400, "Virtual machine name must be unique per cluster and tenant.")
+		}
 		v := &netbox.VirtualMachine{Tagged: tagged(n.id(), s.Tags, s.CustomFields, s.Description), Name: s.Name,
 			Status: netbox.Choice{Value: s.Status}, Cluster: &netbox.Ref{ID: s.ClusterID}}
 		n.VMs[v.ID] = v
@@ -106,6 +109,17 @@ func (n *NetBox) PatchVirtualMachine(_ context.Context, id int, fields map[strin
 		v, ok := n.VMs[id]
 		if !ok {
 			return netbox.VirtualMachine{}, notFound("PatchVirtualMachine", id)
+		}
+		name, _ := fields["name"].(string)
+		cluster, _ := fields["cluster"].(int)
+		if name == "" {
+			name = v.Name
+		}
+		if cluster == 0 {
+			cluster = netbox.RefID(v.Cluster)
+		}
+		if n.vmNameTaken(id, name, cluster) {
+			return netbox.VirtualMachine{}, Refused("PatchVirtualMachine", 400, "Virtual machine name must be unique per cluster and tenant.")
 		}
 		if p, ok := fields["primary_ip4"]; ok {
 			ip, _ := p.(int)
@@ -228,6 +242,17 @@ func (n *NetBox) PatchCustomField(_ context.Context, id int, fields map[string]a
 		}
 		return netbox.CustomField{}, notFound("PatchCustomField", id)
 	})
+}
+
+// vmNameTaken reports whether another VM than except has the name in the cluster
+// (NetBox compares names without case).
+func (n *NetBox) vmNameTaken(except int, name string, cluster int) bool {
+	for id, v := range n.VMs {
+		if id != except && strings.EqualFold(v.Name, name) && netbox.RefID(v.Cluster) == cluster {
+			return true
+		}
+	}
+	return false
 }
 
 // vmOf is the VM an address is assigned to (through an interface), 0 for none.

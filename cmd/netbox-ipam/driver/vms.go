@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -41,28 +42,47 @@ func (d *call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*ke
 		return nil, err
 	}
 	name, status := mapping.OneLine(vm.Name), mapping.VMStatus(vm.State, vm.LCMState)
+	// NetBox wants a name unique in its cluster; OpenNebula does not: a second "web"
+	// becomes "web (VM 43)".
+	twin := name + " (VM " + vm.ID + ")"
 	found, err := d.nb.VirtualMachinesWith(ctx, d.cfg.Tag, mapping.CFVMID, vm.ID)
 	if err != nil {
 		return nil, err
 	}
 	var kept keptVM
 	if len(found) == 0 {
-		kept.VirtualMachine, err = d.nb.CreateVirtualMachine(ctx, netbox.VirtualMachineSpec{Name: name, Status: status, ClusterID: cluster,
-			Description: "OpenNebula VM " + vm.ID, Tags: d.tags(), CustomFields: map[string]any{mapping.CFVMID: vm.ID}})
+		spec := netbox.VirtualMachineSpec{Name: name, Status: status, ClusterID: cluster,
+			Description: "OpenNebula VM " + vm.ID, Tags: d.tags(), CustomFields: map[string]any{mapping.CFVMID: vm.ID}}
+		kept.VirtualMachine, err = d.nb.CreateVirtualMachine(ctx, spec)
+		if nameTaken(err) {
+			spec.Name = twin
+			kept.VirtualMachine, err = d.nb.CreateVirtualMachine(ctx, spec)
+		}
 		if err != nil {
 			return nil, err
 		}
 		d.noteObject("+", kindVM, kept.ID)
 	} else {
 		kept.VirtualMachine = found[0]
-		if kept.Name != name || kept.Status.Value != status || netbox.RefID(kept.Cluster) != cluster {
-			if kept.VirtualMachine, err = d.nb.PatchVirtualMachine(ctx, kept.ID, map[string]any{"name": name, "status": status, "cluster": cluster}); err != nil {
+		if (kept.Name != name && kept.Name != twin) || kept.Status.Value != status || netbox.RefID(kept.Cluster) != cluster {
+			fields := map[string]any{"name": name, "status": status, "cluster": cluster}
+			kept.VirtualMachine, err = d.nb.PatchVirtualMachine(ctx, kept.ID, fields)
+			if nameTaken(err) {
+				fields["name"] = twin
+				kept.VirtualMachine, err = d.nb.PatchVirtualMachine(ctx, found[0].ID, fields)
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
 	}
 	kept.interfaces, err = d.keepInterfaces(ctx, kept.VirtualMachine, vm.NICs, len(found) == 0)
 	return &kept, err
+}
+
+// nameTaken reports NetBox's refusal of a virtual machine name used in its cluster.
+func nameTaken(err error) bool {
+	return netbox.KindOf(err) == netbox.KindInvalid && strings.Contains(err.Error(), "must be unique")
 }
 
 // keepInterfaces makes the virtual machine's interfaces those of the VM's NICs: it

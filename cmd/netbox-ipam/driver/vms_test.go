@@ -198,6 +198,23 @@ func TestHookNetBoxVMCases(t *testing.T) {
 			t.Fatalf("next hook: %v; VMs %d, interfaces %d", err, len(f.nb.VMs), len(f.nb.Interfaces))
 		}
 	})
+	t.Run("two VMs of one name in one cluster", func(t *testing.T) {
+		f, _, _ := vmFixture(t)
+		other := vmWith("3", "3", "100", "1")
+		other.ID = "43"
+		for _, vm := range []mapping.VM{vmWith("3", "3", "100", "0"), other, vmWith("3", "3", "100", "0"), other} {
+			if _, err := f.d.Hook(ctx, vm); err != nil {
+				t.Fatal(err)
+			}
+		}
+		names := map[string]string{}
+		for _, v := range f.nb.VMs {
+			names[v.CustomString(mapping.CFVMID)] = v.Name
+		}
+		if len(f.nb.VMs) != 2 || names["42"] != "web" || names["43"] != "web (VM 43)" {
+			t.Fatalf("NetBox VMs %v", names)
+		}
+	})
 	t.Run("a VM in no cluster: labels now, the VM later", func(t *testing.T) {
 		f, ar := registered(t, nil, vmsOn)
 		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
