@@ -27,12 +27,16 @@ func TestVirtualizationAsTheDriverUsesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cleanup(t, "cluster type", func(cx ctxT) error { return c.Raw(cx, "DELETE", "/api/virtualization/cluster-types/"+strconv.Itoa(typ.ID)+"/", nil) })
+	cleanup(t, "cluster type", func(cx ctxT) error {
+		return c.Raw(cx, "DELETE", "/api/virtualization/cluster-types/"+strconv.Itoa(typ.ID)+"/", nil)
+	})
 	cl, err := c.CreateCluster(cx, netbox.ClusterSpec{Name: "default", TypeID: typ.ID, Tags: []netbox.TagRef{{Slug: tag.Slug}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cleanup(t, "cluster", func(cx ctxT) error { return c.Raw(cx, "DELETE", "/api/virtualization/clusters/"+strconv.Itoa(cl.ID)+"/", nil) })
+	cleanup(t, "cluster", func(cx ctxT) error {
+		return c.Raw(cx, "DELETE", "/api/virtualization/clusters/"+strconv.Itoa(cl.ID)+"/", nil)
+	})
 	vm, err := c.CreateVirtualMachine(cx, netbox.VirtualMachineSpec{Name: "web", Status: "planned", ClusterID: cl.ID, Tags: []netbox.TagRef{{Slug: tag.Slug}}})
 	if err != nil {
 		t.Fatal(err)
