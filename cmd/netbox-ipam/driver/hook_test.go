@@ -137,7 +137,7 @@ func TestInstallHooks(t *testing.T) {
 		return nil, nil
 	})
 	lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam")
-	if err != nil || len(lines) != 5 || len(hooks) != 5 {
+	if err != nil || len(lines) != 6 || len(hooks) != 6 {
 		t.Fatalf("install: %v %v", lines, err)
 	}
 	if !strings.Contains(hooks["1"], `COMMAND = "/usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox api one.vm.allocate"`) || !strings.Contains(hooks["1"], `ARGUMENTS_STDIN = "YES"`) {
@@ -146,10 +146,13 @@ func TestInstallHooks(t *testing.T) {
 	if !strings.Contains(hooks["4"], `CALL = "one.vrouter.instantiate"`) || !strings.Contains(hooks["4"], "api one.vrouter.instantiate") {
 		t.Errorf("virtual router hook template:\n%s", hooks["4"])
 	}
-	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 5 || !strings.HasPrefix(lines[0], "exists") {
+	if tpl := hooks["6"]; !strings.Contains(tpl, `ON = "RUNNING"`) || !strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) {
+		t.Errorf("RUNNING hook template (installed without vms too):\n%s", tpl)
+	}
+	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 6 || !strings.HasPrefix(lines[0], "exists") {
 		t.Errorf("second install: %v, %d hooks", lines, len(hooks))
 	}
-	// vms.enabled adds detachnic and the state hooks on RUNNING and DONE.
+	// vms.enabled adds the detachnic hooks and the state hook on DONE.
 	f.d.cfg.VMs.Enabled = true
 	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 9 || len(hooks) != 9 {
 		t.Fatalf("install with vms: %v %v", lines, err)

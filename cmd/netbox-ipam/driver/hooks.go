@@ -12,31 +12,47 @@ import (
 // onehem-server on the front-end with their argument on stdin (a VM document can be
 // larger than an argument may be). API hooks run after oned answered the call: leases
 // are taken during it, so the hook finds them in NetBox; they run `netbox-ipam hook
-// api <call>` with $API. With vms.enabled, the hooks that keep NetBox's virtual
-// machines too: detachnic (the interface goes), and state hooks ON RUNNING (status and
-// the host's cluster) and ON DONE (the virtual machine goes; oned's HookStateVM knows
-// these by ON, not by STATE/LCM_STATE, which it wants only with ON = CUSTOM), which run
-// `netbox-ipam hook state` with $TEMPLATE, the VM.
+// api <call>` with $API. State hooks run `netbox-ipam hook state` with $TEMPLATE, the
+// VM; oned's HookStateVM knows them by ON, not by STATE/LCM_STATE (which it reads only
+// with ON = CUSTOM). With vms.enabled, more hooks keep NetBox's virtual machines:
+// detachnic (the interface goes), RUNNING also refreshes status and the host's cluster,
+// and ON DONE the virtual machine goes.
+//
+// The state hook ON RUNNING runs for every configuration: a VM is back in RUNNING after
+// each nic-attach, and OpenNebula 7.2 runs no API hook for it (its oned logs the call
+// as one.vm.nicattach, which `onehook create` refuses as a call that does not exist,
+// while a hook on one.vm.attachnic never fires).
 type hookSpec struct {
 	key  string // the name's tail: netbox-ipam-<IPAM_MAD>-<key>
-	on   string // the template's lines saying when it runs
-	args string // of `netbox-ipam hook`
+	call string // an API hook's call
+	on   string // a state hook's ON
 	vms  bool   // only with vms.enabled
 }
 
 var hookSpecs = []hookSpec{
-	{"vm-allocate", "TYPE = \"api\"\nCALL = \"one.vm.allocate\"\nARGUMENTS = \"$API\"\n", "api one.vm.allocate", false},
-	{"vm-attachnic", "TYPE = \"api\"\nCALL = \"one.vm.attachnic\"\nARGUMENTS = \"$API\"\n", "api one.vm.attachnic", false},
-	{"vm-detachnic", "TYPE = \"api\"\nCALL = \"one.vm.detachnic\"\nARGUMENTS = \"$API\"\n", "api one.vm.detachnic", true},
+	{key: "vm-allocate", call: "one.vm.allocate"},
+	{key: "vm-attachnic", call: "one.vm.attachnic"},
+	{key: "vm-detachnic", call: "one.vm.detachnic", vms: true},
 	// A virtual router's floating IPs are taken by one.vrouter.allocate and attachnic;
 	// its VMs are made (and given NICs) inside oned by instantiate and attachnic,
 	// which no VM hook sees.
-	{"vrouter-allocate", "TYPE = \"api\"\nCALL = \"one.vrouter.allocate\"\nARGUMENTS = \"$API\"\n", "api one.vrouter.allocate", false},
-	{"vrouter-instantiate", "TYPE = \"api\"\nCALL = \"one.vrouter.instantiate\"\nARGUMENTS = \"$API\"\n", "api one.vrouter.instantiate", false},
-	{"vrouter-attachnic", "TYPE = \"api\"\nCALL = \"one.vrouter.attachnic\"\nARGUMENTS = \"$API\"\n", "api one.vrouter.attachnic", false},
-	{"vrouter-detachnic", "TYPE = \"api\"\nCALL = \"one.vrouter.detachnic\"\nARGUMENTS = \"$API\"\n", "api one.vrouter.detachnic", true},
-	{"vm-running", "TYPE = \"state\"\nRESOURCE = \"VM\"\nON = \"RUNNING\"\nARGUMENTS = \"$TEMPLATE\"\n", "state", true},
-	{"vm-done", "TYPE = \"state\"\nRESOURCE = \"VM\"\nON = \"DONE\"\nARGUMENTS = \"$TEMPLATE\"\n", "state", true},
+	{key: "vrouter-allocate", call: "one.vrouter.allocate"},
+	{key: "vrouter-instantiate", call: "one.vrouter.instantiate"},
+	{key: "vrouter-attachnic", call: "one.vrouter.attachnic"},
+	{key: "vrouter-detachnic", call: "one.vrouter.detachnic", vms: true},
+	{key: "vm-running", on: "RUNNING"},
+	{key: "vm-done", on: "DONE", vms: true},
+}
+
+// template is a hook's template: when it runs, what it runs, its argument on stdin.
+func (h hookSpec) template(name, command string) string {
+	const tail = "ARGUMENTS_STDIN = \"YES\"\nTIMEOUT = \"30\"\n"
+	if h.on != "" {
+		return fmt.Sprintf("NAME = %q\nTYPE = \"state\"\nRESOURCE = \"VM\"\nON = %q\nCOMMAND = %q\nARGUMENTS = \"$TEMPLATE\"\n%s",
+			name, h.on, command+" state", tail)
+	}
+	return fmt.Sprintf("NAME = %q\nTYPE = \"api\"\nCALL = %q\nCOMMAND = %q\nARGUMENTS = \"$API\"\n%s",
+		name, h.call, command+" api "+h.call, tail)
 }
 
 // hooks are the hooks this configuration wants.
@@ -156,9 +172,7 @@ func (d *Driver) InstallHooks(ctx context.Context, command string) ([]string, er
 			lines = append(lines, fmt.Sprintf("exists  hook %s (id %s)", d.hookName(h), id))
 			continue
 		}
-		tpl := fmt.Sprintf("NAME = %q\n%sCOMMAND = %q\nARGUMENTS_STDIN = \"YES\"\nTIMEOUT = \"30\"\n",
-			d.hookName(h), h.on, command+" hook --name "+d.cfg.Name+" "+h.args)
-		if err := d.oneWithTemplate(ctx, tpl, "onehook", "create"); err != nil {
+		if err := d.oneWithTemplate(ctx, h.template(d.hookName(h), command+" hook --name "+d.cfg.Name), "onehook", "create"); err != nil {
 			return lines, err
 		}
 		lines = append(lines, "created hook "+d.hookName(h))
