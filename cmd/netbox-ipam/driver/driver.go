@@ -23,22 +23,23 @@ type Driver struct {
 	cfg   config.Config
 	nb    Backend
 	info  io.Writer
-	one   OneCLI
+	one   OneCLI // audit, sync, the hooks' install: OpenNebula's CLI
+	show  OneCLI // the hooks' reads of VMs, networks, clusters, routers: XML-RPC
 	lock  Locker
 	spool string // the labels hooks' queue (spool.go)
 }
 
 // New builds a Driver over a NetBox; INFO lines go to info (stderr, which oned logs).
 func New(cfg config.Config, store Backend, info io.Writer) *Driver {
-	return &Driver{cfg: cfg, nb: store, info: info, one: frontEnd(os.Getenv), lock: fileLock,
+	return &Driver{cfg: cfg, nb: store, info: info, one: execCLI, show: frontEnd(os.Getenv), lock: fileLock,
 		spool: filepath.Join(os.TempDir(), "netbox-ipam-spool-"+strconv.Itoa(os.Getuid())+"-"+cfg.Name)}
 }
 
 // WithSpool puts the hooks' queue in dir (tests give their own).
 func (d *Driver) WithSpool(dir string) *Driver { d.spool = dir; return d }
 
-// WithCLI replaces OpenNebula's CLI (tests give recorded `onevnet` answers).
-func (d *Driver) WithCLI(one OneCLI) *Driver { d.one = one; return d }
+// WithCLI replaces OpenNebula's CLI and the hooks' reads (tests give recorded answers).
+func (d *Driver) WithCLI(one OneCLI) *Driver { d.one, d.show = one, one; return d }
 
 // Request is one OpenNebula action: oned's request id and the decoded request.
 type Request struct {

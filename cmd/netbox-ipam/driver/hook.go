@@ -248,7 +248,7 @@ func (d *call) leasedNICs(ctx context.Context, vm mapping.VM) ([]leasedNIC, erro
 // arOfNIC finds the NIC's AR in oned and, when it is this driver's, its IP range and
 // VRF; nil when the AR is another IPAM's or its range is gone.
 func (d *call) arOfNIC(ctx context.Context, n mapping.NIC) (*leasedNIC, error) {
-	doc, err := d.one(ctx, "onevnet", "show", "-x", n.NetworkID)
+	doc, err := d.show(ctx, "onevnet", "show", "-x", n.NetworkID)
 	if err != nil {
 		return nil, err
 	}

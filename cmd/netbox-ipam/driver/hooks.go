@@ -101,7 +101,7 @@ func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInf
 
 // showVM asks oned for VM id (over XML-RPC, see onerpc.go).
 func (d *Driver) showVM(ctx context.Context, id string) (mapping.VM, error) {
-	doc, err := d.one(ctx, "onevm", "show", "-x", id)
+	doc, err := d.show(ctx, "onevm", "show", "-x", id)
 	if err != nil {
 		return mapping.VM{}, err
 	}
@@ -119,7 +119,7 @@ func (d *Driver) hookVRouterCall(ctx context.Context, call string, info mapping.
 		}
 		id = info.Out[1]
 	}
-	doc, err := d.one(ctx, "onevrouter", "show", "-x", id)
+	doc, err := d.show(ctx, "onevrouter", "show", "-x", id)
 	if err != nil {
 		return HookResponse{}, err
 	}

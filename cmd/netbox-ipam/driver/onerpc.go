@@ -22,8 +22,9 @@ import (
 // infoMethods are the `show -x` commands answered over XML-RPC.
 var infoMethods = map[string]string{"onevm": "one.vm.info", "onevnet": "one.vn.info", "onecluster": "one.cluster.info", "onevrouter": "one.vrouter.info"}
 
-// frontEnd is the OneCLI of a front-end: `show -x <id>` of VMs, networks, clusters and
-// virtual routers over XML-RPC, everything else through the CLI.
+// frontEnd is the hooks' OneCLI: `show -x <id>` of VMs, networks, clusters and
+// virtual routers over XML-RPC, everything else through the CLI. (Audit and sync keep
+// the CLI: they run once, by an operator or cron, and read what the CLI shows them.)
 func frontEnd(getenv func(string) string) OneCLI {
 	return func(ctx context.Context, name string, args ...string) ([]byte, error) {
 		method, ok := infoMethods[name]

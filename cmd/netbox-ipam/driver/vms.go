@@ -332,7 +332,7 @@ func (d *call) clusterFor(ctx context.Context, cid string) (int, error) {
 
 // clusterName asks oned for an OpenNebula cluster's name.
 func (d *call) clusterName(ctx context.Context, cid string) (string, error) {
-	doc, err := d.one(ctx, "onecluster", "show", "-x", cid)
+	doc, err := d.show(ctx, "onecluster", "show", "-x", cid)
 	if err != nil {
 		return "", err
 	}
