@@ -38,15 +38,7 @@ func TestHooksRecordHolders(t *testing.T) {
 	recorded(vm.NICs[0].IP)
 	t.Logf("create: VM %s's id and name on its lease after %s", id, time.Since(start).Round(time.Millisecond))
 	start = time.Now()
-	o.must(t, "onevm", "nic-attach", id, "--network", strconv.Itoa(net))
-	var ip2, nic2 string
-	eventually(t, "the attached NIC", func() error {
-		if d := o.vm(t, vm.ID); len(d.NICs) == 2 {
-			ip2, nic2 = d.NICs[1].IP, d.NICs[1].NICID
-			return nil
-		}
-		return fmt.Errorf("one NIC")
-	})
+	ip2, nic2 := o.attachNIC(t, vm.ID, net)
 	recorded(ip2)
 	t.Logf("nic-attach: recorded after %s", time.Since(start).Round(time.Millisecond))
 	o.waitRunning(t, vm.ID)
@@ -67,4 +59,19 @@ func TestHooksRecordHolders(t *testing.T) {
 	if kinds, code := o.auditKinds(t, net); code != 0 {
 		t.Errorf("audit after the hooks: exit %d, %v", code, kinds)
 	}
+}
+
+// attachNIC attaches a NIC on network net to VM id (one NIC before) and returns the new
+// NIC's address and id once oned shows it.
+func (o *One) attachNIC(t *testing.T, id, net int) (ip, nicID string) {
+	t.Helper()
+	o.must(t, "onevm", "nic-attach", strconv.Itoa(id), "--network", strconv.Itoa(net))
+	eventually(t, "the attached NIC", func() error {
+		if d := o.vm(t, id); len(d.NICs) == 2 {
+			ip, nicID = d.NICs[1].IP, d.NICs[1].NICID
+			return nil
+		}
+		return fmt.Errorf("one NIC")
+	})
+	return ip, nicID
 }

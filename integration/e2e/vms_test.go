@@ -65,15 +65,7 @@ func TestHooksKeepNetBoxVMs(t *testing.T) {
 	}
 
 	start = time.Now()
-	o.must(t, "onevm", "nic-attach", id, "--network", strconv.Itoa(net))
-	var ip2, nic2 string
-	eventually(t, "the attached NIC", func() error {
-		if d := o.vm(t, vm.ID); len(d.NICs) == 2 {
-			ip2, nic2 = d.NICs[1].IP, d.NICs[1].NICID
-			return nil
-		}
-		return fmt.Errorf("one NIC")
-	})
+	ip2, nic2 := o.attachNIC(t, vm.ID, net)
 	o.eventuallyVM(t, id, func(_ netbox.VirtualMachine, ifaces map[string]netbox.VMInterface, on map[string]string) error {
 		if len(ifaces) != 2 || on[ip2] != "NIC"+nic2 {
 			return fmt.Errorf("interfaces %v, addresses on them %v", len(ifaces), on)
