@@ -42,11 +42,7 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) 
 		err := c.forgetVM(ctx, vm.ID)
 		return c.hookResponse(vm), err
 	}
-	ips := make([]string, 0, len(nics))
-	for _, n := range nics {
-		ips = append(ips, n.IP)
-	}
-	have, err := d.nb.IPAddressesTaggedAt(ctx, d.cfg.Tag, ips)
+	have, err := c.leaseObjects(ctx, nics)
 	if err != nil {
 		return c.hookResponse(vm), err
 	}
@@ -55,11 +51,8 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) 
 		return c.hookResponse(vm), err
 	}
 	changes, primary := c.records("VM "+vm.ID, nics, have, kept, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
-	if len(changes) > 0 {
-		if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
-			return c.hookResponse(vm), err
-		}
-		d.infof("VM %s: recorded %d lease(s) in NetBox", vm.ID, len(changes))
+	if err := c.writeRecords(ctx, "VM "+vm.ID, changes); err != nil {
+		return c.hookResponse(vm), err
 	}
 	if kept != nil {
 		err = c.setPrimary(ctx, kept, primary)
@@ -86,7 +79,7 @@ func (c *call) recordMany(ctx context.Context, vms []mapping.VM) (HookResponse, 
 		return HookResponse{Response: Response{Changes: c.changes[start:]}, VM: strings.Join(ids, " ")}, err
 	}
 	held := make([][]leasedNIC, len(vms))
-	var ips []string
+	var all []leasedNIC
 	for i, vm := range vms {
 		if vm.Done() {
 			continue
@@ -96,11 +89,9 @@ func (c *call) recordMany(ctx context.Context, vms []mapping.VM) (HookResponse, 
 			return resp(err)
 		}
 		held[i] = nics
-		for _, n := range nics {
-			ips = append(ips, n.IP)
-		}
+		all = append(all, nics...)
 	}
-	have, err := c.nb.IPAddressesTaggedAt(ctx, c.cfg.Tag, ips)
+	have, err := c.leaseObjects(ctx, all)
 	if err != nil {
 		return resp(err)
 	}
@@ -109,15 +100,34 @@ func (c *call) recordMany(ctx context.Context, vms []mapping.VM) (HookResponse, 
 		ch, _ := c.records("VM "+vm.ID, held[i], have, nil, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
 		changes = append(changes, ch...)
 	}
+	r, _ := resp(nil)
+	return resp(c.writeRecords(ctx, "VM "+r.VM, changes))
+}
+
+// leaseObjects reads the driver's objects at the NICs' addresses, in all VRFs (leaseOf
+// picks each NIC's): one NetBox request per 100 addresses, none for no NIC.
+func (c *call) leaseObjects(ctx context.Context, nics []leasedNIC) ([]netbox.IPAddress, error) {
+	if len(nics) == 0 {
+		return nil, nil
+	}
+	ips := make([]string, 0, len(nics))
+	for _, n := range nics {
+		ips = append(ips, n.IP)
+	}
+	return c.nb.IPAddressesTaggedAt(ctx, c.cfg.Tag, ips)
+}
+
+// writeRecords writes the records' changes in bulk and says so in oned.log, naming
+// their holder (who).
+func (c *call) writeRecords(ctx context.Context, who string, changes []map[string]any) error {
 	if len(changes) == 0 {
-		return resp(nil)
+		return nil
 	}
 	if err := c.nb.PatchIPAddresses(ctx, changes); err != nil {
-		return resp(err)
+		return err
 	}
-	r, _ := resp(nil)
-	c.infof("VM %s: recorded %d lease(s) in NetBox", r.VM, len(changes))
-	return r, nil
+	c.infof("%s: recorded %d lease(s) in NetBox", who, len(changes))
+	return nil
 }
 
 // HookVRouter records the leases a virtual router holds itself (floating IPs) with its
@@ -132,22 +142,13 @@ func (d *Driver) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookRespo
 	if err != nil {
 		return out(err)
 	}
-	if len(nics) > 0 {
-		ips := make([]string, 0, len(nics))
-		for _, n := range nics {
-			ips = append(ips, n.IP)
-		}
-		have, err := d.nb.IPAddressesTaggedAt(ctx, d.cfg.Tag, ips)
-		if err != nil {
-			return out(err)
-		}
-		changes, _ := c.records("virtual router "+vr.ID, nics, have, nil, func(n mapping.NIC) (map[string]any, string) { return mapping.VRouterRecord(vr, n) })
-		if len(changes) > 0 {
-			if err := d.nb.PatchIPAddresses(ctx, changes); err != nil {
-				return out(err)
-			}
-			d.infof("virtual router %s: recorded %d lease(s) in NetBox", vr.ID, len(changes))
-		}
+	have, err := c.leaseObjects(ctx, nics)
+	if err != nil {
+		return out(err)
+	}
+	changes, _ := c.records("virtual router "+vr.ID, nics, have, nil, func(n mapping.NIC) (map[string]any, string) { return mapping.VRouterRecord(vr, n) })
+	if err := c.writeRecords(ctx, "virtual router "+vr.ID, changes); err != nil {
+		return out(err)
 	}
 	for _, id := range vr.VMs {
 		vm, err := d.showVM(ctx, id)
