@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
 )
 
@@ -27,6 +28,27 @@ func TestParseCallInfo(t *testing.T) {
 	for _, bad := range []string{"", "%%%", "<VM/>", "<CALL_INFO"} {
 		if _, err := ParseCallInfo([]byte(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// A virtual router's own leases are its NICs' VROUTER_IP/VROUTER_MAC (as oned 7.5.80
+// shows them); anything but a <VROUTER> with an ID is refused with one line.
+func TestParseVRouter(t *testing.T) {
+	doc := `<VROUTER><ID>5</ID><NAME>gw</NAME><VMS><ID>42</ID><ID>43</ID></VMS><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><VROUTER_IP>10.0.0.9</VROUTER_IP><VROUTER_MAC>02:00:0a:00:00:09</VROUTER_MAC></NIC><NIC><NIC_ID>1</NIC_ID><NETWORK_ID>8</NETWORK_ID></NIC></TEMPLATE></VROUTER>`
+	vr, err := ParseVRouter([]byte(base64.StdEncoding.EncodeToString([]byte(doc))))
+	if err != nil || vr.ID != "5" || vr.Name != "gw" || len(vr.VMs) != 2 || len(vr.NICs) != 2 ||
+		vr.NICs[0].IP != "10.0.0.9" || vr.NICs[0].MAC != "02:00:0a:00:00:09" || vr.NICs[1].IP != "" {
+		t.Fatalf("%+v %v", vr, err)
+	}
+	for _, tc := range []struct{ raw, want string }{
+		{`<VM><ID>1</ID></VM>`, "<VM> is not an OpenNebula virtual router document"},
+		{`<VROUTER><NAME>x</NAME></VROUTER>`, "(<VROUTER> with an ID)"},
+		{`<VROUTER><ID>1`, "virtual router document is not valid XML"},
+		{`%%%`, "neither XML nor base64"},
+	} {
+		if _, err := ParseVRouter([]byte(tc.raw)); err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v, want one line with %q", tc.raw, err, tc.want)
 		}
 	}
 }

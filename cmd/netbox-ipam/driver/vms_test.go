@@ -215,6 +215,14 @@ func TestHookNetBoxVMCases(t *testing.T) {
 			t.Fatalf("NetBox VMs %v", names)
 		}
 	})
+	t.Run("oned gives no name for the cluster: one line, nothing made", func(t *testing.T) {
+		f, _, _ := vmFixture(t)
+		_, err := f.d.Hook(ctx, vmWith("3", "3", "999", "0"))
+		if kindOf(err) != "opennebula" || !strings.Contains(err.Error(), "onecluster show -x 999: no cluster name") || strings.Contains(err.Error(), "\n") ||
+			len(f.nb.VMs)+len(f.nb.Clusters) != 0 {
+			t.Fatalf("%v; %d VMs, %d clusters", err, len(f.nb.VMs), len(f.nb.Clusters))
+		}
+	})
 	t.Run("a VM in no cluster: labels now, the VM later", func(t *testing.T) {
 		f, ar := registered(t, nil, vmsOn)
 		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
