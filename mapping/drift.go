@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Drift between OpenNebula's leases of one AR and what NetBox holds there, and what
@@ -19,6 +20,7 @@ type Held struct {
 	Owned       bool              // carries the driver's tag
 	CF          map[string]string // the driver's custom fields on it
 	Description string
+	Created     time.Time // when NetBox made it (zero: unknown)
 }
 
 // Finding kinds. All but label are drift (audit exits non-zero); a label is only

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"strconv"
+	"time"
 )
 
 // These are the shapes of NetBox 4.7's answers that the driver reads, decoded straight
@@ -121,6 +122,9 @@ type IPAddress struct {
 	// ("virtualization.vminterface" and its id), empty when on none.
 	AssignedObjectType string `json:"assigned_object_type"`
 	AssignedObjectID   int    `json:"assigned_object_id"`
+	// Created is when NetBox made it: sync leaves a young orphan alone (it may be a
+	// lease oned is still recording).
+	Created time.Time `json:"created"`
 }
 
 // Addr is the address without its mask.

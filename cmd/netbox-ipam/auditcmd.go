@@ -65,6 +65,10 @@ func (p *program) audit(s *session, ctx context.Context, args []string) int {
 	} else {
 		printReport(p.stdout, rep, o)
 	}
+	if len(rep.FailedVMs) > 0 {
+		fmt.Fprintf(p.stderr, "netbox-ipam: sync was partial: %d NetBox virtual machine(s) could not be kept in step (see failed above); the rest is done\n", len(rep.FailedVMs))
+		return exitPartial
+	}
 	if rep.Drift > 0 && (!o.Sync || o.DryRun) {
 		return exitDrift
 	}
@@ -92,6 +96,9 @@ func printReport(w io.Writer, rep driver.AuditReport, o driver.AuditOptions) {
 		for _, done := range r.Done {
 			fmt.Fprintf(w, "  sync: %s\n", done)
 		}
+		for _, left := range r.Left {
+			fmt.Fprintf(w, "  sync: %s\n", left)
+		}
 	}
 	for _, st := range rep.Stale {
 		verb := "no AR references it"
@@ -112,6 +119,12 @@ func printReport(w io.Writer, rep driver.AuditReport, o driver.AuditOptions) {
 			verb = "; made"
 		}
 		fmt.Fprintf(w, "missing  virtual-machine  OpenNebula VM %s holds leases of the driver and has no NetBox virtual machine%s\n", id, verb)
+	}
+	for _, left := range rep.LeftVMs {
+		fmt.Fprintf(w, "left     virtual-machine  %s\n", left)
+	}
+	for _, failed := range rep.FailedVMs {
+		fmt.Fprintf(w, "failed   virtual-machine  %s\n", failed)
 	}
 	switch {
 	case o.Sync && o.DryRun:

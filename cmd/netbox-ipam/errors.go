@@ -14,13 +14,14 @@ import (
 const (
 	exitFailure     = 1 // the request cannot be done as asked (conflict, no room)
 	exitUsage       = 2
-	exitInput       = 3 // malformed request or AR attributes
-	exitConfig      = 4 // configuration unusable
-	exitUnavailable = 5 // NetBox (or, for audit and sync, OpenNebula) unreachable, slow or failing
-	exitAuth        = 6 // NetBox refused the token
-	exitCheck       = 7 // check found problems
-	exitDrift       = 8 // audit (or sync --dry-run) found drift
-	exitState       = 9 // NetBox's objects do not fit the AR (gone, changed, missing)
+	exitInput       = 3  // malformed request or AR attributes
+	exitConfig      = 4  // configuration unusable
+	exitUnavailable = 5  // NetBox (or, for audit and sync, OpenNebula) unreachable, slow or failing
+	exitAuth        = 6  // NetBox refused the token
+	exitCheck       = 7  // check found problems
+	exitDrift       = 8  // audit (or sync --dry-run) found drift
+	exitState       = 9  // NetBox's objects do not fit the AR (gone, changed, missing)
+	exitPartial     = 10 // sync did the rest, but NetBox or oned failed on some virtual machines
 	exitInternal    = 70
 )
 

@@ -132,7 +132,7 @@ func (n *NetBox) create(op string, specs []netbox.IPAddressSpec) ([]netbox.IPAdd
 			status = "active"
 		}
 		a := &netbox.IPAddress{Tagged: tagged(n.id(), s.Tags, s.CustomFields, s.Description), Address: s.Address,
-			VRF: n.ref("vrf", s.VRFID), Tenant: n.ref("tenant", s.TenantID), Status: netbox.Choice{Value: status}}
+			VRF: n.ref("vrf", s.VRFID), Tenant: n.ref("tenant", s.TenantID), Status: netbox.Choice{Value: status}, Created: n.now().UTC()}
 		n.Addresses[a.ID] = a
 		out = append(out, *a)
 	}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -36,6 +37,8 @@ type NetBox struct {
 	Interfaces   map[int]*netbox.VMInterface
 	Denied       map[string]bool // "METHOD /api/path/" the token may not do
 	Version      string
+	// Now is NetBox's clock, which stamps each address's created (nil: the time now).
+	Now func() time.Time
 
 	faults []Fault
 	// Calls lists the operations called, in order (a lost answer's too).
@@ -58,6 +61,13 @@ func New() *NetBox {
 		Refs: map[string][]netbox.Ref{}, Tags: map[string]netbox.Tag{}, Fields: map[string]netbox.CustomField{},
 		ClusterTypes: map[string]netbox.Ref{}, Clusters: map[int]*netbox.Cluster{}, VMs: map[int]*netbox.VirtualMachine{},
 		Interfaces: map[int]*netbox.VMInterface{}, Denied: map[string]bool{}, Version: "4.7.3", nextID: 100}
+}
+
+func (n *NetBox) now() time.Time {
+	if n.Now != nil {
+		return n.Now()
+	}
+	return time.Now()
 }
 
 // Inject queues faults; each applies once, to the next call of its Op.

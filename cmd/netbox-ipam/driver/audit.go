@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -96,15 +97,20 @@ type ARReport struct {
 	Leases   int               `json:"leases"`
 	Findings []mapping.Finding `json:"findings"`
 	Done     []string          `json:"done,omitempty"` // what sync did
+	// Left is what sync did not do because oned changed it during the run (the second
+	// look disagreed with the picture): the next run takes it up.
+	Left []string `json:"left,omitempty"`
 	// Restore is what sync writes back into oned's AR (onevnet updatear --append): the
 	// NetBox ids it lost and the network settings NetBox holds.
 	Restore mapping.Attrs `json:"restore,omitempty"`
 
 	repairs mapping.Repairs
+	held    []mapping.Held  // NetBox's objects in and around the AR, as compared
+	spans   []mapping.Span  // the spans its leases and orphans are looked for in
+	objs    arObjects       // the AR's range and prefix, as read
 	rng     *netbox.IPRange // the AR's IP range, when it exists
 	prefix  int             // the AR's prefix, when known
 	attrs   mapping.Attrs   // the AR as oned showed it
-	holds   int             // leases held with onevnet hold (VM -1)
 	s       mapping.StoredAR
 	vrf     int
 	bits    int // mask length of the leases sync creates
@@ -129,6 +135,11 @@ type AuditReport struct {
 	Requests   int      `json:"netbox_requests"` // how many it took to find out (and repair)
 	// Skipped says why sync did nothing (an HA follower); the rest is then empty.
 	Skipped string `json:"skipped,omitempty"`
+	// LeftVMs are the NetBox virtual machines sync did not make or remove because
+	// oned changed them during the run; FailedVMs those NetBox refused (the others
+	// went on: the run was partial).
+	LeftVMs   []string `json:"left_vms,omitempty"`
+	FailedVMs []string `json:"failed_vms,omitempty"`
 
 	staleVMs []netbox.VirtualMachine
 }
@@ -138,7 +149,7 @@ type AuditReport struct {
 // from onevnet, after asking the front-end whether sync may act (frontEndGate).
 func (d *Driver) Audit(ctx context.Context, o AuditOptions, stdin io.Reader, getenv func(string) string) (AuditReport, error) {
 	c := d.begin("")
-	start := d.nb.Requests()
+	start, began := d.nb.Requests(), d.now()
 	skip, err := d.frontEndGate(ctx, o, getenv)
 	if err != nil || skip != "" {
 		return AuditReport{Skipped: skip}, err
@@ -152,7 +163,7 @@ func (d *Driver) Audit(ctx context.Context, o AuditOptions, stdin io.Reader, get
 		return rep, err
 	}
 	if o.Sync && !o.DryRun {
-		if err := c.repair(ctx, &rep, o.Prune); err != nil {
+		if err := c.repair(ctx, &rep, o.Prune, began); err != nil {
 			return rep, err
 		}
 	}
@@ -219,11 +230,6 @@ func (d *call) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*ARR
 			Kind: mapping.DriftRange, IP: ar.Attrs.Get(mapping.AttrIP), Detail: "the AR cannot be read: " + err.Error()}}}, nil
 	}
 	r := &ARReport{VNet: v.ID, AR: s.ID, Span: fmt.Sprintf("%s…%s", s.First, s.Last), IPRange: s.RangeID, Leases: len(ar.Leases), s: s, bits: 32, attrs: ar.Attrs}
-	for _, l := range ar.Leases {
-		if l.VM == "-1" {
-			r.holds++
-		}
-	}
 	spans := []mapping.Span{s.Span}
 	foundBySpan := false
 	if s.LostIDs() {
@@ -240,7 +246,7 @@ func (d *call) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*ARR
 	if err != nil {
 		return nil, err
 	}
-	r.rng, r.vrf = o.rng, o.vrf
+	r.rng, r.vrf, r.objs = o.rng, o.vrf, o
 	if o.prefix != nil {
 		r.prefix = o.prefix.ID
 	}
@@ -257,6 +263,7 @@ func (d *call) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*ARR
 		return nil, err
 	}
 	findings, repairs := mapping.Compare(v.ID, ar, spans, held)
+	r.held, r.spans = held, spans
 	r.Findings = append(r.Findings, findings...)
 	repairs.RangeSpan = r.repairs.RangeSpan
 	r.repairs = repairs
@@ -311,7 +318,7 @@ func (d *call) held(ctx context.Context, vrf int, p netip.Prefix) ([]mapping.Hel
 		for _, k := range []string{mapping.CFARID, mapping.CFMAC, mapping.CFRequestID, mapping.CFVMID, mapping.CFVNetID, mapping.CFVRouterID} {
 			cf[k] = o.CustomString(k)
 		}
-		held = append(held, mapping.Held{ID: o.ID, Addr: a, Owned: d.owned(o.Tagged), CF: cf, Description: o.Description})
+		held = append(held, mapping.Held{ID: o.ID, Addr: a, Owned: d.owned(o.Tagged), CF: cf, Description: o.Description, Created: o.Created})
 	}
 	return held, nil
 }
@@ -342,21 +349,18 @@ func (d *call) staleObjects(ctx context.Context, ranges, prefixes map[int]bool) 
 	return out, nil
 }
 
-// repair carries out the plan: per AR the range's span, the missing leases, the
-// orphans and the labels; then, with prune, the stale ranges (with the driver's leases
-// in them) and the stale prefixes that hold nothing else.
-func (d *call) repair(ctx context.Context, rep *AuditReport, prune bool) error {
+// repair carries out the plan: per AR, after a second look at it in oned, what that
+// look confirms (the range's span, the missing leases, the orphans, the labels, the
+// AR's lost attributes); then the NetBox virtual machines, each read again from oned;
+// then, with prune, the stale ranges (with the driver's leases in them) and the stale
+// prefixes that hold nothing else. began is when the audit began.
+func (d *call) repair(ctx context.Context, rep *AuditReport, prune bool, began time.Time) error {
 	for _, r := range rep.ARs {
-		if err := d.restoreInOned(ctx, r); err != nil {
-			return err
-		}
-		if err := d.repairInNetBox(ctx, r); err != nil {
+		if err := d.repairAR(ctx, r, began); err != nil {
 			return err
 		}
 	}
-	if err := d.repairVMs(ctx, rep, prune); err != nil {
-		return err
-	}
+	d.repairVMs(ctx, rep, prune)
 	if !prune {
 		return nil
 	}
@@ -377,19 +381,95 @@ func (d *call) repair(ctx context.Context, rep *AuditReport, prune bool) error {
 	return nil
 }
 
-// restoreInOned writes back into oned's AR what it lost or what NetBox changed.
-func (d *call) restoreInOned(ctx context.Context, r *ARReport) error {
+// repairAR reads the AR's network from oned again (the picture may be minutes old, or
+// a file) and repairs only what the second look agrees with: a lease oned holds now is
+// no orphan, one it freed is not re-created, an attribute edited meanwhile is not
+// written back, and an AR that moved or went is left alone. An orphan NetBox made
+// after the audit began, or within the driver's timeout of now, is left too: its
+// get_address may not have reached oned yet.
+func (d *call) repairAR(ctx context.Context, r *ARReport, began time.Time) error {
+	if r.repairs.Empty() && len(r.Restore) == 0 {
+		return nil
+	}
+	now, why, err := d.rereadAR(ctx, r)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		r.Left = append(r.Left, "changed during sync: "+why+"; left for the next run")
+		return nil
+	}
+	settled := d.now().Add(-d.cfg.Timeout)
+	if began.Before(settled) {
+		settled = began
+	}
+	_, confirmed := mapping.Compare(r.VNet, now, r.spans, r.held)
+	var left, leftAttrs []string
+	r.repairs, left = mapping.Recheck(r.repairs, confirmed, r.held, settled)
+	restore, leftAttrs := mapping.RecheckRestore(r.Restore, r.attrs, now.Attrs)
+	for _, l := range append(left, leftAttrs...) {
+		r.Left = append(r.Left, "changed during sync: "+l+"; left for the next run")
+	}
+	if err := d.restoreInOned(ctx, r, now, restore); err != nil {
+		return err
+	}
+	return d.repairInNetBox(ctx, r)
+}
+
+// rereadAR is the AR as oned holds it now (one.vn.info), or why sync leaves it: the
+// network or the AR is gone, no longer this driver's, or spans other addresses.
+func (d *call) rereadAR(ctx context.Context, r *ARReport) (mapping.AR, string, error) {
+	doc, err := d.show(ctx, "onevnet", "show", "-x", r.VNet)
+	if isGone(err) {
+		return mapping.AR{}, "network " + r.VNet + " is gone", nil
+	}
+	if err != nil {
+		return mapping.AR{}, "", err
+	}
+	vs, err := mapping.ParseVNets(doc)
+	if err != nil {
+		return mapping.AR{}, "", err
+	}
+	for _, v := range vs {
+		for _, ar := range v.ARs {
+			if v.ID != r.VNet || ar.Attrs.Get(mapping.AttrARID) != r.AR {
+				continue
+			}
+			s, err := mapping.ReadStoredAR(ar.Attrs)
+			switch {
+			case !ar.UsesIPAM(d.cfg.Name):
+				return ar, "the AR no longer uses IPAM_MAD " + d.cfg.Name, nil
+			case err != nil:
+				return ar, "the AR cannot be read now: " + err.Error(), nil
+			case s.Span != r.s.Span:
+				return ar, fmt.Sprintf("the AR now spans %s…%s", s.First, s.Last), nil
+			}
+			return ar, "", nil
+		}
+	}
+	return mapping.AR{}, "AR " + r.AR + " is gone from network " + r.VNet, nil
+}
+
+// restoreInOned writes back into oned's AR (now, as oned holds it) what it lost or
+// what NetBox changed.
+func (d *call) restoreInOned(ctx context.Context, r *ARReport, now mapping.AR, restore mapping.Attrs) error {
+	holds := 0
+	for _, l := range now.Leases {
+		if l.VM == "-1" {
+			holds++
+		}
+	}
 	switch {
-	case len(r.Restore) == 0:
-	case r.holds > 0:
+	case len(restore) == 0:
+	case holds > 0:
 		// oned (7.5.80 seen) segfaults when an update changes the network settings of
 		// an AR that holds addresses (`onevnet hold`): leave it to the operator.
-		r.Done = append(r.Done, fmt.Sprintf("not restored in oned's AR (it has %d hold(s), and oned crashes updating such an AR): release them, or run onevnet updatear with %s", r.holds, r.Restore.String()))
+		r.Done = append(r.Done, fmt.Sprintf("not restored in oned's AR (it has %d hold(s), and oned crashes updating such an AR): release them, or run onevnet updatear with %s", holds, restore.String()))
 	default:
-		if err := d.restoreAR(ctx, r.VNet, r.attrs, r.Restore); err != nil {
+		if err := d.restoreAR(ctx, r.VNet, now.Attrs, restore); err != nil {
 			return err
 		}
-		r.Done = append(r.Done, "restored in oned's AR: "+r.Restore.String())
+		r.Done = append(r.Done, "restored in oned's AR: "+restore.String())
 	}
 	return nil
 }
@@ -547,9 +627,10 @@ func arRestore(ar mapping.Attrs, s mapping.StoredAR, o arObjects) mapping.Attrs 
 var computedAR = map[string]bool{"MAC_END": true, "IP_END": true, "IP6_END": true, "IP6_ULA": true, "IP6_ULA_END": true,
 	"IP6_GLOBAL": true, "IP6_GLOBAL_END": true, "USED_LEASES": true}
 
-// restoreAR writes attrs into oned's AR: the whole AR with attrs set (onevnet updatear
-// without --append). --append would not do: the CLI puts the new text before the old
-// attributes, and oned keeps the old value of a repeated name.
+// restoreAR writes attrs into oned's AR: the whole AR (as oned held it a moment ago)
+// with attrs set (onevnet updatear without --append, which replaces every attribute
+// but TYPE, IP, MAC and AR_ID). --append would not do: the CLI puts the new text
+// before the old attributes, and oned keeps the old value of a repeated name.
 func (d *call) restoreAR(ctx context.Context, vnet string, ar mapping.Attrs, attrs mapping.Attrs) error {
 	out := mapping.Attrs{{Name: mapping.AttrARID, Value: ar.Get(mapping.AttrARID)}}
 	for _, a := range ar {

@@ -2,13 +2,17 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -30,11 +34,15 @@ func vnetXML(ar mapping.Attrs, leases ...string) string {
 	return b.String()
 }
 
-// oned is a fake OpenNebula CLI: onevnet list/show answer docs, updatear is recorded,
-// oneuser show answers oneadmin.
+// oned is a fake OpenNebula CLI over network documents: onevnet list/show answer docs
+// (a network it lacks is oned's "Error getting"), updatear is recorded and applied the
+// way oned applies it (onedUpdateAR), oneuser show answers oneadmin. afterPicture, when
+// set, runs once after the first `onevnet show`: oned changing between sync's picture
+// and its second look.
 type oned struct {
-	docs    map[string]string
-	updates []string
+	docs         map[string]string
+	updates      []string
+	afterPicture func(o *oned)
 }
 
 func (o *oned) cli(_ context.Context, name string, args ...string) ([]byte, error) {
@@ -48,15 +56,112 @@ func (o *oned) cli(_ context.Context, name string, args ...string) ([]byte, erro
 		b.WriteString("</VNET_POOL>")
 		return []byte(b.String()), nil
 	case "onevnet show":
-		return []byte(o.docs[args[2]]), nil
+		doc, ok := o.docs[args[2]]
+		if !ok {
+			return nil, openNebulaf("onevnet show -x %s: exit status 255: [one.vn.info] Error getting virtual network [%s].", args[2], args[2])
+		}
+		if f := o.afterPicture; f != nil {
+			o.afterPicture = nil
+			f(o)
+		}
+		return []byte(doc), nil
 	case "onevnet updatear":
 		tpl, err := os.ReadFile(args[3])
+		if err != nil {
+			return nil, err
+		}
 		o.updates = append(o.updates, string(tpl))
-		return nil, err
+		return nil, o.updateAR(args[1], args[2], string(tpl))
 	case "oneuser show":
 		return []byte("<USER><ID>0</ID><GID>0</GID><NAME>oneadmin</NAME></USER>"), nil
 	}
 	return nil, openNebulaf("unexpected %s %v", name, args)
+}
+
+// updateAR applies `onevnet updatear vnet ar` with template tpl to the documents.
+func (o *oned) updateAR(vnet, arID, tpl string) error {
+	vs, err := mapping.ParseVNets([]byte(o.docs[vnet]))
+	if err != nil || len(vs) != 1 {
+		return openNebulaf("onevnet updatear %s: [one.vn.update_ar] Error getting virtual network [%s].", vnet, vnet)
+	}
+	for i, ar := range vs[0].ARs {
+		if ar.Attrs.Get(mapping.AttrARID) != arID {
+			continue
+		}
+		attrs, err := onedUpdateAR(ar, templateVector(tpl))
+		if err != nil {
+			return openNebulaf("onevnet updatear %s %s: [one.vn.update_ar] %s", vnet, arID, err.Error())
+		}
+		vs[0].ARs[i].Attrs = attrs
+		o.docs[vnet] = vnetDoc(vs[0])
+		return nil
+	}
+	return openNebulaf("onevnet updatear %s %s: [one.vn.update_ar] Address Range does not exist", vnet, arID)
+}
+
+// onedUpdateAR is AddressRange::update_attributes (src/vnm/AddressRange.cc): the new
+// attributes replace the AR's all, but TYPE, MAC, IP and AR_ID, which stay; the
+// attributes oned computes are dropped; a SIZE that would leave a lease outside the
+// AR is refused.
+func onedUpdateAR(ar mapping.AR, up mapping.Attrs) (mapping.Attrs, error) {
+	out := mapping.Attrs{}
+	for _, a := range up {
+		if !computedAR[a.Name] && a.Name != "LEASES" && a.Name != "PARENT_NETWORK_AR_ID" {
+			out = out.Set(a.Name, a.Value)
+		}
+	}
+	for _, keep := range []string{"TYPE", "MAC", "IP", mapping.AttrARID} {
+		out = out.Set(keep, ar.Attrs.Get(keep))
+	}
+	size := out.Get(mapping.AttrSize)
+	if size == "" {
+		return out.Set(mapping.AttrSize, ar.Attrs.Get(mapping.AttrSize)), nil
+	}
+	span, err := mapping.ParseSpan("AR", out.Get("IP"), atoi(size))
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range ar.Leases {
+		if a, err := netip.ParseAddr(l.IP); err == nil && !span.Has(a) {
+			return nil, errors.New("New SIZE cannot be applied. There are used leases that would fall outside the range.")
+		}
+	}
+	return out, nil
+}
+
+// templateVector reads the attributes of a one-vector template (NAME = [ K = "v", … ])
+// as oned's parser does: \" is a quote, nothing else is escaped.
+func templateVector(tpl string) mapping.Attrs {
+	var out mapping.Attrs
+	for _, m := range regexp.MustCompile(`([A-Za-z0-9_]+) = "((?:[^"\\]|\\.)*)"`).FindAllStringSubmatch(tpl, -1) {
+		out = out.Set(m[1], strings.ReplaceAll(m[2], `\"`, `"`))
+	}
+	return out
+}
+
+// vnetDoc is the `onevnet show -x` document of v.
+func vnetDoc(v mapping.VNet) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<VNET><ID>%s</ID><NAME>%s</NAME><AR_POOL>", v.ID, v.Name)
+	for _, ar := range v.ARs {
+		b.WriteString("<AR>")
+		for _, a := range ar.Attrs {
+			fmt.Fprintf(&b, "<%s><![CDATA[%s]]></%s>", a.Name, a.Value, a.Name)
+		}
+		b.WriteString("<LEASES>")
+		for _, l := range ar.Leases {
+			b.WriteString("<LEASE>")
+			for _, f := range [][2]string{{"IP", l.IP}, {"MAC", l.MAC}, {"VM", l.VM}, {"VNET", l.VNet}, {"VROUTER", l.VRouter}} {
+				if f[1] != "" {
+					fmt.Fprintf(&b, "<%s>%s</%s>", f[0], f[1], f[0])
+				}
+			}
+			b.WriteString("</LEASE>")
+		}
+		b.WriteString("</LEASES></AR>")
+	}
+	b.WriteString("</AR_POOL></VNET>")
+	return b.String()
 }
 
 // raftEnv is the environment of a front-end whose oned answers RAFT state 0 (solo).
@@ -85,6 +190,7 @@ func kinds(rep AuditReport) string {
 // audit finds what differs, sync repairs it, a second audit finds nothing.
 func TestAuditAndSync(t *testing.T) {
 	f, ar := registered(t, nil)
+	f.nb.Now = func() time.Time { return time.Now().Add(-time.Hour) } // the leases were made an hour ago
 	for i := 0; i < 2; i++ {
 		if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
@@ -119,8 +225,7 @@ func TestAuditAndSync(t *testing.T) {
 	if len(one.updates) != 1 || !strings.Contains(one.updates[0], `DNS = "10.70.0.53"`) {
 		t.Fatalf("updatear %q", one.updates)
 	}
-	// oned took the restored AR.
-	one.docs["7"] = vnetXML(with(ar).Set(mapping.AttrDNS, "10.70.0.53"), "10.70.0.10 42", "10.70.0.12 43")
+	// oned took the restored AR (the fake applies updatear as oned does).
 	rep, err = f.d.Audit(context.Background(), AuditOptions{All: true}, nil, getenv)
 	if err != nil || rep.Drift != 0 {
 		t.Fatalf("audit after sync: %q, drift %d, %v", kinds(rep), rep.Drift, err)

@@ -1,7 +1,9 @@
 package driver
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -29,20 +31,34 @@ const (
 type Error struct {
 	Kind Kind
 	Msg  string
+	gone bool // OpenNebula: oned answered that the object does not exist (isGone)
 }
 
 func (e *Error) Error() string { return e.Msg }
 
-func conflictf(format string, a ...any) error { return &Error{Conflict, fmt.Sprintf(format, a...)} }
+func conflictf(format string, a ...any) error {
+	return &Error{Kind: Conflict, Msg: fmt.Sprintf(format, a...)}
+}
 
-func statef(format string, a ...any) error { return &Error{State, fmt.Sprintf(format, a...)} }
+func statef(format string, a ...any) error {
+	return &Error{Kind: State, Msg: fmt.Sprintf(format, a...)}
+}
 
 func openNebulaf(format string, a ...any) error {
-	return &Error{OpenNebula, fmt.Sprintf(format, a...)}
+	return &Error{Kind: OpenNebula, Msg: fmt.Sprintf(format, a...)}
 }
 
 func inputf(format string, a ...any) error {
 	return &mapping.InputError{Msg: fmt.Sprintf(format, a...)}
 }
 
-func refusedf(format string, a ...any) error { return &Error{Refused, fmt.Sprintf(format, a...)} }
+// isGone reports whether oned said that the object asked for does not exist: NO_EXISTS
+// over XML-RPC, "Error getting <object> [<id>]" from the CLI.
+func isGone(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == OpenNebula && (e.gone || strings.Contains(e.Msg, "] Error getting "))
+}
+
+func refusedf(format string, a ...any) error {
+	return &Error{Kind: Refused, Msg: fmt.Sprintf(format, a...)}
+}

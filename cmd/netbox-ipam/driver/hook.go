@@ -30,34 +30,60 @@ func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) 
 		return c.hookResponse(vm), fmt.Errorf("cannot lock VM %s's hooks: %w", vm.ID, err)
 	}
 	defer unlock()
+	_, err = c.keepInStep(ctx, vm) // before hookResponse, which reads the changes it made
+	return c.hookResponse(vm), err
+}
+
+// syncVM is Hook for sync (vms.enabled): under the VM's lock it reads VM id from oned
+// and acts on what oned holds now, never on what an earlier read said. A VM oned no
+// longer has, or has terminated, loses its NetBox virtual machine. kept says whether
+// the VM has one afterwards (it holds leases of the driver now).
+func (c *call) syncVM(ctx context.Context, id string) (kept bool, err error) {
+	unlock, err := c.lock(ctx, "vm-"+c.cfg.Name+"-"+id)
+	if err != nil {
+		return false, fmt.Errorf("cannot lock VM %s's hooks: %w", id, err)
+	}
+	defer unlock()
+	now, err := c.showVM(ctx, id)
+	switch {
+	case isGone(err):
+		return false, c.forgetVM(ctx, id)
+	case err != nil:
+		return false, err
+	}
+	return c.keepInStep(ctx, now)
+}
+
+// keepInStep makes NetBox hold what vm holds (vms.enabled, under the VM's lock): its
+// virtual machine, an interface per NIC with a lease of the driver, the records; or
+// nothing of it once it holds no lease of the driver. kept says which.
+func (c *call) keepInStep(ctx context.Context, vm mapping.VM) (kept bool, err error) {
 	if vm.Done() { // oned has freed its leases
-		err := c.forgetVM(ctx, vm.ID)
-		return c.hookResponse(vm), err
+		return false, c.forgetVM(ctx, vm.ID)
 	}
 	nics, err := c.leasedNICs(ctx, vm)
 	if err != nil {
-		return c.hookResponse(vm), err
+		return false, err
 	}
 	if len(nics) == 0 {
-		err := c.forgetVM(ctx, vm.ID)
-		return c.hookResponse(vm), err
+		return false, c.forgetVM(ctx, vm.ID)
 	}
 	have, err := c.leaseObjects(ctx, nics)
 	if err != nil {
-		return c.hookResponse(vm), err
+		return false, err
 	}
-	kept, err := c.keepVM(ctx, vm, nics)
+	v, err := c.keepVM(ctx, vm, nics)
 	if err != nil {
-		return c.hookResponse(vm), err
+		return false, err
 	}
-	changes, primary := c.records("VM "+vm.ID, nics, have, kept, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
+	changes, primary := c.records("VM "+vm.ID, nics, have, v, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
 	if err := c.writeRecords(ctx, "VM "+vm.ID, changes); err != nil {
-		return c.hookResponse(vm), err
+		return false, err
 	}
-	if kept != nil {
-		err = c.setPrimary(ctx, kept, primary)
+	if v != nil {
+		return true, c.setPrimary(ctx, v, primary)
 	}
-	return c.hookResponse(vm), err
+	return true, nil
 }
 
 // RecordMany records the holders of many VMs' leases at once (labels only, the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -91,19 +92,29 @@ func oneRPC(ctx context.Context, getenv func(string) string, method string, para
 	return parseRPCAnswer(method, raw)
 }
 
-// parseRPCAnswer reads oned's answer: [ok, document or error message, …].
+// noExists is oned's error code for an object that does not exist (Request.h).
+const noExists = 0x0400
+
+// parseRPCAnswer reads oned's answer: [ok, document or error message, error code, …].
 func parseRPCAnswer(method string, raw []byte) ([]byte, error) {
 	var r struct {
 		Values []struct {
 			Boolean string `xml:"boolean"`
 			String  string `xml:"string"`
+			Int     string `xml:"int"`
+			I4      string `xml:"i4"`
 		} `xml:"params>param>value>array>data>value"`
 	}
 	if err := xml.Unmarshal(raw, &r); err != nil || len(r.Values) < 2 {
 		return nil, openNebulaf("oned's answer to %s is not readable", method)
 	}
 	if r.Values[0].Boolean != "1" {
-		return nil, openNebulaf("oned refused %s: %s", method, mapping.OneLine(r.Values[1].String))
+		e := &Error{Kind: OpenNebula, Msg: fmt.Sprintf("oned refused %s: %s", method, mapping.OneLine(r.Values[1].String))}
+		if len(r.Values) > 2 {
+			code, _ := strconv.Atoi(r.Values[2].I4 + r.Values[2].Int)
+			e.gone = code == noExists
+		}
+		return nil, e
 	}
 	return []byte(r.Values[1].String), nil
 }

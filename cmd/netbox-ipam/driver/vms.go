@@ -264,29 +264,29 @@ func (d *call) auditVMs(ctx context.Context, vnets []mapping.VNet, rep *AuditRep
 	return nil
 }
 
-// repairVMs makes the missing virtual machines (as the hooks would) and, with prune,
-// removes the stale ones.
-func (d *call) repairVMs(ctx context.Context, rep *AuditReport, prune bool) error {
-	for _, id := range rep.MissingVMs {
-		vm, err := d.showVM(ctx, id)
-		if err != nil {
-			return err
-		}
-		resp, err := d.Hook(ctx, vm)
-		d.changes = append(d.changes, resp.Changes...)
-		if err != nil {
-			return err
+// repairVMs makes the missing virtual machines and, with prune, removes the stale
+// ones, each after reading its VM from oned again under the VM's lock (syncVM): a
+// missing VM that oned has terminated meanwhile is not made, a stale one whose VM
+// holds leases again is kept in step instead of removed. A VM oned or NetBox fails on
+// is reported in FailedVMs and the others go on.
+func (d *call) repairVMs(ctx context.Context, rep *AuditReport, prune bool) {
+	ids := append([]string(nil), rep.MissingVMs...)
+	if prune {
+		for _, v := range rep.staleVMs {
+			ids = append(ids, v.CustomString(mapping.CFVMID))
 		}
 	}
-	if !prune {
-		return nil
-	}
-	for _, v := range rep.staleVMs {
-		if err := d.dropVM(ctx, v); err != nil {
-			return err
+	for i, id := range ids {
+		kept, err := d.syncVM(ctx, id)
+		switch missing := i < len(rep.MissingVMs); {
+		case err != nil:
+			rep.FailedVMs = append(rep.FailedVMs, fmt.Sprintf("OpenNebula VM %s: %s", id, mapping.OneLine(err.Error())))
+		case missing && !kept:
+			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+id+" holds no lease of the driver now; nothing made")
+		case !missing && kept:
+			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+id+" holds leases of the driver again; kept, in step")
 		}
 	}
-	return nil
 }
 
 // clusterFor is the NetBox cluster of OpenNebula cluster cid: the driver's cluster of

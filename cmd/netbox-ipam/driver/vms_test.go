@@ -293,6 +293,9 @@ func TestAuditVMs(t *testing.T) {
 	f.d.WithCLI(func(ctx context.Context, name string, args ...string) ([]byte, error) {
 		switch name {
 		case "onevm":
+			if args[2] != "43" {
+				return nil, openNebulaf("onevm show -x %s: exit status 255: [one.vm.info] Error getting virtual machine [%s].", args[2], args[2])
+			}
 			return []byte(vm43), nil
 		case "onecluster":
 			return []byte("<CLUSTER><ID>100</ID><NAME>default</NAME></CLUSTER>"), nil
