@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSecondName: the driver installed under a second IPAM_MAD name answers to it, with
@@ -218,8 +219,11 @@ func TestFreeWhileNetBoxDown(t *testing.T) {
 	if code != 8 || kinds["orphan"] != 1 {
 		t.Fatalf("audit: exit %d, %v; want one orphan", code, kinds)
 	}
-	if _, code := o.driver(t, "netbox", o.vnetXML(t, net), "sync"); code != 0 {
-		t.Fatalf("sync exit %d", code)
+	// sync leaves an orphan younger than the driver's timeout (its get_address may not
+	// have reached oned yet): under a 2 s timeout this one is settled 2 s on.
+	time.Sleep(2100 * time.Millisecond)
+	if out, code := o.driverEnv(t, "netbox", o.vnetXML(t, net), []string{"NETBOX_IPAM_TIMEOUT=2s"}, "sync"); code != 0 {
+		t.Fatalf("sync exit %d\n%s", code, out)
 	}
 	if ips := o.ips(t, vrf); len(ips) != 0 {
 		t.Errorf("after sync NetBox still holds %v", ips)
@@ -297,4 +301,38 @@ func (o *One) auditAllOf(t testing.TB, net int) []string {
 		t.Fatalf("audit --all did not audit network %d:\n%s", net, out)
 	}
 	return drift
+}
+
+// TestSyncActsOnOnedNow: sync's picture can be minutes old (or a file); before it acts
+// on an AR it reads the network from the real oned again. A picture taken before a VM
+// was created must not cost that VM its NetBox lease (an "orphan" in the picture), and
+// one taken before a VM was terminated must not bring its freed lease back ("missing").
+func TestSyncActsOnOnedNow(t *testing.T) {
+	o := oned(t)
+	vrf, net := o.spanNet(t, "10.157.0.0/24", "10.157.0.10", 20, "")
+	gone := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+	before := o.vnetXML(t, net) // holds gone's lease, not yet the new VM's
+	vm := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+	o.terminate(t, gone.ID) // after vm took the next address: the two differ
+	if gone.NICs[0].IP == vm.NICs[0].IP {
+		t.Fatalf("both VMs got %s", vm.NICs[0].IP)
+	}
+	time.Sleep(2100 * time.Millisecond) // past the 2 s timeout below: the new lease is settled
+
+	out, code := o.driverEnv(t, "netbox", before, []string{"NETBOX_IPAM_TIMEOUT=2s"}, "sync")
+	if code != 0 {
+		t.Fatalf("sync from the old picture: exit %d\n%s", code, out)
+	}
+	ips := o.ips(t, vrf)
+	if _, ok := ips[vm.NICs[0].IP]; !ok {
+		t.Errorf("sync deleted VM %d's lease %s, which oned holds now\n%s", vm.ID, vm.NICs[0].IP, out)
+	}
+	if _, ok := ips[gone.NICs[0].IP]; ok {
+		t.Errorf("sync re-created %s, which oned freed with VM %d\n%s", gone.NICs[0].IP, gone.ID, out)
+	}
+	if !strings.Contains(out, "changed during sync") {
+		t.Errorf("sync does not say what it left:\n%s", out)
+	}
+	o.wantLeases(t, vrf, arOf(t, o.vnet(t, net), "0"))
+	o.terminate(t, vm.ID)
 }
