@@ -27,18 +27,16 @@ func standInOned(t *testing.T, files map[string]string) []string {
 			Ints   []string `xml:"params>param>value>int"`
 		}
 		if err := xml.Unmarshal(body, &call); err != nil || call.Method != "one.vn.info" || len(call.Ints) == 0 {
-			fmt.Fprintf(w, `<?xml version="1.0"?><methodResponse><params><param><value><array><data><value><boolean>0</boolean></value><value><string>[%s] not in the stand-in</string></value><value><i4>4096</i4></value></data></array></value></param></params></methodResponse>`, call.Method)
+			rpcAnswer(w, false, "["+call.Method+"] not in the stand-in", 0x1000)
 			return
 		}
 		id := call.Ints[0]
 		doc, err := os.ReadFile(files[id])
 		if files[id] == "" || err != nil {
-			fmt.Fprintf(w, `<?xml version="1.0"?><methodResponse><params><param><value><array><data><value><boolean>0</boolean></value><value><string>[one.vn.info] Error getting virtual network [%s].</string></value><value><i4>1024</i4></value></data></array></value></param></params></methodResponse>`, id)
+			rpcAnswer(w, false, "[one.vn.info] Error getting virtual network ["+id+"].", 0x0400) // NO_EXISTS
 			return
 		}
-		var esc bytes.Buffer
-		_ = xml.EscapeText(&esc, doc)
-		fmt.Fprintf(w, `<?xml version="1.0"?><methodResponse><params><param><value><array><data><value><boolean>1</boolean></value><value><string>%s</string></value><value><i4>0</i4></value></data></array></value></param></params></methodResponse>`, esc.String())
+		rpcAnswer(w, true, string(doc), 0)
 	}))
 	t.Cleanup(srv.Close)
 	auth := filepath.Join(t.TempDir(), "one_auth")
@@ -46,4 +44,15 @@ func standInOned(t *testing.T, files map[string]string) []string {
 		t.Fatal(err)
 	}
 	return []string{"ONE_XMLRPC=" + srv.URL, "ONE_AUTH=" + auth}
+}
+
+// rpcAnswer writes oned's XML-RPC answer: [ok, document or error message, error code].
+func rpcAnswer(w io.Writer, ok bool, text string, code int) {
+	var esc bytes.Buffer
+	_ = xml.EscapeText(&esc, []byte(text))
+	b := 0
+	if ok {
+		b = 1
+	}
+	fmt.Fprintf(w, `<?xml version="1.0"?><methodResponse><params><param><value><array><data><value><boolean>%d</boolean></value><value><string>%s</string></value><value><i4>%d</i4></value></data></array></value></param></params></methodResponse>`, b, esc.String(), code)
 }

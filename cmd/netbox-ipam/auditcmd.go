@@ -65,8 +65,15 @@ func (p *program) audit(s *session, ctx context.Context, args []string) int {
 	} else {
 		printReport(p.stdout, rep, o)
 	}
+	return auditExit(p.stderr, rep, o)
+}
+
+// auditExit is audit's or sync's exit code for a report it printed: 10 with one line
+// on stderr when sync failed on some virtual machines, 8 when audit (or a dry run)
+// found drift, else 0.
+func auditExit(stderr io.Writer, rep driver.AuditReport, o driver.AuditOptions) int {
 	if len(rep.FailedVMs) > 0 {
-		fmt.Fprintf(p.stderr, "netbox-ipam: sync was partial: %d NetBox virtual machine(s) could not be kept in step (see failed above); the rest is done\n", len(rep.FailedVMs))
+		fmt.Fprintf(stderr, "netbox-ipam: sync was partial: %d NetBox virtual machine(s) could not be kept in step (see failed above); the rest is done\n", len(rep.FailedVMs))
 		return exitPartial
 	}
 	if rep.Drift > 0 && (!o.Sync || o.DryRun) {

@@ -190,3 +190,31 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+// audit's and sync's exit codes from their report, and the one stderr line of a
+// partial sync.
+func TestAuditExit(t *testing.T) {
+	cases := []struct {
+		name   string
+		rep    driver.AuditReport
+		o      driver.AuditOptions
+		code   int
+		stderr string
+	}{
+		{"audit in step", driver.AuditReport{}, driver.AuditOptions{}, 0, ""},
+		{"audit with drift", driver.AuditReport{Drift: 2}, driver.AuditOptions{}, exitDrift, ""},
+		{"dry run with drift", driver.AuditReport{Drift: 2}, driver.AuditOptions{Sync: true, DryRun: true}, exitDrift, ""},
+		{"sync repaired the drift", driver.AuditReport{Drift: 2}, driver.AuditOptions{Sync: true}, 0, ""},
+		{"sync left what changed meanwhile", driver.AuditReport{Drift: 1, LeftVMs: []string{"changed during sync: …"}}, driver.AuditOptions{Sync: true}, 0, ""},
+		{"sync failed on a VM", driver.AuditReport{Drift: 2, FailedVMs: []string{"OpenNebula VM 44: …"}}, driver.AuditOptions{Sync: true}, exitPartial,
+			"netbox-ipam: sync was partial: 1 NetBox virtual machine(s) could not be kept in step (see failed above); the rest is done\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr strings.Builder
+			if code := auditExit(&stderr, tc.rep, tc.o); code != tc.code || stderr.String() != tc.stderr {
+				t.Errorf("exit %d, stderr %q; want %d, %q", code, stderr.String(), tc.code, tc.stderr)
+			}
+		})
+	}
+}

@@ -107,7 +107,6 @@ type ARReport struct {
 	repairs mapping.Repairs
 	held    []mapping.Held  // NetBox's objects in and around the AR, as compared
 	spans   []mapping.Span  // the spans its leases and orphans are looked for in
-	objs    arObjects       // the AR's range and prefix, as read
 	rng     *netbox.IPRange // the AR's IP range, when it exists
 	prefix  int             // the AR's prefix, when known
 	attrs   mapping.Attrs   // the AR as oned showed it
@@ -246,7 +245,7 @@ func (d *call) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*ARR
 	if err != nil {
 		return nil, err
 	}
-	r.rng, r.vrf, r.objs = o.rng, o.vrf, o
+	r.rng, r.vrf = o.rng, o.vrf
 	if o.prefix != nil {
 		r.prefix = o.prefix.ID
 	}
@@ -404,7 +403,7 @@ func (d *call) repairAR(ctx context.Context, r *ARReport, began time.Time) error
 		settled = began
 	}
 	_, confirmed := mapping.Compare(r.VNet, now, r.spans, r.held)
-	var left, leftAttrs []string
+	var left []string
 	r.repairs, left = mapping.Recheck(r.repairs, confirmed, r.held, settled)
 	restore, leftAttrs := mapping.RecheckRestore(r.Restore, r.attrs, now.Attrs)
 	for _, l := range append(left, leftAttrs...) {

@@ -27,7 +27,7 @@ type Driver struct {
 	show  OneCLI // the hooks' reads of VMs, networks, clusters, routers: XML-RPC
 	lock  Locker
 	spool string           // the labels hooks' queue (spool.go)
-	now   func() time.Time // sync's clock: how old an orphan is (tests move it)
+	now   func() time.Time // sync's clock: how old an orphan is
 }
 
 // New builds a Driver over a NetBox; INFO lines go to info (stderr, which oned logs).
@@ -38,9 +38,6 @@ func New(cfg config.Config, store Backend, info io.Writer) *Driver {
 
 // WithSpool puts the hooks' queue in dir (tests give their own).
 func (d *Driver) WithSpool(dir string) *Driver { d.spool = dir; return d }
-
-// WithClock replaces the clock sync reads (tests run it later than NetBox's).
-func (d *Driver) WithClock(now func() time.Time) *Driver { d.now = now; return d }
 
 // WithCLI replaces OpenNebula's CLI and the hooks' reads (tests give recorded answers).
 func (d *Driver) WithCLI(one OneCLI) *Driver { d.one, d.show = one, one; return d }
