@@ -27,8 +27,10 @@ type command struct {
 	// long commands (audit, sync) read many networks for no waiting oned: they get
 	// auditDeadline instead of the configured timeout.
 	long bool
-	// bare commands need no configuration (version).
+	// bare commands need no configuration (version, help).
 	bare func(p *program) int
+	// summary is the command's paragraph in `netbox-ipam help`: what it does and for whom.
+	summary string
 }
 
 // actionFunc runs one OpenNebula action and renders its answer for oned.
@@ -47,23 +49,44 @@ type result struct {
 const auditDeadline = 15 * time.Minute
 
 var commands = []command{
-	{name: "register_address_range", args: "<request-id> < request.b64", action: register},
-	{name: "unregister_address_range", args: "<request-id> < request.b64", action: done((*driver.Driver).Unregister)},
-	{name: "get_address", args: "<request-id> < request.b64", action: getAddress},
-	{name: "allocate_address", args: "<request-id> < request.b64", action: done((*driver.Driver).Allocate)},
-	{name: "free_address", args: "<request-id> < request.b64", action: done((*driver.Driver).Free)},
-	{name: "setup", args: "[--name IPAM_MAD]", operator: (*program).setup},
-	{name: "check", args: "[--name IPAM_MAD]", operator: (*program).check},
+	{name: "register_address_range", args: "<request-id> < request.b64", action: register,
+		summary: "oned, at onevnet create/addar: make or reserve the AR's NetBox prefix and IP range; answer the AR with gateway, DNS, mask, MTU and search domain from the prefix."},
+	{name: "unregister_address_range", args: "<request-id> < request.b64", action: done((*driver.Driver).Unregister),
+		summary: "oned, at onevnet delete/rmar: remove the IP range, and the prefix when the driver made it; only objects with the driver's tag."},
+	{name: "get_address", args: "<request-id> < request.b64", action: getAddress,
+		summary: "oned, for a lease without a fixed IP: take the next free addresses of the AR's range in NetBox."},
+	{name: "allocate_address", args: "<request-id> < request.b64", action: done((*driver.Driver).Allocate),
+		summary: "oned, for a fixed IP (NIC IP, onevnet hold/reserve): record those addresses in NetBox, refusing ones someone else holds."},
+	{name: "free_address", args: "<request-id> < request.b64", action: done((*driver.Driver).Free),
+		summary: "oned, when a lease ends: delete the driver's IP address objects; anything without the tag is left."},
+	{name: "setup", args: "[--name IPAM_MAD]", operator: (*program).setup,
+		summary: "Create the tag and custom fields the driver needs in NetBox. Safe to repeat; run after install and after each upgrade."},
+	{name: "check", args: "[--name IPAM_MAD]", operator: (*program).check,
+		summary: "One line per item (NetBox reachable, token, version, tag, custom fields, hooks); exit 7 when any says FAIL."},
 	{name: "audit", args: "[--name IPAM_MAD] [--json] [--all] [FILE…]", operator: (*program).audit, long: true,
-		validate: func(args []string) error { _, err := parseAuditArgs("audit", args); return err }},
+		validate: func(args []string) error { _, err := parseAuditArgs("audit", args); return err },
+		summary:  "Compare what oned holds (onevnet show -x, or FILEs, or stdin) with NetBox and explain each difference; changes nothing; exit 8 on drift."},
 	{name: "sync", args: "[--name IPAM_MAD] [--dry-run] [--json] [--all [--prune]] [FILE…]", operator: (*program).audit, long: true,
-		validate: func(args []string) error { _, err := parseAuditArgs("sync", args); return err }},
-	{name: "hook", args: "[--name IPAM_MAD] api <call> < $API | state < $TEMPLATE", operator: (*program).hook, validate: hookArgs},
-	{name: "hooks", args: "[--name IPAM_MAD] install|remove", operator: (*program).hooks, validate: hooksArgs},
-	{name: "version", bare: func(p *program) int { fmt.Fprintln(p.stdout, "netbox-ipam", version); return 0 }},
+		validate: func(args []string) error { _, err := parseAuditArgs("sync", args); return err },
+		summary:  "Repair what audit finds, after reading each network again from oned; --all acts only on the RAFT leader (a follower exits 0). The packages run `sync --all` from netbox-ipam-sync.timer once enabled."},
+	{name: "hook", args: "[--name IPAM_MAD] api <call> < $API | state < $TEMPLATE", operator: (*program).hook, validate: hookArgs,
+		summary: "Run by onehem-server (installed by `hooks install`): label leases with the VM, router or network that holds them."},
+	{name: "hooks", args: "[--name IPAM_MAD] install|remove", operator: (*program).hooks, validate: hooksArgs,
+		summary: "Register (or remove) the driver's hooks in oned with onehook."},
+	{name: "version", bare: func(p *program) int { fmt.Fprintln(p.stdout, "netbox-ipam", version); return 0 },
+		summary: "Print the driver's version."},
+}
+
+// help is added here, not in the literal: its text lists the table it is in.
+func init() {
+	commands = append(commands, command{name: "help", bare: func(p *program) int { fmt.Fprint(p.stdout, help()); return 0 },
+		summary: "This text (also --help and -h)."})
 }
 
 func lookup(name string) (command, bool) {
+	if name == "--help" || name == "-h" {
+		name = "help"
+	}
 	for _, c := range commands {
 		if c.name == name {
 			return c, true
@@ -87,6 +110,53 @@ func usage() string {
 	}
 	return fmt.Sprintf("usage: netbox-ipam <%s> <request-id> < request.b64 | %s [--name IPAM_MAD] | %s",
 		strings.Join(actions, "|"), strings.Join(operators, " | "), strings.Join(bare, " | "))
+}
+
+// help is every command with its arguments and summary, the files and variables the
+// driver reads and its exit codes: what an operator needs without the README.
+func help() string {
+	var b strings.Builder
+	b.WriteString("netbox-ipam: OpenNebula's IPAM driver for NetBox.\n\n" + usage() + "\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %s\n", strings.TrimSpace(c.name+" "+c.args))
+		for _, line := range wrap(c.summary, 76) {
+			fmt.Fprintf(&b, "      %s\n", line)
+		}
+	}
+	b.WriteString(`
+Files and environment:
+  /etc/one/netbox-ipam.yaml    configuration (NETBOX_IPAM_CONFIG names another file,
+                               NETBOX_IPAM_CONFDIR another folder; --name NAME reads
+                               netbox-ipam.d/NAME.yaml there first)
+  NETBOX_IPAM_<KEY>            overrides a key (dots become _); NETBOX_URL, NETBOX_TOKEN
+  ONE_XMLRPC, ONE_AUTH         the oned audit, sync and hooks talk to, as the CLI reads them
+
+Exit codes:
+  0 done   1 refused (conflict, no room)   2 usage   3 bad request or AR attributes
+  4 configuration   5 NetBox or oned unreachable   6 token refused   7 check failed
+  8 drift found   9 NetBox objects do not fit the AR   10 sync partly done   70 internal
+`)
+	return b.String()
+}
+
+// wrap breaks text into lines of at most width characters at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 func register(ctx context.Context, d *driver.Driver, req driver.Request) (result, error) {

@@ -148,3 +148,31 @@ func mustDecode(b64 string) string {
 	}
 	return string(b)
 }
+
+// help (the packages' only manual besides the README) names every command with its
+// arguments and a summary, and exits 0 under each spelling.
+func TestHelpCoversEveryCommand(t *testing.T) {
+	for _, spelling := range []string{"help", "--help", "-h"} {
+		var out, errb bytes.Buffer
+		if code := run([]string{spelling}, strings.NewReader(""), &out, &errb, func(string) string { return "" }); code != 0 || errb.Len() != 0 {
+			t.Fatalf("netbox-ipam %s: exit %d, stderr %q", spelling, code, errb.String())
+		}
+		text := out.String()
+		for _, c := range commands {
+			if c.summary == "" {
+				t.Errorf("command %s has no summary for help", c.name)
+			}
+			if !strings.Contains(text, "\n  "+strings.TrimSpace(c.name+" "+c.args)+"\n") {
+				t.Errorf("netbox-ipam %s does not show %q with its arguments", spelling, c.name)
+			}
+			if !strings.Contains(strings.Join(strings.Fields(text), " "), c.summary) {
+				t.Errorf("netbox-ipam %s does not show the summary of %s", spelling, c.name)
+			}
+		}
+		for _, code := range []string{"2 usage", "8 drift", "10 sync partly done"} {
+			if !strings.Contains(text, code) {
+				t.Errorf("netbox-ipam %s does not explain exit code %q", spelling, code)
+			}
+		}
+	}
+}
