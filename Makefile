@@ -11,8 +11,13 @@ SYSCONFDIR ?= /etc
 REMOTES    ?= /var/lib/one/remotes
 IPAM_NAME  ?= netbox
 ARCHES     ?= amd64 arm64
+# The packages' version, from VERSION (git describe): v1.2.3 → 1.2.3, v1.2.3-4-gabc →
+# 1.2.3+4.gabc; without a tag 0.0.0+<commits>.g<hash>, so each later build is newer
+# for dpkg and rpm; -dirty → .dirty.
+PKG_VERSION ?= $(shell v='$(VERSION)'; case $$v in (v[0-9]*) v=$$(echo "$$v" | cut -c2-) ;; (*) v=0.0.0-$$(git rev-list --count HEAD 2>/dev/null || echo 0)-g$$v ;; esac; \
+  echo "$$v" | sed -e 's/-\([0-9]*\)-g/+\1.g/' -e 's/-dirty$$/.dirty/')
 
-.PHONY: demo all build test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix test-compose netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench bench-e2e fuzz
+.PHONY: demo all build packages sums test-packages test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix test-compose netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench bench-e2e fuzz
 
 all: build
 
@@ -29,7 +34,7 @@ uninstall:
 
 ## Release archives: dist/one-netbox-ipam-<version>-linux-<arch>.tar.gz, unpack and run ./install.sh.
 dist:
-	@rm -rf dist && mkdir -p dist
+	@mkdir -p dist && rm -f dist/one-netbox-ipam-*.tar.gz
 	@set -e; for arch in $(ARCHES); do \
 	  name=one-netbox-ipam-$(VERSION)-linux-$$arch; d=dist/$$name; \
 	  mkdir -p $$d/bin $$d/remotes/ipam/netbox $$d/config; \
@@ -39,16 +44,42 @@ dist:
 	  cp install.sh README.md $$d/; \
 	  tar -C dist --owner=0 --group=0 -czf dist/$$name.tar.gz $$name; rm -rf $$d; \
 	  echo "dist/$$name.tar.gz"; \
-	done; cd dist && sha256sum *.tar.gz > SHA256SUMS
+	done
+	@$(MAKE) -s sums
+
+## Packages: dist/one-netbox-ipam_<version>_<arch>.deb and dist/one-netbox-ipam-<version>.<arch>.rpm
+## for amd64 and arm64, made by nfpm (a tool pinned in go.mod) from config/package/nfpm.yaml.
+packages:
+	@mkdir -p dist bin/package && rm -f dist/one-netbox-ipam*.deb dist/one-netbox-ipam*.rpm
+	@set -e; for arch in $(ARCHES); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS) -s -w' -o bin/package/netbox-ipam ./cmd/netbox-ipam; \
+	  case $$arch in amd64) rpmarch=x86_64 ;; arm64) rpmarch=aarch64 ;; *) rpmarch=$$arch ;; esac; \
+	  VERSION='$(PKG_VERSION)' ARCH=$$arch $(GO) tool nfpm package -f config/package/nfpm.yaml -p deb -t dist/one-netbox-ipam_$(PKG_VERSION)_$$arch.deb >/dev/null; \
+	  VERSION='$(PKG_VERSION)' ARCH=$$arch $(GO) tool nfpm package -f config/package/nfpm.yaml -p rpm -t dist/one-netbox-ipam-$(PKG_VERSION).$$rpmarch.rpm >/dev/null; \
+	  echo "dist/one-netbox-ipam_$(PKG_VERSION)_$$arch.deb"; echo "dist/one-netbox-ipam-$(PKG_VERSION).$$rpmarch.rpm"; \
+	done; rm -rf bin/package
+	@$(MAKE) -s sums
+
+# dist/SHA256SUMS: one line per archive and package in dist/ (make dist and make packages).
+sums:
+	@cd dist && ls | grep -E '\.(tar\.gz|deb|rpm)$$' | xargs -r sha256sum >SHA256SUMS && echo dist/SHA256SUMS
+
+## Installs the .deb on this machine (the test front-end): the end-to-end core through the
+## real oned from the packaged files, then upgrade, remove and purge; the .rpm by rpm -qp
+## and rpm --root (integration/package/test, part of make test).
+test-packages: netbox-up
+	integration/package/test
 
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	@integration/package/tracked
 
 ## The test command of README.md and CI: unit tests; the compose NetBox with the driver's
 ## life-cycle tests and the demo on it; a native NetBox and the whole integration suite;
-## a real OpenNebula and the end-to-end tests through it; the demo.
-test: vet build test-unit test-compose netbox-up test-integration opennebula-reset test-e2e test-e2e-releases demo
+## a real OpenNebula and the end-to-end tests through it; the .deb and .rpm installed and
+## the end-to-end core through oned from the .deb's files; the demo.
+test: vet build test-unit test-compose netbox-up test-integration opennebula-reset test-e2e test-e2e-releases test-packages demo
 
 test-unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
