@@ -48,21 +48,23 @@ dist:
 	@$(MAKE) -s sums
 
 ## Packages: dist/one-netbox-ipam_<version>_<arch>.deb and dist/one-netbox-ipam-<version>.<arch>.rpm
-## for amd64 and arm64, made by nfpm (a tool pinned in go.mod) from config/package/nfpm.yaml.
+## for amd64 and arm64 (PKG_DIR names another folder), made by nfpm (a tool pinned in go.mod) from config/package/nfpm.yaml.
+PKG_DIR ?= dist
 packages:
-	@mkdir -p dist bin/package && rm -f dist/one-netbox-ipam*.deb dist/one-netbox-ipam*.rpm
+	@mkdir -p $(PKG_DIR) bin/package && rm -f $(PKG_DIR)/one-netbox-ipam*.deb $(PKG_DIR)/one-netbox-ipam*.rpm
 	@set -e; for arch in $(ARCHES); do \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS) -s -w' -o bin/package/netbox-ipam ./cmd/netbox-ipam; \
 	  case $$arch in amd64) rpmarch=x86_64 ;; arm64) rpmarch=aarch64 ;; *) rpmarch=$$arch ;; esac; \
-	  VERSION='$(PKG_VERSION)' ARCH=$$arch $(GO) tool nfpm package -f config/package/nfpm.yaml -p deb -t dist/one-netbox-ipam_$(PKG_VERSION)_$$arch.deb >/dev/null; \
-	  VERSION='$(PKG_VERSION)' ARCH=$$arch $(GO) tool nfpm package -f config/package/nfpm.yaml -p rpm -t dist/one-netbox-ipam-$(PKG_VERSION).$$rpmarch.rpm >/dev/null; \
-	  echo "dist/one-netbox-ipam_$(PKG_VERSION)_$$arch.deb"; echo "dist/one-netbox-ipam-$(PKG_VERSION).$$rpmarch.rpm"; \
+	  VERSION='$(PKG_VERSION)' ARCH=$$arch $(GO) tool nfpm package -f config/package/nfpm.yaml -p deb -t $(PKG_DIR)/one-netbox-ipam_$(PKG_VERSION)_$$arch.deb >/dev/null; \
+	  VERSION='$(PKG_VERSION)' ARCH=$$arch $(GO) tool nfpm package -f config/package/nfpm.yaml -p rpm -t $(PKG_DIR)/one-netbox-ipam-$(PKG_VERSION).$$rpmarch.rpm >/dev/null; \
+	  echo "$(PKG_DIR)/one-netbox-ipam_$(PKG_VERSION)_$$arch.deb"; echo "$(PKG_DIR)/one-netbox-ipam-$(PKG_VERSION).$$rpmarch.rpm"; \
 	done; rm -rf bin/package
-	@$(MAKE) -s sums
+	@$(MAKE) -s sums DIST=$(PKG_DIR)
 
-# dist/SHA256SUMS: one line per archive and package in dist/ (make dist and make packages).
+# SHA256SUMS: one line per archive and package in $(DIST) (make dist and make packages).
+DIST ?= dist
 sums:
-	@cd dist && ls | grep -E '\.(tar\.gz|deb|rpm)$$' | xargs -r sha256sum >SHA256SUMS && echo dist/SHA256SUMS
+	@cd $(DIST) && ls | grep -E '\.(tar\.gz|deb|rpm)$$' | xargs -r sha256sum >SHA256SUMS && echo $(DIST)/SHA256SUMS
 
 ## Installs the .deb on this machine (the test front-end): the end-to-end core through the
 ## real oned from the packaged files, then upgrade, remove and purge; the .rpm by rpm -qp
