@@ -14,6 +14,10 @@ import (
 // MaxRequest bounds what is read from stdin: real requests are a few KiB.
 const MaxRequest = 1 << 20
 
+// MaxHookArgument bounds a hook's argument: a VM document carries its whole history
+// (every migration, resize, snapshot), which grows past MaxRequest on old VMs.
+const MaxHookArgument = 64 << 20
+
 // Attr is one attribute of an AR or ADDRESS element.
 type Attr struct{ Name, Value string }
 

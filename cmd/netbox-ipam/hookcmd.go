@@ -17,9 +17,13 @@ import (
 // ARGUMENTS_STDIN): `hook api <call>` with $API, `hook state` with $TEMPLATE (the VM).
 // A failure leaves NetBox as it was; sync catches up.
 func (p *program) hook(s *session, ctx context.Context, args []string) int {
-	raw, err := io.ReadAll(io.LimitReader(p.stdin, mapping.MaxRequest+1))
+	raw, err := io.ReadAll(io.LimitReader(p.stdin, mapping.MaxHookArgument+1))
 	if err != nil {
 		return fail(p.stderr, &mapping.InputError{Msg: "cannot read the hook's argument from stdin: " + err.Error()})
+	}
+	if len(raw) > mapping.MaxHookArgument {
+		// Cut, it would fail to parse with a message about XML; say what it is.
+		return fail(p.stderr, &mapping.InputError{Msg: fmt.Sprintf("the hook's argument is larger than %d MiB (a VM with a very long history?); nothing recorded, `netbox-ipam sync` catches up", mapping.MaxHookArgument>>20)})
 	}
 	start, sent := time.Now(), s.nb.Requests()
 	var resp driver.HookResponse
@@ -27,7 +31,7 @@ func (p *program) hook(s *session, ctx context.Context, args []string) int {
 	if args[1] == "state" {
 		var vm mapping.VM
 		if vm, err = mapping.ParseVM(raw); err == nil {
-			resp, err = s.d.Hook(ctx, vm)
+			resp, err = s.d.Hook(ctx, vm.ID) // the VM as oned holds it now, not $TEMPLATE
 		}
 	} else {
 		var info mapping.CallInfo

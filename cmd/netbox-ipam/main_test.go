@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
 // The dispatcher driven in-process with buffers: everything that fails before NetBox.
@@ -44,6 +45,7 @@ func TestDispatcher(t *testing.T) {
 		{"hook without a call", []string{"hook", "api"}, "", noConfig, exitUsage, "", "usage: netbox-ipam hook [--name IPAM_MAD] api <call>"},
 		{"hook: not an API hook argument", []string{"hook", "api", "one.vm.allocate"}, "<VM/>", unreachable, exitInput, "", "not an OpenNebula API hook argument"},
 		{"hook state: not a VM", []string{"hook", "state"}, "<VNET><ID>1</ID></VNET>", unreachable, exitInput, "", "<VNET> is not an OpenNebula VM document"},
+		{"hook: argument larger than a VM's history makes", []string{"hook", "state"}, strings.Repeat("A", mapping.MaxHookArgument+1), unreachable, exitInput, "", "the hook's argument is larger than 64 MiB"},
 		{"hook state takes no call", []string{"hook", "state", "one.vm.allocate"}, "", noConfig, exitUsage, "", "usage: netbox-ipam hook"},
 		{"audit: not a network document", []string{"audit"}, "<VM><ID>1</ID></VM>", unreachable, exitInput, "", "<VM> is not an OpenNebula network document"},
 		{"audit: nothing given", []string{"audit"}, "", unreachable, exitInput, "", "no network given"},

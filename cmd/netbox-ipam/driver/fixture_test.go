@@ -3,9 +3,11 @@ package driver
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ type fixture struct {
 	nb   *netboxtest.NetBox
 	d    *Driver
 	info *bytes.Buffer
+	oned *onedVMs // the VMs oned holds, for the hooks' reads (withCLI)
 }
 
 func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
@@ -31,7 +34,7 @@ func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
 	for _, c := range configure {
 		c(&cfg)
 	}
-	f := &fixture{t: t, nb: netboxtest.New(), info: &bytes.Buffer{}}
+	f := &fixture{t: t, nb: netboxtest.New(), info: &bytes.Buffer{}, oned: &onedVMs{vms: map[string]mapping.VM{}}}
 	f.d = New(cfg, f.nb, f.info).WithSpool(t.TempDir())
 	if _, err := f.d.Setup(context.Background()); err != nil {
 		t.Fatal(err)
@@ -139,3 +142,96 @@ func failedAs(t *testing.T, err error, want string) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// onedVMs is what oned holds of VMs for the hooks' reads (onevm show -x): a test sets
+// a VM, and the hook reads it, as from the real oned. A VM it does not hold answers as
+// oned answers for a VM never made, or terminated and purged.
+type onedVMs struct {
+	mu  sync.Mutex
+	vms map[string]mapping.VM
+}
+
+func (o *onedVMs) set(vms ...mapping.VM) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, vm := range vms {
+		o.vms[vm.ID] = vm
+	}
+}
+
+func (o *onedVMs) drop(id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.vms, id)
+}
+
+// cli answers onevm show -x from o and hands every other command to next.
+func (o *onedVMs) cli(next OneCLI) OneCLI {
+	return func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		if name != "onevm" || len(args) != 3 || args[0] != "show" {
+			return next(ctx, name, args...)
+		}
+		o.mu.Lock()
+		vm, ok := o.vms[args[2]]
+		o.mu.Unlock()
+		if !ok {
+			return nil, openNebulaf("onevm show -x %s: exit status 255: [one.vm.info] Error getting virtual machine [%s].", args[2], args[2])
+		}
+		return xml.Marshal(vm)
+	}
+}
+
+// withCLI gives the driver next as OpenNebula's CLI, with the VMs of f.oned.
+func (f *fixture) withCLI(next OneCLI) { f.d.WithCLI(f.oned.cli(next)) }
+
+// hook runs the VM hook for vm, which is what oned holds now.
+func (f *fixture) hook(ctx context.Context, vm mapping.VM) (HookResponse, error) {
+	f.oned.set(vm)
+	return f.d.Hook(ctx, vm.ID)
+}
+
+// memLocker is the unit tests' Locker: one token per key, in this process. waiting
+// is told when a caller finds a key held and waits for it (a try, with ctx already
+// done, returns at once as the file lock does); release runs just before a key is let
+// go. Neither sleeps: a test orders two hooks by them.
+type memLocker struct {
+	mu      sync.Mutex
+	held    map[string]chan struct{}
+	waiting func(key string)
+	release func(key string)
+}
+
+func (l *memLocker) lock(ctx context.Context, key string) (func(), error) {
+	l.mu.Lock()
+	if l.held == nil {
+		l.held = map[string]chan struct{}{}
+	}
+	token, ok := l.held[key]
+	if !ok {
+		token = make(chan struct{}, 1)
+		token <- struct{}{}
+		l.held[key] = token
+	}
+	l.mu.Unlock()
+	select {
+	case <-token:
+	default:
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if l.waiting != nil {
+			l.waiting(key)
+		}
+		select {
+		case <-token:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return func() {
+		if l.release != nil {
+			l.release(key)
+		}
+		token <- struct{}{}
+	}, nil
+}

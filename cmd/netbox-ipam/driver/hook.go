@@ -10,28 +10,27 @@ import (
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
-// Hook records on each lease of a VM who holds it: one_vm_id, one_mac and a
-// description with the VM's name. Without vms.enabled it goes through the hooks'
-// spool (spool.go), where RecordMany writes many VMs' records at once. With it, it
-// keeps the VM's NetBox virtual machine too (vms.go), one VM's hooks one at a time,
-// and puts each lease on its interface. Either way it asks oned which of the VM's
-// NICs have a lease of this driver (their AR's IPAM_MAD) and in which NetBox IP range,
-// since the same address may be the driver's in another network and VRF; then it
-// reads the driver's objects at those addresses once and writes the records in one
-// bulk request. What it cannot tell apart is left as it is: `netbox-ipam sync`
-// catches up on it.
-func (d *Driver) Hook(ctx context.Context, vm mapping.VM) (HookResponse, error) {
+// Hook records on each lease of VM id who holds it: one_vm_id, one_mac and a
+// description with the VM's name, from what oned holds when the hook acts. The event
+// that ran the hook (allocate's EXTRA, a state hook's $TEMPLATE, the ARGUMENTS that
+// `onehook retry` replays days later) only says which VM to look at: by the time the
+// hook runs the VM may have lost a NIC, been terminated, and its address gone to
+// another VM. Without vms.enabled the VM goes through the hooks' spool (spool.go),
+// whose drainer reads each VM from oned and records many at once (recordMany). With
+// it, under the VM's lock, the VM is read and its NetBox virtual machine kept in step
+// too (syncVM, vms.go): a VM oned no longer has, or has terminated, loses it and is
+// never given one. Either way it asks oned which of the VM's NICs have a lease of this
+// driver (their AR's IPAM_MAD) and in which NetBox IP range, since the same address
+// may be the driver's in another network and VRF; then it reads the driver's objects
+// at those addresses once and writes the records in one bulk request. What it cannot
+// tell apart is left as it is: `netbox-ipam sync` catches up on it.
+func (d *Driver) Hook(ctx context.Context, id string) (HookResponse, error) {
 	if !d.cfg.VMs.Enabled {
-		return d.spoolAndDrain(ctx, vm) // labels only: many VMs' at once (spool.go)
+		return d.spoolAndDrain(ctx, id) // labels only: many VMs' at once (spool.go)
 	}
 	c := d.begin("")
-	unlock, err := d.lock(ctx, "vm-"+d.cfg.Name+"-"+vm.ID)
-	if err != nil {
-		return c.hookResponse(vm), fmt.Errorf("cannot lock VM %s's hooks: %w", vm.ID, err)
-	}
-	defer unlock()
-	_, err = c.keepInStep(ctx, vm) // before hookResponse, which reads the changes it made
-	return c.hookResponse(vm), err
+	_, err := c.syncVM(ctx, id)
+	return HookResponse{Response: Response{Changes: c.changes}, VM: id}, err
 }
 
 // syncVM is Hook for sync (vms.enabled): under the VM's lock it reads VM id from oned
@@ -86,24 +85,20 @@ func (c *call) keepInStep(ctx context.Context, vm mapping.VM) (kept bool, err er
 	return true, nil
 }
 
-// RecordMany records the holders of many VMs' leases at once (labels only, the
-// hooks' spool): one oned read per network, one NetBox read per 100 addresses and one
-// bulk write for them all. A terminated VM has nothing left to record.
-func (d *Driver) RecordMany(ctx context.Context, vms []mapping.VM) (HookResponse, error) {
-	return d.begin("").recordMany(ctx, vms)
-}
-
-// recordMany is RecordMany within call c, whose NIC ARs (c.ars) the drainer keeps from
-// batch to batch.
-func (c *call) recordMany(ctx context.Context, vms []mapping.VM) (HookResponse, error) {
+// recordMany records the holders of many VMs' leases at once (labels only, the hooks'
+// spool), within call c, whose NIC ARs (c.ars) the drainer keeps from batch to batch:
+// one oned read per network, one NetBox read per 100 addresses and one bulk write for
+// them all. vms are as oned holds them now (the drainer read them); a terminated VM
+// has nothing left to record. A VM whose networks cannot be read (deleted since, or
+// oned failing) is left out and added to failed, and the others are recorded; the
+// error is NetBox's, for the whole batch.
+func (c *call) recordMany(ctx context.Context, vms []mapping.VM, failed *batchError) (HookResponse, error) {
 	start := len(c.changes)
-	resp := func(err error) (HookResponse, error) {
-		ids := make([]string, 0, len(vms))
-		for _, vm := range vms {
-			ids = append(ids, vm.ID)
-		}
-		return HookResponse{Response: Response{Changes: c.changes[start:]}, VM: strings.Join(ids, " ")}, err
+	ids := make([]string, 0, len(vms))
+	for _, vm := range vms {
+		ids = append(ids, vm.ID)
 	}
+	resp := HookResponse{VM: strings.Join(ids, " ")}
 	held := make([][]leasedNIC, len(vms))
 	var all []leasedNIC
 	for i, vm := range vms {
@@ -112,22 +107,44 @@ func (c *call) recordMany(ctx context.Context, vms []mapping.VM) (HookResponse, 
 		}
 		nics, err := c.leasedNICs(ctx, vm)
 		if err != nil {
-			return resp(err)
+			failed.add(vm.ID, err)
+			continue
 		}
 		held[i] = nics
 		all = append(all, nics...)
 	}
 	have, err := c.leaseObjects(ctx, all)
-	if err != nil {
-		return resp(err)
+	if err == nil {
+		var changes []map[string]any
+		for i, vm := range vms {
+			ch, _ := c.records("VM "+vm.ID, held[i], have, nil, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
+			changes = append(changes, ch...)
+		}
+		err = c.writeRecords(ctx, "VM "+resp.VM, changes)
 	}
-	var changes []map[string]any
-	for i, vm := range vms {
-		ch, _ := c.records("VM "+vm.ID, held[i], have, nil, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
-		changes = append(changes, ch...)
+	resp.Changes = c.changes[start:]
+	return resp, err
+}
+
+// batchError gathers the VMs of a batch that could not be recorded: one line for all,
+// with the first one's error (and its kind) wrapped.
+type batchError struct {
+	ids   []string
+	first error
+}
+
+func (b *batchError) add(id string, err error) {
+	if b.first == nil {
+		b.first = err
 	}
-	r, _ := resp(nil)
-	return resp(c.writeRecords(ctx, "VM "+r.VM, changes))
+	b.ids = append(b.ids, id)
+}
+
+func (b *batchError) err(of int) error {
+	if b.first == nil {
+		return nil
+	}
+	return fmt.Errorf("%d of %d VM(s) not recorded, left for `netbox-ipam sync` (VM %s): %w", len(b.ids), of, strings.Join(b.ids, ", "), b.first)
 }
 
 // leaseObjects reads the driver's objects at the NICs' addresses, in all VRFs (leaseOf
@@ -177,11 +194,7 @@ func (d *Driver) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookRespo
 		return out(err)
 	}
 	for _, id := range vr.VMs {
-		vm, err := d.showVM(ctx, id)
-		if err != nil {
-			return out(err)
-		}
-		resp, err := d.Hook(ctx, vm)
+		resp, err := d.Hook(ctx, id)
 		c.changes = append(c.changes, resp.Changes...)
 		if err != nil {
 			return out(err)
@@ -195,10 +208,6 @@ func (d *Driver) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookRespo
 type HookResponse struct {
 	Response
 	VM string
-}
-
-func (d *call) hookResponse(vm mapping.VM) HookResponse {
-	return HookResponse{Response: Response{Changes: d.changes}, VM: vm.ID}
 }
 
 // records are the changes that make the driver's objects of nics say who holds them

@@ -28,7 +28,7 @@ func TestHookRecordsTheHolder(t *testing.T) {
 		Tags: f.d.tags(), CustomFields: map[string]any{mapping.CFARID: "0"}, Description: "twin"}})
 	f.take("10.70.0.30", false)
 	nets := map[string]string{"7": vnetXML(ar), "9": strings.Replace(vnetXML(attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=10.70.0.30", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1)}
-	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+	f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
 		return []byte(nets[args[2]]), nil
 	})
 	vm := mapping.VM{ID: "42", Name: "web 1", NICs: []mapping.NIC{
@@ -38,7 +38,7 @@ func TestHookRecordsTheHolder(t *testing.T) {
 		{ID: "3", NetworkID: "9", ARID: "0", IP: "2001:db8::1"},
 	}}
 	f.nb.Calls = nil
-	if _, err := f.d.Hook(context.Background(), vm); err != nil {
+	if _, err := f.hook(context.Background(), vm); err != nil {
 		t.Fatal(err)
 	}
 	if f.nb.Requests() != 3 {
@@ -64,12 +64,13 @@ func TestHookRecordsTheHolder(t *testing.T) {
 		t.Fatalf("audit after the hook: %q %v", kinds(rep), err)
 	}
 	f.nb.Calls = nil
-	if _, err := f.d.Hook(context.Background(), vm); err != nil || f.nb.Requests() != 2 {
+	if _, err := f.hook(context.Background(), vm); err != nil || f.nb.Requests() != 2 {
 		t.Fatalf("second hook: %v, %v", err, f.nb.Calls)
 	}
 }
 
-// The API hooks: allocate reads the VM from EXTRA, attachnic asks oned for the VM.
+// The API hooks: allocate and template instantiate name their VM by OUT (or EXTRA's
+// ID), attachnic by its IN; each then reads the VM from oned.
 func TestHookCall(t *testing.T) {
 	f, ar := registered(t, nil)
 	if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
@@ -89,7 +90,8 @@ func TestHookCall(t *testing.T) {
 		wantAsk    string
 		wantErr    bool
 	}{
-		{"one.vm.allocate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA>` + vmDoc + `</EXTRA></CALL_INFO>`, "onevnet show -x 7", false},
+		{"one.vm.allocate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA>` + vmDoc + `</EXTRA></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
+		{"one.template.instantiate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>1</POSITION><TYPE>OUT</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
 		{"one.vm.deploy", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", true},
@@ -116,7 +118,7 @@ func TestInstallHooks(t *testing.T) {
 	f := newFixture(t)
 	hooks := map[string]string{} // id → template
 	next := 0
-	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+	f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
 		switch args[0] {
 		case "list":
 			var b strings.Builder
@@ -137,33 +139,36 @@ func TestInstallHooks(t *testing.T) {
 		return nil, nil
 	})
 	lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam")
-	if err != nil || len(lines) != 6 || len(hooks) != 6 {
+	if err != nil || len(lines) != 7 || len(hooks) != 7 {
 		t.Fatalf("install: %v %v", lines, err)
 	}
 	if !strings.Contains(hooks["1"], `COMMAND = "/usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox api one.vm.allocate"`) || !strings.Contains(hooks["1"], `ARGUMENTS_STDIN = "YES"`) {
 		t.Errorf("hook template:\n%s", hooks["1"])
 	}
-	if !strings.Contains(hooks["4"], `CALL = "one.vrouter.instantiate"`) || !strings.Contains(hooks["4"], "api one.vrouter.instantiate") {
-		t.Errorf("virtual router hook template:\n%s", hooks["4"])
+	if !strings.Contains(hooks["2"], `CALL = "one.template.instantiate"`) || !strings.Contains(hooks["2"], "api one.template.instantiate") {
+		t.Errorf("template instantiate hook template:\n%s", hooks["2"])
 	}
-	if tpl := hooks["6"]; !strings.Contains(tpl, `ON = "RUNNING"`) || !strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) {
+	if !strings.Contains(hooks["5"], `CALL = "one.vrouter.instantiate"`) || !strings.Contains(hooks["5"], "api one.vrouter.instantiate") {
+		t.Errorf("virtual router hook template:\n%s", hooks["5"])
+	}
+	if tpl := hooks["7"]; !strings.Contains(tpl, `ON = "RUNNING"`) || !strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) {
 		t.Errorf("RUNNING hook template (installed without vms too):\n%s", tpl)
 	}
-	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 6 || !strings.HasPrefix(lines[0], "exists") {
+	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 7 || !strings.HasPrefix(lines[0], "exists") {
 		t.Errorf("second install: %v, %d hooks", lines, len(hooks))
 	}
 	// vms.enabled adds the detachnic hooks and the state hook on DONE.
 	f.d.cfg.VMs.Enabled = true
-	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 9 || len(hooks) != 9 {
+	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 10 || len(hooks) != 10 {
 		t.Fatalf("install with vms: %v %v", lines, err)
 	}
-	if tpl := hooks["9"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
+	if tpl := hooks["10"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
 		!strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) || !strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
 		t.Errorf("DONE hook template:\n%s", tpl)
 	}
 	// remove takes them all, whatever vms says now.
 	f.d.cfg.VMs.Enabled = false
-	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 9 || len(hooks) != 0 {
+	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 10 || len(hooks) != 0 {
 		t.Errorf("remove: %v %v, %d hooks left", lines, err, len(hooks))
 	}
 }
@@ -215,7 +220,7 @@ func TestSpool(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+	f.withCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
 	vm := func(id, name, ip string) mapping.VM {
 		return mapping.VM{ID: id, Name: name, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: ip, MAC: "02:00:00:00:00:" + id}}}
 	}
@@ -225,7 +230,7 @@ func TestSpool(t *testing.T) {
 	}
 	f.nb.Calls = nil
 	for _, v := range []mapping.VM{vm("41", "old name", "10.70.0.10"), vm("41", "a", "10.70.0.10"), vm("42", "b", "10.70.0.11"), vm("43", "c", "10.70.0.12")} {
-		if resp, err := f.d.Hook(ctx, v); err != nil || len(resp.Changes) != 0 {
+		if resp, err := f.hook(ctx, v); err != nil || len(resp.Changes) != 0 {
 			t.Fatalf("hook with the drainer busy: %+v %v", resp, err)
 		}
 	}
@@ -245,15 +250,15 @@ func TestSpool(t *testing.T) {
 			t.Errorf("%s: %q, want %q", ip, got, want)
 		}
 	}
-	if files, _ := f.d.spooled(); len(files) != 0 {
+	if files, _ := f.d.spoolFiles(); len(files) != 0 {
 		t.Errorf("spool left %v", files)
 	}
 	// A batch that fails is dropped (sync catches up) and the error said.
 	f.nb.Inject(netboxtest.Fault{Op: "PatchIPAddresses", Err: netboxtest.Unreachable("PATCH /api/ipam/ip-addresses/")})
-	if _, err := f.d.Hook(ctx, vm("44", "d", "10.70.0.12")); kindOf(err) != "netbox" {
+	if _, err := f.hook(ctx, vm("44", "d", "10.70.0.12")); kindOf(err) != "netbox" {
 		t.Fatalf("failed batch: %v", err)
 	}
-	if files, _ := f.d.spooled(); len(files) != 0 {
+	if files, _ := f.d.spoolFiles(); len(files) != 0 {
 		t.Errorf("spool kept a failed batch: %v", files)
 	}
 }

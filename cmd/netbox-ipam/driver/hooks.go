@@ -31,6 +31,8 @@ type hookSpec struct {
 
 var hookSpecs = []hookSpec{
 	{key: "vm-allocate", call: "one.vm.allocate"},
+	// onetemplate instantiate (Sunstone, OneFlow) makes its VM without one.vm.allocate.
+	{key: "template-instantiate", call: "one.template.instantiate"},
 	{key: "vm-attachnic", call: "one.vm.attachnic"},
 	{key: "vm-detachnic", call: "one.vm.detachnic", vms: true},
 	// A virtual router's floating IPs are taken by one.vrouter.allocate and attachnic;
@@ -73,30 +75,43 @@ func (d *Driver) hookName(h hookSpec) string {
 }
 
 // HookCall handles an API hook: the VM the call made or changed, recorded on its
-// leases (Hook). A failed call, or another call, records nothing.
+// leases as oned holds them now (Hook). The call's parameters only name the VM: its
+// document in EXTRA is what it was when the call ended, and `onehook retry` replays
+// it whenever an admin asks. A failed call, or another call, records nothing.
 func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
 	if !info.Success {
 		return HookResponse{}, nil
 	}
 	var id string
 	switch call {
-	case "one.vm.allocate":
-		if vm, err := mapping.ParseVM(info.Extra); err == nil {
-			return d.Hook(ctx, vm)
-		}
-		id = info.Out[1]
+	case "one.vm.allocate", "one.template.instantiate":
+		id = createdID(info)
 	case "one.vm.attachnic", "one.vm.detachnic":
 		id = info.In[2]
 	case "one.vrouter.allocate", "one.vrouter.instantiate", "one.vrouter.attachnic", "one.vrouter.detachnic":
 		return d.hookVRouterCall(ctx, call, info)
 	default:
-		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, attachnic and detachnic, and virtual routers on one.vrouter.allocate, instantiate, attachnic and detachnic", call)
+		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.template.instantiate, attachnic and detachnic, and virtual routers on one.vrouter.allocate, instantiate, attachnic and detachnic", call)
 	}
-	vm, err := d.showVM(ctx, id)
-	if err != nil {
-		return HookResponse{}, err
+	if id == "" {
+		return HookResponse{}, inputf("hook for %s: the call's argument names no VM (no OUT value, no document in EXTRA)", call)
 	}
-	return d.Hook(ctx, vm)
+	return d.Hook(ctx, id)
+}
+
+// createdID is the id of the object an allocate or instantiate call made: its OUT
+// value, else the ID of the document in EXTRA.
+func createdID(info mapping.CallInfo) string {
+	if id := info.Out[1]; id != "" {
+		return id
+	}
+	var doc struct {
+		ID string `xml:"ID"`
+	}
+	if xml.Unmarshal(info.Extra, &doc) == nil {
+		return doc.ID
+	}
+	return ""
 }
 
 // showVM asks oned for VM id (over XML-RPC, see onerpc.go).
@@ -108,16 +123,16 @@ func (d *Driver) showVM(ctx context.Context, id string) (mapping.VM, error) {
 	return mapping.ParseVM(doc)
 }
 
-// hookVRouterCall reads the virtual router a call made or changed (allocate's
-// document is in EXTRA, or its id is the call's OUT value; the others name it as their
-// first IN value after the session) and records it (HookVRouter).
+// hookVRouterCall reads the virtual router a call made or changed from oned (allocate
+// names it by its OUT value or its document in EXTRA; the others by their first IN
+// value after the session) and records it (HookVRouter).
 func (d *Driver) hookVRouterCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
 	id := info.In[2]
 	if call == "one.vrouter.allocate" {
-		if vr, err := mapping.ParseVRouter(info.Extra); err == nil {
-			return d.HookVRouter(ctx, vr)
-		}
-		id = info.Out[1]
+		id = createdID(info)
+	}
+	if id == "" {
+		return HookResponse{}, inputf("hook for %s: the call's argument names no virtual router", call)
 	}
 	doc, err := d.show(ctx, "onevrouter", "show", "-x", id)
 	if err != nil {

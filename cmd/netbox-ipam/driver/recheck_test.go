@@ -214,7 +214,7 @@ func TestSyncVMsReadEachVMAgain(t *testing.T) {
 	}
 	f, ar, _ := vmFixture(t)
 	ctx := context.Background()
-	if _, err := f.d.Hook(ctx, vmWith("3", "3", "100", "0")); err != nil { // VM 42 on .10 has its NetBox VM
+	if _, err := f.hook(ctx, vmWith("3", "3", "100", "0")); err != nil { // VM 42 on .10 has its NetBox VM
 		t.Fatal(err)
 	}
 	// The picture: VM 42 holds nothing (stale), VMs 43 and 44 hold .11 and .12 (missing).

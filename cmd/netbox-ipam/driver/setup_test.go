@@ -146,11 +146,11 @@ func TestCheckHooks(t *testing.T) {
 		t.Fatalf("without hooks: %+v", r.Lines[len(r.Lines)-1])
 	}
 	list = "<HOOK_POOL>"
-	for i, k := range []string{"vm-allocate", "vm-attachnic", "vrouter-allocate", "vrouter-instantiate", "vrouter-attachnic", "vm-running"} {
+	for i, k := range []string{"vm-allocate", "template-instantiate", "vm-attachnic", "vrouter-allocate", "vrouter-instantiate", "vrouter-attachnic", "vm-running"} {
 		list += "<HOOK><ID>" + itoa(i) + "</ID><NAME>netbox-ipam-netbox-" + k + "</NAME></HOOK>"
 	}
 	list += "</HOOK_POOL>"
-	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1] != (CheckLine{"ok", "hooks", "installed (6)"}) {
+	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1] != (CheckLine{"ok", "hooks", "installed (7)"}) {
 		t.Fatalf("with hooks: %+v", r.Lines[len(r.Lines)-1])
 	}
 	// vms.enabled wants three more.

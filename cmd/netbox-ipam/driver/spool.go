@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -23,31 +22,42 @@ import (
 // one go (RecordMany), again until the spool is empty: while it works the next hooks
 // queue up, and a burst of VMs costs a few bulk requests instead of hundreds.
 //
+// A spool file holds a VM's id, never its document: the drainer reads each VM from
+// oned when it records it (the second look), so what it writes is what oned holds
+// then, however old the event (a hook retried days later, a spool left by a drainer
+// that was killed).
+//
 // No VM is left behind: a hook writes its file before it tries the lock, and the
 // drainer looks at the spool again after letting the lock go; a file written after
-// that look belongs to a hook that finds the lock free. A batch that fails is dropped
-// all the same (the hook exits non-zero, the log says why): `netbox-ipam sync` catches
-// up on its leases, as it does for a hook that never ran.
+// that look belongs to a hook that finds the lock free. A VM that fails (its network
+// deleted since, oned failing) is left out of its batch and said; a batch NetBox
+// fails is dropped all the same (the hook exits non-zero, the log says why):
+// `netbox-ipam sync` catches up on its leases, as it does for a hook that never ran.
 
-// spoolAndDrain queues vm and records the spool if no other hook is doing it.
-func (d *Driver) spoolAndDrain(ctx context.Context, vm mapping.VM) (HookResponse, error) {
-	if err := d.enqueue(vm); err != nil {
-		return HookResponse{VM: vm.ID}, err
+// spooled is a spool file's content.
+type spooled struct {
+	ID string `json:"ID"`
+}
+
+// spoolAndDrain queues VM id and records the spool if no other hook is doing it.
+func (d *Driver) spoolAndDrain(ctx context.Context, id string) (HookResponse, error) {
+	if err := d.enqueue(id); err != nil {
+		return HookResponse{VM: id}, err
 	}
 	return d.Drain(ctx)
 }
 
-// enqueue writes vm into the spool (a temporary name, then a rename: a drainer never
+// enqueue writes VM id into the spool (a temporary name, then a rename: a drainer never
 // reads half a file).
-func (d *Driver) enqueue(vm mapping.VM) error {
+func (d *Driver) enqueue(id string) error {
 	if err := os.MkdirAll(d.spool, 0o700); err != nil {
 		return fmt.Errorf("hooks' spool: %w", err)
 	}
-	b, err := json.Marshal(vm)
+	b, err := json.Marshal(spooled{ID: id})
 	if err != nil {
 		return err
 	}
-	name := strconv.FormatInt(time.Now().UnixNano(), 10) + "-" + vm.ID
+	name := strconv.FormatInt(d.now().UnixNano(), 10) + "-" + id
 	tmp := filepath.Join(d.spool, "."+name)
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("hooks' spool: %w", err)
@@ -74,7 +84,7 @@ func (d *Driver) Drain(ctx context.Context) (HookResponse, error) {
 		if err != nil {
 			return out, err
 		}
-		if files, _ := d.spooled(); len(files) == 0 {
+		if files, _ := d.spoolFiles(); len(files) == 0 {
 			return out, nil
 		}
 	}
@@ -85,41 +95,56 @@ func (d *Driver) drainLock() string {
 	return "drain" + strings.NewReplacer("/", "_", ".", "_").Replace(d.spool)
 }
 
-// drainBatches records the spool's VMs until it is empty (the newest file of a VM
-// wins) and removes their files.
+// drainBatches records the spool's VMs until it is empty, each as oned holds it now,
+// and removes their files.
 func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
 	c := d.begin("") // one call: each network's AR is asked for once per drain
 	for {
-		files, err := d.spooled()
+		files, err := d.spoolFiles()
 		if err != nil || len(files) == 0 {
 			return err
 		}
-		latest := map[string]mapping.VM{}
+		queued := map[string]bool{}
 		for _, f := range files {
-			var vm mapping.VM
-			if b, err := os.ReadFile(f); err == nil && json.Unmarshal(b, &vm) == nil && vm.ID != "" {
-				latest[vm.ID] = vm
+			var q spooled
+			if b, err := os.ReadFile(f); err == nil && json.Unmarshal(b, &q) == nil && q.ID != "" {
+				queued[q.ID] = true
 			}
 		}
-		vms := make([]mapping.VM, 0, len(latest))
-		for _, vm := range latest {
-			vms = append(vms, vm)
+		ids := make([]string, 0, len(queued))
+		for id := range queued {
+			ids = append(ids, id)
 		}
-		sort.Slice(vms, func(i, j int) bool { return vms[i].ID < vms[j].ID })
-		resp, err := c.recordMany(ctx, vms)
+		sort.Strings(ids)
+		var failed batchError
+		vms := make([]mapping.VM, 0, len(ids))
+		for _, id := range ids {
+			vm, err := c.showVM(ctx, id)
+			switch {
+			case isGone(err): // purged from oned: no lease is left to record
+			case err != nil:
+				failed.add(id, err)
+			default:
+				vms = append(vms, vm)
+			}
+		}
+		resp, err := c.recordMany(ctx, vms, &failed)
 		for _, f := range files {
 			os.Remove(f)
 		}
 		out.Changes = append(out.Changes, resp.Changes...)
-		out.VM = joinNonEmpty(out.VM, resp.VM)
+		out.VM = joinNonEmpty(out.VM, strings.Join(ids, " "))
+		if err == nil {
+			err = failed.err(len(ids))
+		}
 		if err != nil {
 			return err
 		}
 	}
 }
 
-// spooled lists the spool's files, oldest first.
-func (d *Driver) spooled() ([]string, error) {
+// spoolFiles lists the spool's files, oldest first.
+func (d *Driver) spoolFiles() ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(d.spool, "*.json"))
 	sort.Strings(files)
 	return files, err

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -28,8 +27,7 @@ func vmFixture(t *testing.T) (*fixture, mapping.Attrs, *[]string) {
 	var mu sync.Mutex
 	vnet := strings.Replace(vnetXML(ar), "<NAME>cloud</NAME>", "<NAME>cloud</NAME><CLUSTERS><ID>100</ID></CLUSTERS>", 1)
 	clusters := map[string]string{"100": "default", "101": "edge"}
-	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
-		time.Sleep(2 * time.Millisecond) // as oned takes its time, hooks running at once interleave
+	f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		asked = append(asked, name+" "+strings.Join(args, " "))
@@ -82,7 +80,7 @@ func TestHookKeepsNetBoxVM(t *testing.T) {
 	}
 
 	// allocate: pending, not placed yet.
-	if _, err := f.d.Hook(ctx, vmWith("1", "0", "", "0", "1")); err != nil {
+	if _, err := f.hook(ctx, vmWith("1", "0", "", "0", "1")); err != nil {
 		t.Fatal(err)
 	}
 	v := one()
@@ -104,19 +102,19 @@ func TestHookKeepsNetBoxVM(t *testing.T) {
 	}
 
 	// running on a host of cluster 101; then the same hook again changes nothing.
-	if _, err := f.d.Hook(ctx, vmWith("3", "3", "101", "0", "1")); err != nil {
+	if _, err := f.hook(ctx, vmWith("3", "3", "101", "0", "1")); err != nil {
 		t.Fatal(err)
 	}
 	if v = one(); v.Status.Value != "active" || f.nb.Clusters[netbox.RefID(v.Cluster)].Name != "edge" || len(f.nb.Clusters) != 2 {
 		t.Fatalf("running: %+v, clusters %d", v, len(f.nb.Clusters))
 	}
 	f.nb.Calls = nil
-	if _, err := f.d.Hook(ctx, vmWith("3", "3", "101", "0", "1")); err != nil || strings.Contains(strings.Join(f.nb.Calls, " "), "Patch") || strings.Contains(strings.Join(f.nb.Calls, " "), "Create") {
+	if _, err := f.hook(ctx, vmWith("3", "3", "101", "0", "1")); err != nil || strings.Contains(strings.Join(f.nb.Calls, " "), "Patch") || strings.Contains(strings.Join(f.nb.Calls, " "), "Create") {
 		t.Fatalf("a hook with nothing new wrote: %v %v", f.nb.Calls, err)
 	}
 
 	// nic-detach of NIC0 while its lease object stays (release: deprecate).
-	if _, err := f.d.Hook(ctx, vmWith("3", "3", "101", "1")); err != nil {
+	if _, err := f.hook(ctx, vmWith("3", "3", "101", "1")); err != nil {
 		t.Fatal(err)
 	}
 	if v = one(); len(f.nb.Interfaces) != 1 || onIface("10.70.0.10") != "" || f.addr("10.70.0.10") == nil || netbox.RefID(v.PrimaryIP4) != f.addr("10.70.0.11").ID {
@@ -130,14 +128,14 @@ func TestHookKeepsNetBoxVM(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	resp, err := f.d.Hook(ctx, vmWith("6", "0", "101", "1"))
+	resp, err := f.hook(ctx, vmWith("6", "0", "101", "1"))
 	if err != nil || len(f.nb.VMs) != 0 || len(f.nb.Interfaces) != 0 || f.addr("10.70.0.11") == nil || f.nb.Addresses[mine[0].ID] == nil {
 		t.Fatalf("terminate: %v; VMs %d, interfaces %d, .11 %v, admin's %v", err, len(f.nb.VMs), len(f.nb.Interfaces), f.addr("10.70.0.11"), f.nb.Addresses[mine[0].ID])
 	}
 	if got := strings.Join(resp.Changes, " "); got != "-virtual-machine/"+itoa(v.ID) {
 		t.Errorf("changes %q", got)
 	}
-	if _, err := f.d.Hook(ctx, vmWith("6", "0", "101", "1")); err != nil || len(f.nb.Clusters) != 2 {
+	if _, err := f.hook(ctx, vmWith("6", "0", "101", "1")); err != nil || len(f.nb.Clusters) != 2 {
 		t.Errorf("terminate again: %v", err)
 	}
 	if !strings.Contains(strings.Join(*asked, ";"), "onecluster show -x 101") {
@@ -155,23 +153,23 @@ func TestHookNetBoxVMCases(t *testing.T) {
 		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
-		f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
-		if _, err := f.d.Hook(ctx, vmWith("3", "3", "0", "0")); err != nil || len(f.nb.VMs)+len(f.nb.Clusters) != 0 {
+		f.withCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+		if _, err := f.hook(ctx, vmWith("3", "3", "0", "0")); err != nil || len(f.nb.VMs)+len(f.nb.Clusters) != 0 {
 			t.Fatalf("%v, %d VMs", err, len(f.nb.VMs))
 		}
 	})
 	t.Run("no lease of the driver any more: the VM goes", func(t *testing.T) {
 		f, _, _ := vmFixture(t)
-		if _, err := f.d.Hook(ctx, vmWith("3", "3", "100", "0")); err != nil || len(f.nb.VMs) != 1 {
+		if _, err := f.hook(ctx, vmWith("3", "3", "100", "0")); err != nil || len(f.nb.VMs) != 1 {
 			t.Fatal(err)
 		}
-		if _, err := f.d.Hook(ctx, vmWith("3", "3", "100")); err != nil || len(f.nb.VMs) != 0 || f.addr("10.70.0.10") == nil {
+		if _, err := f.hook(ctx, vmWith("3", "3", "100")); err != nil || len(f.nb.VMs) != 0 || f.addr("10.70.0.10") == nil {
 			t.Fatalf("%v; VMs %d", err, len(f.nb.VMs))
 		}
 	})
 	t.Run("someone else's interface on the driver's VM stays", func(t *testing.T) {
 		f, _, _ := vmFixture(t)
-		if _, err := f.d.Hook(ctx, vmWith("3", "3", "100", "0")); err != nil {
+		if _, err := f.hook(ctx, vmWith("3", "3", "100", "0")); err != nil {
 			t.Fatal(err)
 		}
 		var vmID int
@@ -181,20 +179,20 @@ func TestHookNetBoxVMCases(t *testing.T) {
 		if _, err := f.nb.CreateVMInterfaces(ctx, []netbox.VMInterfaceSpec{{VMID: vmID, Name: "mgmt"}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.d.Hook(ctx, vmWith("3", "3", "100", "0")); err != nil || len(f.nb.Interfaces) != 2 {
+		if _, err := f.hook(ctx, vmWith("3", "3", "100", "0")); err != nil || len(f.nb.Interfaces) != 2 {
 			t.Fatalf("%v; interfaces %v", err, f.nb.Interfaces)
 		}
 	})
 	t.Run("interfaces refused: the next hook finishes", func(t *testing.T) {
 		f, _, _ := vmFixture(t)
 		f.nb.Inject(netboxtest.Fault{Op: "CreateVMInterfaces", Err: netboxtest.Refused("CreateVMInterfaces", 403, "You do not have permission to create MAC addresses.")})
-		if _, err := f.d.Hook(ctx, vmWith("1", "0", "", "0", "1")); err == nil {
+		if _, err := f.hook(ctx, vmWith("1", "0", "", "0", "1")); err == nil {
 			t.Fatal("no error")
 		}
 		if f.addr("10.70.0.10").AssignedObjectType != "" || f.addr("10.70.0.10").CustomString(mapping.CFVMID) != "" {
 			t.Fatalf("half a record: %+v", f.addr("10.70.0.10"))
 		}
-		if _, err := f.d.Hook(ctx, vmWith("1", "0", "", "0", "1")); err != nil || len(f.nb.VMs) != 1 || len(f.nb.Interfaces) != 2 || f.addr("10.70.0.11").AssignedObjectType == "" {
+		if _, err := f.hook(ctx, vmWith("1", "0", "", "0", "1")); err != nil || len(f.nb.VMs) != 1 || len(f.nb.Interfaces) != 2 || f.addr("10.70.0.11").AssignedObjectType == "" {
 			t.Fatalf("next hook: %v; VMs %d, interfaces %d", err, len(f.nb.VMs), len(f.nb.Interfaces))
 		}
 	})
@@ -203,7 +201,7 @@ func TestHookNetBoxVMCases(t *testing.T) {
 		other := vmWith("3", "3", "100", "1")
 		other.ID = "43"
 		for _, vm := range []mapping.VM{vmWith("3", "3", "100", "0"), other, vmWith("3", "3", "100", "0"), other} {
-			if _, err := f.d.Hook(ctx, vm); err != nil {
+			if _, err := f.hook(ctx, vm); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -217,7 +215,7 @@ func TestHookNetBoxVMCases(t *testing.T) {
 	})
 	t.Run("oned gives no name for the cluster: one line, nothing made", func(t *testing.T) {
 		f, _, _ := vmFixture(t)
-		_, err := f.d.Hook(ctx, vmWith("3", "3", "999", "0"))
+		_, err := f.hook(ctx, vmWith("3", "3", "999", "0"))
 		if kindOf(err) != "opennebula" || !strings.Contains(err.Error(), "onecluster show -x 999: no cluster name") || strings.Contains(err.Error(), "\n") ||
 			len(f.nb.VMs)+len(f.nb.Clusters) != 0 {
 			t.Fatalf("%v; %d VMs, %d clusters", err, len(f.nb.VMs), len(f.nb.Clusters))
@@ -228,8 +226,8 @@ func TestHookNetBoxVMCases(t *testing.T) {
 		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
-		f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
-		if _, err := f.d.Hook(ctx, vmWith("1", "0", "", "0")); err != nil || len(f.nb.VMs) != 0 || f.addr("10.70.0.10").CustomString(mapping.CFVMID) != "42" {
+		f.withCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+		if _, err := f.hook(ctx, vmWith("1", "0", "", "0")); err != nil || len(f.nb.VMs) != 0 || f.addr("10.70.0.10").CustomString(mapping.CFVMID) != "42" {
 			t.Fatalf("%v; VMs %d, lease %+v", err, len(f.nb.VMs), f.addr("10.70.0.10"))
 		}
 	})
@@ -248,42 +246,13 @@ func TestVMStatus(t *testing.T) {
 	}
 }
 
-// Hooks of one VM that run at once (allocate's, then RUNNING's while it still works)
-// make one NetBox virtual machine, one cluster and one interface per NIC: the second
-// waits for the first's lock and finds what it made.
-func TestHooksOfOneVMAtOnce(t *testing.T) {
-	for i := 0; i < 10; i++ {
-		f, _, _ := vmFixture(t)
-		var wg sync.WaitGroup
-		errs := make(chan error, 2)
-		for _, vm := range []mapping.VM{vmWith("1", "0", "", "0", "1"), vmWith("3", "3", "100", "0", "1")} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := f.d.Hook(context.Background(), vm)
-				errs <- err
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if len(f.nb.VMs) != 1 || len(f.nb.Clusters) != 1 || len(f.nb.Interfaces) != 2 {
-			t.Fatalf("run %d: %d VMs, %d clusters, %d interfaces", i, len(f.nb.VMs), len(f.nb.Clusters), len(f.nb.Interfaces))
-		}
-	}
-}
-
 // audit --all with vms.enabled: a NetBox virtual machine of a VM that holds no lease
 // of the driver is stale (sync --prune removes it), a VM holding leases without one is
 // missing (sync makes it).
 func TestAuditVMs(t *testing.T) {
 	f, ar, _ := vmFixture(t)
 	ctx := context.Background()
-	if _, err := f.d.Hook(ctx, vmWith("3", "3", "100", "0")); err != nil { // VM 42 on .10
+	if _, err := f.hook(ctx, vmWith("3", "3", "100", "0")); err != nil { // VM 42 on .10
 		t.Fatal(err)
 	}
 	// Now VM 42 is gone from oned without its hook (onehem-server was down) and VM 43

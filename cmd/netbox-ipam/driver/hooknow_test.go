@@ -1,0 +1,252 @@
+package driver
+
+import (
+	"context"
+	"encoding/xml"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
+)
+
+// An event only says which VM to look at: the hook acts on what oned holds when it
+// runs. Each row is an event older than oned (a hook retried with `onehook retry`, a
+// spool a killed drainer left, RUNNING's $TEMPLATE behind a nic-detach), with and
+// without vms.enabled.
+func TestHookActsOnOnedNow(t *testing.T) {
+	web := func(ips ...string) mapping.VM { // VM 42 as the event carried it, or as oned has it now
+		vm := mapping.VM{ID: "42", Name: "web", State: "3", LCMState: "3"}
+		vm.History = append(vm.History, struct {
+			ClusterID string `xml:"CID"`
+		}{"100"})
+		for i, ip := range ips {
+			vm.NICs = append(vm.NICs, mapping.NIC{ID: itoa(i), Name: "NIC" + itoa(i), NetworkID: "7", ARID: "0", IP: ip, MAC: "02:00:0a:46:00:0" + itoa(i)})
+		}
+		return vm
+	}
+	done := web("10.70.0.10")
+	done.State = "6"
+	db := mapping.VM{ID: "43", Name: "db", State: "3", LCMState: "3", NICs: []mapping.NIC{{ID: "0", Name: "NIC0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0a:46:00:2b"}}}
+	allocate := func(vm mapping.VM) string { // allocate's $API with the VM as it was then
+		return `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>1</POSITION><TYPE>OUT</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA>` +
+			vmXML(t, vm) + `</EXTRA></CALL_INFO>`
+	}
+	cases := []struct {
+		name string
+		now  *mapping.VM // VM 42 in oned when the hook runs; nil: gone
+		// want: each lease's holder afterwards ("" unlabelled), and whether NetBox has a
+		// virtual machine for VM 42 (vms.enabled).
+		want42VM bool
+		want     map[string]string
+	}{
+		{"terminated and purged, its address now VM 43's", nil, false, map[string]string{"10.70.0.10": "43", "10.70.0.11": ""}},
+		{"terminated (DONE), its address now VM 43's", &done, false, map[string]string{"10.70.0.10": "43", "10.70.0.11": ""}},
+		{"lost the NIC to VM 43, holds .11 now", ptr(web("10.70.0.11")), true, map[string]string{"10.70.0.10": "43", "10.70.0.11": "42"}},
+	}
+	for _, vms := range []bool{false, true} {
+		for _, tc := range cases {
+			t.Run(map[bool]string{false: "labels/", true: "vms/"}[vms]+tc.name, func(t *testing.T) {
+				var configure []func(*config.Config)
+				if vms {
+					configure = append(configure, vmsOn)
+				}
+				f, ar := registered(t, nil, configure...)
+				ctx := context.Background()
+				for i := 0; i < 2; i++ {
+					if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+					if name == "onecluster" {
+						return []byte("<CLUSTER><ID>100</ID><NAME>default</NAME></CLUSTER>"), nil
+					}
+					return []byte(vnetXML(ar)), nil
+				})
+				// Then: VM 42 was made on .10 and hooked; now VM 43 holds .10 and is hooked.
+				if _, err := f.hook(ctx, web("10.70.0.10")); err != nil {
+					t.Fatal(err)
+				}
+				f.oned.drop("42")
+				if tc.now != nil {
+					f.oned.set(*tc.now)
+				}
+				if _, err := f.hook(ctx, db); err != nil {
+					t.Fatal(err)
+				}
+				// Now allocate's event for VM 42, as `onehook retry` replays it.
+				info, err := mapping.ParseCallInfo([]byte(allocate(web("10.70.0.10"))))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.d.HookCall(ctx, "one.vm.allocate", info); err != nil {
+					t.Fatal(err)
+				}
+				for ip, want := range tc.want {
+					if got := f.addr(ip).CustomString(mapping.CFVMID); got != want {
+						t.Errorf("%s is labelled VM %q, want %q", ip, got, want)
+					}
+				}
+				if vms {
+					has := false
+					for _, v := range f.nb.VMs {
+						has = has || v.CustomString(mapping.CFVMID) == "42"
+					}
+					if has != tc.want42VM {
+						t.Errorf("NetBox has a virtual machine for VM 42: %v, want %v", has, tc.want42VM)
+					}
+				}
+			})
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// vmXML is vm's document, as onedVMs answers it.
+func vmXML(t *testing.T, vm mapping.VM) string {
+	t.Helper()
+	b, err := xml.Marshal(vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The drainer looks at the spool again after it lets the lock go: a hook whose file
+// came after the drainer's last look, and who found the lock still held, is recorded.
+func TestSpoolLooksAgainAfterUnlock(t *testing.T) {
+	f, ar := registered(t, nil)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.withCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+	vm := func(id, ip string) mapping.VM {
+		return mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: ip, MAC: "02:00:00:00:00:" + id}}}
+	}
+	locks := &memLocker{}
+	late := false
+	locks.release = func(key string) {
+		if key != f.d.drainLock() || late {
+			return
+		}
+		late = true
+		// VM 43's hook runs now: the drainer found the spool empty and holds the lock.
+		if resp, err := f.hook(ctx, vm("43", "10.70.0.11")); err != nil || len(resp.Changes) != 0 {
+			t.Errorf("the late hook: %+v %v (want its VM left to the drainer)", resp, err)
+		}
+	}
+	f.d.lock = locks.lock
+	resp, err := f.hook(ctx, vm("42", "10.70.0.10"))
+	if err != nil || resp.VM != "42 43" {
+		t.Fatalf("drain: %+v %v", resp, err)
+	}
+	for ip, want := range map[string]string{"10.70.0.10": "42", "10.70.0.11": "43"} {
+		if got := f.addr(ip).CustomString(mapping.CFVMID); got != want {
+			t.Errorf("%s labelled %q, want %q", ip, got, want)
+		}
+	}
+	if files, _ := f.d.spoolFiles(); len(files) != 0 {
+		t.Errorf("spool left %v", files)
+	}
+}
+
+// A spooled VM that cannot be recorded (its network deleted since) is said, and the
+// others of its batch are recorded all the same.
+func TestSpoolOneVMFails(t *testing.T) {
+	f, ar := registered(t, nil)
+	ctx := context.Background()
+	if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+		t.Fatal(err)
+	}
+	f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+		if args[2] == "8" {
+			return nil, openNebulaf("onevnet show -x 8: exit status 255: [one.vn.info] Error getting virtual network [8].")
+		}
+		return []byte(vnetXML(ar)), nil
+	})
+	unlock, err := f.d.lock(ctx, f.d.drainLock()) // another hook is draining
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.hook(ctx, mapping.VM{ID: "41", Name: "orphan", NICs: []mapping.NIC{{ID: "0", NetworkID: "8", ARID: "0", IP: "10.80.0.10"}}})
+	f.hook(ctx, mapping.VM{ID: "42", Name: "web", NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0a:46:00:0a"}}})
+	unlock()
+	_, err = f.d.Drain(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 VM(s) not recorded, left for `netbox-ipam sync` (VM 41)") || kindOf(err) != "opennebula" {
+		t.Fatalf("drain: %v (%s)", err, kindOf(err))
+	}
+	if got := f.addr("10.70.0.10").CustomString(mapping.CFVMID); got != "42" {
+		t.Errorf("VM 42 of the same batch not recorded: %q", got)
+	}
+}
+
+// lookupGate holds each hook after its first look for the VM's NetBox virtual machine
+// until the other hook has looked too, or waits for the VM's lock: without the lock,
+// both look before either makes one.
+type lookupGate struct {
+	*netboxtest.NetBox
+	mu              sync.Mutex
+	cond            *sync.Cond
+	looked, waiting int
+}
+
+func (g *lookupGate) VirtualMachinesWith(ctx context.Context, tag, field string, values ...string) ([]netbox.VirtualMachine, error) {
+	vms, err := g.NetBox.VirtualMachinesWith(ctx, tag, field, values...)
+	g.mu.Lock()
+	g.looked++
+	g.cond.Broadcast()
+	for g.looked < 2 && g.waiting == 0 {
+		g.cond.Wait()
+	}
+	g.mu.Unlock()
+	return vms, err
+}
+
+func (g *lookupGate) wait(key string) {
+	if strings.HasPrefix(key, "vm-") {
+		g.mu.Lock()
+		g.waiting++
+		g.cond.Broadcast()
+		g.mu.Unlock()
+	}
+}
+
+// Hooks of one VM that run at once (allocate's, then RUNNING's while it still works)
+// make one NetBox virtual machine, one cluster and one interface per NIC: the second
+// waits for the first's lock and finds what it made.
+func TestHooksOfOneVMAtOnce(t *testing.T) {
+	f, _, _ := vmFixture(t)
+	gate := &lookupGate{NetBox: f.nb}
+	gate.cond = sync.NewCond(&gate.mu)
+	f.d.nb = gate
+	f.d.lock = (&memLocker{waiting: gate.wait}).lock
+	f.oned.set(vmWith("3", "3", "100", "0", "1"))
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.d.Hook(context.Background(), "42")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.nb.VMs) != 1 || len(f.nb.Clusters) != 1 || len(f.nb.Interfaces) != 2 {
+		t.Fatalf("%d VMs, %d clusters, %d interfaces; want 1, 1, 2", len(f.nb.VMs), len(f.nb.Clusters), len(f.nb.Interfaces))
+	}
+}
