@@ -63,6 +63,12 @@ type Config struct {
 	LeaseMAC string `mapstructure:"lease_mac"`
 	VMs      VMs    `mapstructure:"vms"`
 	Log      Log    `mapstructure:"log"`
+	// StateDir holds the hooks' spool and locks: a folder of the driver's user alone
+	// (the driver refuses one others can write). Default: $ONE_LOCATION/var/netbox-ipam
+	// for a self-contained OpenNebula, else /var/lib/one/netbox-ipam (oneadmin's home).
+	StateDir string `mapstructure:"state_dir"`
+	// File is the configuration file read, "" when none was (not a key).
+	File string `mapstructure:"-"`
 }
 
 // VMs is whether the hooks also keep NetBox virtual machines for OpenNebula's VMs
@@ -111,6 +117,7 @@ var defaults = map[string]any{
 	"gateway": "first", "release": "delete", "lease_mac": "later",
 	"vms.enabled": false, "vms.cluster_type": "OpenNebula",
 	"log.file": "", "log.level": "info", "log.format": "logfmt",
+	"state_dir": "",
 }
 
 // Load reads the configuration. getenv is os.Getenv in production (tests pass their own).
@@ -133,10 +140,19 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := v.UnmarshalExact(&c); err != nil {
 		return Config{}, fmt.Errorf("configuration %s: %v", path, mapping.OneLine(err.Error()))
 	}
+	if c.StateDir == "" {
+		c.StateDir = "/var/lib/one/netbox-ipam"
+		if loc := getenv("ONE_LOCATION"); loc != "" {
+			c.StateDir = filepath.Join(loc, "var", "netbox-ipam")
+		}
+	}
 	if err := c.finish(path); err != nil {
 		return Config{}, err
 	}
 	c.Name = name
+	if _, err := os.Stat(path); err == nil {
+		c.File = path
+	}
 	return c, nil
 }
 
@@ -245,6 +261,9 @@ func (c *Config) finish(path string) error {
 	case "json", "logfmt":
 	default:
 		return fmt.Errorf("log.format %q: must be json or logfmt", c.Log.Format)
+	}
+	if !filepath.IsAbs(c.StateDir) {
+		return fmt.Errorf("state_dir %q: must be an absolute path", c.StateDir)
 	}
 	if c.Defaults.GuestMTU < 0 {
 		return fmt.Errorf("defaults.guest_mtu %d: must not be negative", c.Defaults.GuestMTU)

@@ -173,6 +173,7 @@ func TestDescribe(t *testing.T) {
 		{&driver.Error{Kind: driver.Refused, Msg: "not oneadmin"}, exitFailure, "not oneadmin"},
 		{&driver.Error{Kind: driver.State, Msg: "range gone"}, exitState, "range gone"},
 		{&driver.Error{Kind: driver.OpenNebula, Msg: "onevnet failed"}, exitUnavailable, "OpenNebula: onevnet failed"},
+		{&driver.Error{Kind: driver.Setup, Msg: "hooks' state /x: it is a symlink"}, exitConfig, "hooks' state /x: it is a symlink"},
 		{netboxtest.Unreachable("GET /x"), exitUnavailable, "NetBox unavailable: GET /x: cannot reach NetBox"},
 		{netboxtest.Refused("GET /x", 500, "boom"), exitUnavailable, "NetBox unavailable"},
 		{netboxtest.Refused("GET /x", 403, "no"), exitAuth, "HTTP 403: no"},

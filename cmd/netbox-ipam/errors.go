@@ -78,6 +78,8 @@ func describeDriver(e *driver.Error) (string, int) {
 		return e.Msg, exitState
 	case driver.OpenNebula:
 		return "OpenNebula: " + e.Msg, exitUnavailable
+	case driver.Setup:
+		return e.Msg, exitConfig
 	}
 	return "netbox-ipam: internal error: " + e.Msg, exitInternal
 }

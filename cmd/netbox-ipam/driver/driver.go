@@ -26,18 +26,18 @@ type Driver struct {
 	one   OneCLI // audit, sync, the hooks' install: OpenNebula's CLI
 	show  OneCLI // the hooks' reads of VMs, networks, clusters, routers: XML-RPC
 	lock  Locker
-	spool string           // the labels hooks' queue (spool.go)
-	now   func() time.Time // sync's clock: how old an orphan is
+	spool string           // the labels hooks' queue (spool.go), in the state folder (state.go)
+	uid   int              // the user the driver runs as: the state folder must be its own
+	now   func() time.Time // sync's clock (how old an orphan is), the spool's order
 }
 
 // New builds a Driver over a NetBox; INFO lines go to info (stderr, which oned logs).
 func New(cfg config.Config, store Backend, info io.Writer) *Driver {
-	return &Driver{cfg: cfg, nb: store, info: info, one: execCLI, show: frontEnd(os.Getenv), lock: fileLock, now: time.Now,
-		spool: filepath.Join(os.TempDir(), "netbox-ipam-spool-"+strconv.Itoa(os.Getuid())+"-"+cfg.Name)}
+	d := &Driver{cfg: cfg, nb: store, info: info, one: execCLI, show: frontEnd(os.Getenv), now: time.Now, uid: os.Getuid(),
+		spool: filepath.Join(cfg.StateDir, "spool-"+cfg.Name)}
+	d.lock = d.fileLock
+	return d
 }
-
-// WithSpool puts the hooks' queue in dir (tests give their own).
-func (d *Driver) WithSpool(dir string) *Driver { d.spool = dir; return d }
 
 // WithCLI replaces OpenNebula's CLI and the hooks' reads (tests give recorded answers).
 func (d *Driver) WithCLI(one OneCLI) *Driver { d.one, d.show = one, one; return d }

@@ -25,6 +25,9 @@ const (
 	OpenNebula
 	// Refused: the command will not act here (sync by a user outside oneadmin).
 	Refused
+	// Setup: the front-end is not fit to run on (the hooks' state folder is not the
+	// driver's own).
+	Setup
 )
 
 // Error is a failure of the driver's own making.

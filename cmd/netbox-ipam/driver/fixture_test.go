@@ -30,12 +30,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
 	t.Helper()
-	cfg := config.Config{Name: "netbox", Tag: "opennebula", Gateway: "first", Release: "delete", LeaseMAC: "now", Timeout: 10 * time.Second}
+	cfg := config.Config{Name: "netbox", Tag: "opennebula", Gateway: "first", Release: "delete", LeaseMAC: "now", Timeout: 10 * time.Second,
+		StateDir: t.TempDir()} // never the front-end's state folder
 	for _, c := range configure {
 		c(&cfg)
 	}
 	f := &fixture{t: t, nb: netboxtest.New(), info: &bytes.Buffer{}, oned: &onedVMs{vms: map[string]mapping.VM{}}}
-	f.d = New(cfg, f.nb, f.info).WithSpool(t.TempDir())
+	f.d = New(cfg, f.nb, f.info)
 	if _, err := f.d.Setup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func kindOf(err error) string {
 	case errors.As(err, &in):
 		return "input"
 	case errors.As(err, &de):
-		return map[Kind]string{Conflict: "conflict", State: "state", OpenNebula: "opennebula", Refused: "refused"}[de.Kind]
+		return map[Kind]string{Conflict: "conflict", State: "state", OpenNebula: "opennebula", Refused: "refused", Setup: "setup"}[de.Kind]
 	case errors.As(err, &ne):
 		return "netbox"
 	}

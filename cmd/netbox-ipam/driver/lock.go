@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 )
@@ -20,14 +19,14 @@ import (
 // Locker takes an exclusive lock named key and returns its release.
 type Locker func(ctx context.Context, key string) (func(), error)
 
-// fileLock is the front-end's Locker: flock on a file per key in a directory of the
-// user's own under the temporary directory, polled until ctx ends.
-func fileLock(ctx context.Context, key string) (func(), error) {
-	dir := filepath.Join(os.TempDir(), "netbox-ipam-locks-"+strconv.Itoa(os.Getuid()))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// fileLock is the front-end's Locker: flock on a file per key in the locks folder of
+// the driver's state (state.go), polled until ctx ends.
+func (d *Driver) fileLock(ctx context.Context, key string) (func(), error) {
+	dir, err := d.stateDir("locks")
+	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, key+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := d.openOwn(filepath.Join(dir, key+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -141,12 +144,54 @@ func (r *CheckReport) line(word, item, msg string) {
 // leaves nothing else to ask (NetBox unreachable, token refused).
 func (d *Driver) Check(ctx context.Context) CheckReport {
 	r := CheckReport{OK: true}
+	d.checkFiles(&r)
 	if !d.checkServer(ctx, &r) || !d.checkPermissions(ctx, &r) {
 		return r
 	}
 	d.checkSchema(ctx, &r)
 	d.checkHooks(ctx, &r)
 	return r
+}
+
+// checkFiles checks the front-end's files: the configuration and token file, which
+// hold the NetBox token (others may not read them, or write them), and the hooks'
+// state folder (state.go).
+func (d *Driver) checkFiles(r *CheckReport) {
+	for _, f := range []struct{ item, path string }{{"config file", d.cfg.File}, {"token file", d.cfg.TokenFile}} {
+		if f.path == "" {
+			continue
+		}
+		fi, err := os.Stat(f.path)
+		if err != nil {
+			r.line("WARN", f.item, err.Error())
+			continue
+		}
+		switch perm := fi.Mode().Perm(); {
+		case perm&0o022 != 0:
+			r.line("FAIL", f.item, fmt.Sprintf("%s can be written by others (mode %04o): they could point the driver elsewhere; chmod 0640 %s", f.path, perm, f.path))
+		case perm&0o004 != 0:
+			r.line("WARN", f.item, fmt.Sprintf("%s can be read by every user (mode %04o) and holds the NetBox token; chmod 0640 %s and chgrp oneadmin %s", f.path, perm, f.path, f.path))
+		default:
+			r.line("ok", f.item, fmt.Sprintf("%s (mode %04o)", f.path, perm))
+		}
+	}
+	fi, err := os.Lstat(d.cfg.StateDir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, perr := os.Stat(filepath.Dir(d.cfg.StateDir)); perr != nil {
+			r.line("FAIL", "state folder", fmt.Sprintf("%s cannot be made (%v); set state_dir to a folder the driver's user may create", d.cfg.StateDir, perr))
+		} else {
+			r.line("ok", "state folder", d.cfg.StateDir+" (made, mode 0700, by the first hook)")
+		}
+	case err != nil:
+		r.line("FAIL", "state folder", err.Error())
+	default:
+		if err := d.checkOwn(d.cfg.StateDir, fi); err != nil {
+			r.line("FAIL", "state folder", err.Error())
+		} else {
+			r.line("ok", "state folder", d.cfg.StateDir)
+		}
+	}
 }
 
 // checkHooks says whether the driver's OpenNebula hooks are installed. Without them

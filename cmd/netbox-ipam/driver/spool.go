@@ -50,8 +50,8 @@ func (d *Driver) spoolAndDrain(ctx context.Context, id string) (HookResponse, er
 // enqueue writes VM id into the spool (a temporary name, then a rename: a drainer never
 // reads half a file).
 func (d *Driver) enqueue(id string) error {
-	if err := os.MkdirAll(d.spool, 0o700); err != nil {
-		return fmt.Errorf("hooks' spool: %w", err)
+	if err := d.ownSpool(); err != nil {
+		return err
 	}
 	b, err := json.Marshal(spooled{ID: id})
 	if err != nil {
@@ -59,7 +59,15 @@ func (d *Driver) enqueue(id string) error {
 	}
 	name := strconv.FormatInt(d.now().UnixNano(), 10) + "-" + id
 	tmp := filepath.Join(d.spool, "."+name)
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	f, err := d.openOwn(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("hooks' spool: %w", err)
 	}
 	return os.Rename(tmp, filepath.Join(d.spool, name+".json"))
@@ -106,8 +114,11 @@ func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
 		}
 		queued := map[string]bool{}
 		for _, f := range files {
-			var q spooled
-			if b, err := os.ReadFile(f); err == nil && json.Unmarshal(b, &q) == nil && q.ID != "" {
+			q, err := d.readSpooled(f)
+			if err != nil {
+				return err
+			}
+			if q.ID != "" {
 				queued[q.ID] = true
 			}
 		}
@@ -141,6 +152,30 @@ func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
 			return err
 		}
 	}
+}
+
+// ownSpool makes the spool folder in the state folder and checks both are the
+// driver's (state.go).
+func (d *Driver) ownSpool() error {
+	_, err := d.stateDir(filepath.Base(d.spool))
+	return err
+}
+
+// readSpooled reads a spool file, which must be the driver's own; one it cannot read
+// or understand (half a file of a crashed hook, say) is an empty entry.
+func (d *Driver) readSpooled(path string) (spooled, error) {
+	var q spooled
+	f, err := d.openOwn(path, os.O_RDONLY, 0)
+	var ue *Error
+	if errors.As(err, &ue) {
+		return q, err
+	}
+	if err != nil {
+		return q, nil // gone meanwhile
+	}
+	defer f.Close()
+	_ = json.NewDecoder(f).Decode(&q)
+	return q, nil
 }
 
 // spoolFiles lists the spool's files, oldest first.
