@@ -29,7 +29,8 @@ type edge struct {
 func newEdge(t *testing.T) *edge {
 	dir := t.TempDir()
 	e := &edge{t: t, nb: netboxtest.New(), log: filepath.Join(dir, "netbox-ipam.log"),
-		env: map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "http://netbox.test", "NETBOX_TOKEN": "nbt_k.secret"}}
+		env: map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "http://netbox.test", "NETBOX_TOKEN": "nbt_k.secret",
+			"NETBOX_IPAM_STATE_DIR": filepath.Join(dir, "state")}} // never the front-end's state folder
 	e.env["NETBOX_IPAM_LOG_FILE"] = e.log
 	if code, out, errs := e.run(nil, "setup"); code != 0 {
 		t.Fatalf("setup: exit %d %s %s", code, out, errs)
