@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +27,7 @@ type edge struct {
 	nb  *netboxtest.NetBox
 	env map[string]string
 	log string
+	one driver.OneCLI // OpenNebula's CLI and reads, when a test gives them
 }
 
 func newEdge(t *testing.T) *edge {
@@ -45,7 +49,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken p
 func (e *edge) runTo(stdout interface{ Write([]byte) (int, error) }, stdin []byte, args ...string) (int, string) {
 	var errb bytes.Buffer
 	p := &program{args: args, stdin: bytes.NewReader(stdin), stdout: stdout, stderr: &errb, getenv: func(k string) string { return e.env[k] },
-		open: func(config.Config, *slog.Logger) (driver.Backend, error) { return e.nb, nil }}
+		open: func(config.Config, *slog.Logger) (driver.Backend, error) { return e.nb, nil }, one: e.one}
 	return p.run(), errb.String()
 }
 
@@ -216,6 +220,47 @@ func TestAuditExit(t *testing.T) {
 			var stderr strings.Builder
 			if code := auditExit(&stderr, tc.rep, tc.o); code != tc.code || stderr.String() != tc.stderr {
 				t.Errorf("exit %d, stderr %q; want %d, %q", code, stderr.String(), tc.code, tc.stderr)
+			}
+		})
+	}
+}
+
+// A hook on a RAFT follower does nothing and says why (exit 0: the leader's
+// onehem-server runs the same hook); on the leader or a solo oned it reads the VM.
+func TestHookOnFollower(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		state   int
+		wantOut string
+		asks    bool
+	}{
+		{"solo", 0, "", true},
+		{"leader", 3, "", true},
+		{"follower", 2, "this front-end is a RAFT follower: the hooks act on the leader only (nothing done)\n", false},
+		{"candidate", 1, "this front-end's RAFT state is 1 (an election is under way): the hooks act on the leader only (nothing done)\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEdge(t)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, `<?xml version="1.0"?><methodResponse><params><param><value><array><data><value><boolean>1</boolean></value>`+
+					`<value><string>&lt;RAFT&gt;&lt;STATE&gt;%d&lt;/STATE&gt;&lt;/RAFT&gt;</string></value><value><i4>0</i4></value></data></array></value></param></params></methodResponse>`, tc.state)
+			}))
+			defer srv.Close()
+			auth := filepath.Join(t.TempDir(), "one_auth")
+			os.WriteFile(auth, []byte("oneadmin:x"), 0o600)
+			e.env["ONE_XMLRPC"], e.env["ONE_AUTH"] = srv.URL, auth
+			var asked []string
+			e.one = func(_ context.Context, name string, args ...string) ([]byte, error) {
+				asked = append(asked, name+" "+strings.Join(args, " "))
+				return nil, &driver.Error{Kind: driver.OpenNebula, Msg: "[one.vm.info] Error getting virtual machine [42]."}
+			}
+			e.nb.Calls = nil
+			code, out, errs := e.run([]byte(`<VM><ID>42</ID><NAME>web</NAME></VM>`), "hook", "state")
+			if code != 0 || out != tc.wantOut || errs != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 0, %q", code, out, errs, tc.wantOut)
+			}
+			if (len(asked) > 0) != tc.asks || e.nb.Requests() != 0 {
+				t.Errorf("oned asked %v, NetBox %v", asked, e.nb.Calls)
 			}
 		})
 	}

@@ -26,19 +26,29 @@ func (p *program) hook(s *session, ctx context.Context, args []string) int {
 		return fail(p.stderr, &mapping.InputError{Msg: fmt.Sprintf("the hook's argument is larger than %d MiB (a VM with a very long history?); nothing recorded, `netbox-ipam sync` catches up", mapping.MaxHookArgument>>20)})
 	}
 	start, sent := time.Now(), s.nb.Requests()
-	var resp driver.HookResponse
-	name := strings.Join(args[1:], " ")
+	// The argument is read first: a bad one is the same input error on any server.
+	var act func() (driver.HookResponse, error)
 	if args[1] == "state" {
 		var vm mapping.VM
-		if vm, err = mapping.ParseVM(raw); err == nil {
-			resp, err = s.d.Hook(ctx, vm.ID) // the VM as oned holds it now, not $TEMPLATE
-		}
+		vm, err = mapping.ParseVM(raw)
+		act = func() (driver.HookResponse, error) { return s.d.Hook(ctx, vm.ID) } // oned's VM now, not $TEMPLATE
 	} else {
 		var info mapping.CallInfo
-		if info, err = mapping.ParseCallInfo(raw); err == nil {
-			resp, err = s.d.HookCall(ctx, args[2], info)
+		info, err = mapping.ParseCallInfo(raw)
+		act = func() (driver.HookResponse, error) { return s.d.HookCall(ctx, args[2], info) }
+	}
+	if err == nil {
+		var skip string
+		if skip, err = s.d.HookGate(ctx, p.getenv); err == nil && skip != "" {
+			fmt.Fprintln(p.stdout, skip) // onehem-server keeps it in the hook's record
+			return 0
 		}
 	}
+	var resp driver.HookResponse
+	if err == nil {
+		resp, err = act()
+	}
+	name := strings.Join(args[1:], " ")
 	logHook(s.log, name, resp.VM, resp.Changes, err, s.nb.Requests()-sent, time.Since(start))
 	if err != nil {
 		return fail(p.stderr, err)

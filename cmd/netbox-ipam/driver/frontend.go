@@ -136,6 +136,21 @@ func (d *Driver) syncGate(ctx context.Context, getenv func(string) string) (stri
 	if !admin {
 		return "", refusedf("sync refused: OpenNebula user %s is not in the oneadmin group, and onevnet shows it only the leases it may manage, so sync would take the others for orphans; run it as oneadmin", name)
 	}
+	return leaderOnly(ctx, getenv, "sync acts")
+}
+
+// HookGate says whether this front-end runs the hooks: "" on the leader or a solo
+// oned, else why not. A follower's onehem-server runs the API hooks of the calls it
+// forwarded to the leader (RESULT 1, OUT and EXTRA empty: RequestGRPC::execute) while
+// the leader's runs them with the VM's id; the hooks' locks and spool are per server,
+// so only the leader's may act.
+func (d *Driver) HookGate(ctx context.Context, getenv func(string) string) (string, error) {
+	return leaderOnly(ctx, getenv, "the hooks act")
+}
+
+// leaderOnly is "" when the local oned leads (or is solo), else a reason for who to
+// do nothing (exit 0).
+func leaderOnly(ctx context.Context, getenv func(string) string, who string) (string, error) {
 	state, err := raftState(ctx, getenv)
 	if err != nil {
 		return "", err
@@ -144,8 +159,8 @@ func (d *Driver) syncGate(ctx context.Context, getenv func(string) string) (stri
 	case raftSolo, raftLeader:
 		return "", nil
 	case raftFollower:
-		return "this front-end is a RAFT follower: sync acts on the leader only (nothing done)", nil
+		return "this front-end is a RAFT follower: " + who + " on the leader only (nothing done)", nil
 	default:
-		return fmt.Sprintf("this front-end's RAFT state is %d (an election is under way): sync acts on the leader only (nothing done)", state), nil
+		return fmt.Sprintf("this front-end's RAFT state is %d (an election is under way): %s on the leader only (nothing done)", state, who), nil
 	}
 }
