@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -124,14 +125,19 @@ func TestInstallHooks(t *testing.T) {
 			var b strings.Builder
 			b.WriteString("<HOOK_POOL>")
 			for id, tpl := range hooks {
-				n := strings.Split(strings.Split(tpl, "NAME = \"")[1], "\"")[0]
-				b.WriteString("<HOOK><ID>" + id + "</ID><NAME>" + n + "</NAME></HOOK>")
+				attr := func(k string) string { return strings.Split(strings.Split(tpl, k+" = \"")[1], "\"")[0] }
+				b.WriteString("<HOOK><ID>" + id + "</ID><NAME>" + attr("NAME") + "</NAME><TEMPLATE><COMMAND>" + attr("COMMAND") +
+					"</COMMAND><TIMEOUT>" + attr("TIMEOUT") + "</TIMEOUT></TEMPLATE></HOOK>")
 			}
 			return []byte(b.String() + "</HOOK_POOL>"), nil
 		case "create":
 			tpl, err := os.ReadFile(args[1])
 			next++
 			hooks[itoa(next)] = string(tpl)
+			return nil, err
+		case "update":
+			tpl, err := os.ReadFile(args[2])
+			hooks[args[1]] = string(tpl)
 			return nil, err
 		case "delete":
 			delete(hooks, args[1])
@@ -154,8 +160,17 @@ func TestInstallHooks(t *testing.T) {
 	if tpl := hooks["7"]; !strings.Contains(tpl, `ON = "RUNNING"`) || !strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) {
 		t.Errorf("RUNNING hook template (installed without vms too):\n%s", tpl)
 	}
+	if !strings.Contains(hooks["1"], `TIMEOUT = "25"`) {
+		t.Errorf("TIMEOUT is not the driver's timeout (10s) and 15 s:\n%s", hooks["1"])
+	}
 	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 7 || !strings.HasPrefix(lines[0], "exists") {
 		t.Errorf("second install: %v, %d hooks", lines, len(hooks))
+	}
+	// A longer timeout since: install updates each hook's TIMEOUT in place.
+	f.d.cfg.Timeout = 85 * time.Second
+	if lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); err != nil || len(hooks) != 7 ||
+		lines[0] != "updated hook netbox-ipam-netbox-vm-allocate (id 1): TIMEOUT 100, was 25" || !strings.Contains(hooks["1"], `TIMEOUT = "100"`) {
+		t.Fatalf("install after timeout grew: %v %v\n%s", lines, err, hooks["1"])
 	}
 	// vms.enabled adds the detachnic hooks and the state hook on DONE.
 	f.d.cfg.VMs.Enabled = true

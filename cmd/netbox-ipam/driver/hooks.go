@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"strconv"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -46,9 +47,10 @@ var hookSpecs = []hookSpec{
 	{key: "vm-done", on: "DONE", vms: true},
 }
 
-// template is a hook's template: when it runs, what it runs, its argument on stdin.
-func (h hookSpec) template(name, command string) string {
-	const tail = "ARGUMENTS_STDIN = \"YES\"\nTIMEOUT = \"30\"\n"
+// template is a hook's template: when it runs, what it runs, its argument on stdin,
+// and how long onehem-server lets it run (timeout, in seconds).
+func (h hookSpec) template(name, command, timeout string) string {
+	tail := "ARGUMENTS_STDIN = \"YES\"\nTIMEOUT = \"" + timeout + "\"\n"
 	if h.on != "" {
 		return fmt.Sprintf("NAME = %q\nTYPE = \"state\"\nRESOURCE = \"VM\"\nON = %q\nCOMMAND = %q\nARGUMENTS = \"$TEMPLATE\"\n%s",
 			name, h.on, command+" state", tail)
@@ -145,31 +147,43 @@ func (d *Driver) hookVRouterCall(ctx context.Context, call string, info mapping.
 	return d.HookVRouter(ctx, vr)
 }
 
+// installedHook is one of the driver's hooks as oned holds it.
+type installedHook struct {
+	ID      string `xml:"ID"`
+	Name    string `xml:"NAME"`
+	Command string `xml:"TEMPLATE>COMMAND"`
+	Timeout string `xml:"TEMPLATE>TIMEOUT"`
+}
+
 // HooksInstalled lists the driver's hooks oned has (of those this configuration
 // wants), by key.
-func (d *Driver) HooksInstalled(ctx context.Context) (map[string]string, error) {
+func (d *Driver) HooksInstalled(ctx context.Context) (map[string]installedHook, error) {
 	out, err := d.one(ctx, "onehook", "list", "-x")
 	if err != nil {
 		return nil, err
 	}
 	var pool struct {
-		Hooks []struct {
-			ID   string `xml:"ID"`
-			Name string `xml:"NAME"`
-		} `xml:"HOOK"`
+		Hooks []installedHook `xml:"HOOK"`
 	}
 	if err := xml.Unmarshal(out, &pool); err != nil {
 		return nil, openNebulaf("onehook list -x: %v", err)
 	}
-	have := map[string]string{}
+	have := map[string]installedHook{}
 	for _, h := range pool.Hooks {
 		for _, spec := range d.hooks() {
 			if h.Name == d.hookName(spec) {
-				have[spec.key] = h.ID
+				have[spec.key] = h
 			}
 		}
 	}
 	return have, nil
+}
+
+// hookTimeout is the hooks' TIMEOUT: the driver's own deadline (timeout, which also
+// bounds a drainer's batches) and a margin to start and to log, so that
+// onehem-server never kills a hook in the middle of a batch it would then replay.
+func (d *Driver) hookTimeout() string {
+	return strconv.Itoa(int(d.cfg.Timeout.Seconds()) + 15)
 }
 
 // InstallHooks creates the driver's hooks that oned lacks. command is how
@@ -182,15 +196,24 @@ func (d *Driver) InstallHooks(ctx context.Context, command string) ([]string, er
 		return nil, err
 	}
 	var lines []string
+	timeout := d.hookTimeout()
 	for _, h := range d.hooks() {
-		if id, ok := have[h.key]; ok {
-			lines = append(lines, fmt.Sprintf("exists  hook %s (id %s)", d.hookName(h), id))
-			continue
+		tpl := h.template(d.hookName(h), command+" hook --name "+d.cfg.Name, timeout)
+		old, ok := have[h.key]
+		switch {
+		case ok && old.Timeout == timeout:
+			lines = append(lines, fmt.Sprintf("exists  hook %s (id %s)", d.hookName(h), old.ID))
+		case ok: // made by an older driver, or timeout changed since
+			if err := d.oneWithTemplate(ctx, tpl, "onehook", "update", old.ID); err != nil {
+				return lines, err
+			}
+			lines = append(lines, fmt.Sprintf("updated hook %s (id %s): TIMEOUT %s, was %s", d.hookName(h), old.ID, timeout, old.Timeout))
+		default:
+			if err := d.oneWithTemplate(ctx, tpl, "onehook", "create"); err != nil {
+				return lines, err
+			}
+			lines = append(lines, "created hook "+d.hookName(h))
 		}
-		if err := d.oneWithTemplate(ctx, h.template(d.hookName(h), command+" hook --name "+d.cfg.Name), "onehook", "create"); err != nil {
-			return lines, err
-		}
-		lines = append(lines, "created hook "+d.hookName(h))
 	}
 	return lines, nil
 }
@@ -206,8 +229,8 @@ func (d *Driver) RemoveHooks(ctx context.Context) ([]string, error) {
 	}
 	var lines []string
 	for _, h := range hookSpecs {
-		if id, ok := have[h.key]; ok {
-			if _, err := d.one(ctx, "onehook", "delete", id); err != nil {
+		if old, ok := have[h.key]; ok {
+			if _, err := d.one(ctx, "onehook", "delete", old.ID); err != nil {
 				return lines, err
 			}
 			lines = append(lines, "removed hook "+d.hookName(h))
