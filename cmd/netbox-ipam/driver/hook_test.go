@@ -92,7 +92,7 @@ func TestHookCall(t *testing.T) {
 		wantErr    bool
 	}{
 		{"one.vm.allocate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA>` + vmDoc + `</EXTRA></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
-		{"one.template.instantiate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>1</POSITION><TYPE>OUT</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
+		{"one.template.instantiate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>1</POSITION><TYPE>OUT</TYPE><VALUE>true</VALUE></PARAMETER><PARAMETER><POSITION>2</POSITION><TYPE>OUT</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
 		{"one.vm.deploy", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", true},

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"encoding/xml"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +33,7 @@ func TestHookActsOnOnedNow(t *testing.T) {
 	done.State = "6"
 	db := mapping.VM{ID: "43", Name: "db", State: "3", LCMState: "3", NICs: []mapping.NIC{{ID: "0", Name: "NIC0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0a:46:00:2b"}}}
 	allocate := func(vm mapping.VM) string { // allocate's $API with the VM as it was then
-		return `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>1</POSITION><TYPE>OUT</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA>` +
+		return `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>1</POSITION><TYPE>OUT</TYPE><VALUE>true</VALUE></PARAMETER><PARAMETER><POSITION>2</POSITION><TYPE>OUT</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA>` +
 			vmXML(t, vm) + `</EXTRA></CALL_INFO>`
 	}
 	cases := []struct {
@@ -248,5 +249,25 @@ func TestHooksOfOneVMAtOnce(t *testing.T) {
 	}
 	if len(f.nb.VMs) != 1 || len(f.nb.Clusters) != 1 || len(f.nb.Interfaces) != 2 {
 		t.Fatalf("%d VMs, %d clusters, %d interfaces; want 1, 1, 2", len(f.nb.VMs), len(f.nb.Clusters), len(f.nb.Interfaces))
+	}
+}
+
+// The VM id of allocate's $API as the real oned 7.5.80 sent it to a hook (recorded
+// from the test oned): OUT 1 is oned's success flag, OUT 2 the id.
+func TestCreatedIDFromOned(t *testing.T) {
+	raw, err := os.ReadFile("testdata/api-vm-allocate-7.5.80.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := mapping.ParseCallInfo(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := createdID(info); got != "92" || !info.Success {
+		t.Fatalf("created id %q (success %v), want 92", got, info.Success)
+	}
+	info.Out = map[int]string{} // without the OUT values, the ID of the document in EXTRA
+	if got := createdID(info); got != "92" {
+		t.Fatalf("created id from EXTRA %q, want 92", got)
 	}
 }

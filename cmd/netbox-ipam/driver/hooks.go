@@ -101,10 +101,11 @@ func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInf
 	return d.Hook(ctx, id)
 }
 
-// createdID is the id of the object an allocate or instantiate call made: its OUT
-// value, else the ID of the document in EXTRA.
+// createdID is the id of the object an allocate or instantiate call made: its second
+// OUT value (the first is oned's success flag, "true"), else the ID of the document in
+// EXTRA.
 func createdID(info mapping.CallInfo) string {
-	if id := info.Out[1]; id != "" {
+	if id := info.Out[2]; id != "" {
 		return id
 	}
 	var doc struct {
