@@ -23,7 +23,12 @@ type VM struct {
 	State    string `xml:"STATE"`
 	LCMState string `xml:"LCM_STATE"`
 	NICs     []NIC  `xml:"TEMPLATE>NIC"`
-	History  []struct {
+	// Aliases (NIC_ALIAS) hold leases of their own, addresses of their parent NIC
+	// (PARENT_ID is its NIC_ID); PCI devices of TYPE NIC hold a lease as a NIC does.
+	// oned numbers all of them in one NIC_ID sequence.
+	Aliases []NIC `xml:"TEMPLATE>NIC_ALIAS"`
+	PCI     []NIC `xml:"TEMPLATE>PCI"`
+	History []struct {
 		ClusterID string `xml:"CID"`
 	} `xml:"HISTORY_RECORDS>HISTORY"`
 }
@@ -121,6 +126,25 @@ type NIC struct {
 	IP        string `xml:"IP"`
 	MAC       string `xml:"MAC"`
 	VRouterID string `xml:"VROUTER_ID"`
+	ParentID  string `xml:"PARENT_ID"` // an alias's NIC
+	Type      string `xml:"TYPE"`      // a PCI device's: NIC holds a lease
+}
+
+// Leases are the VM's NICs, aliases and PCI NICs: everything that may hold a lease.
+func (v VM) Leases() []NIC {
+	return append(v.Interfaces(), v.Aliases...)
+}
+
+// Interfaces are the VM's network interfaces: its NICs and PCI NICs (an alias is an
+// address on its parent's).
+func (v VM) Interfaces() []NIC {
+	out := append([]NIC(nil), v.NICs...)
+	for _, p := range v.PCI {
+		if p.Type == "NIC" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // ParseVM reads a VM document (plain or base64).

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"encoding/base64"
+	"os"
 	"strings"
 	"testing"
 )
@@ -50,5 +51,35 @@ func TestParseVRouter(t *testing.T) {
 		if _, err := ParseVRouter([]byte(tc.raw)); err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: %v, want one line with %q", tc.raw, err, tc.want)
 		}
+	}
+}
+
+// A VM with a NIC, a NIC_ALIAS and a PCI NIC, as the real oned 7.5.80 shows it
+// (recorded): all three hold leases; the alias is an address on its parent's
+// interface, the PCI NIC an interface of its own.
+func TestVMAliasAndPCI(t *testing.T) {
+	raw, err := os.ReadFile("testdata/vm-alias-pci-7.5.80.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := ParseVM(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leases, ifaces []string
+	for _, n := range vm.Leases() {
+		leases = append(leases, n.ID+"="+n.IP)
+	}
+	for _, n := range vm.Interfaces() {
+		ifaces = append(ifaces, InterfaceName(n))
+	}
+	if got := strings.Join(leases, " "); got != "0=10.250.0.10 1=10.250.0.11 2=10.250.0.12" {
+		t.Errorf("leases %s", got)
+	}
+	if got := strings.Join(ifaces, " "); got != "eth0 NIC1" {
+		t.Errorf("interfaces %s", got)
+	}
+	if len(vm.Aliases) != 1 || vm.Aliases[0].ParentID != "0" || vm.Aliases[0].MAC != "02:00:0a:fa:00:0c" {
+		t.Errorf("alias %+v", vm.Aliases)
 	}
 }

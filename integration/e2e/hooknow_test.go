@@ -221,3 +221,33 @@ func TestHookRefusesForeignSpool(t *testing.T) {
 		t.Errorf("the hook wrote into another user's spool: %v", entries)
 	}
 }
+
+// TestHookAliasAndPCI: a NIC_ALIAS's lease and a PCI NIC's (TYPE = "NIC") are labelled
+// like a NIC's: oned takes them from the driver at onevm create, in one NIC_ID sequence.
+func TestHookAliasAndPCI(t *testing.T) {
+	o := oned(t)
+	o.installHooks(t, nil)
+	vrf, net := o.spanNet(t, "10.162.0.0/24", "10.162.0.10", 10, "")
+	id := createdID(t, o.must(t, "onevm", "create", "--hold", template(t, fmt.Sprintf(`NAME = %q
+CPU = 0.1
+MEMORY = 32
+NIC = [ NETWORK_ID = %d, NAME = "eth0" ]
+NIC_ALIAS = [ NETWORK_ID = %d, PARENT = "eth0" ]
+PCI = [ TYPE = "NIC", NETWORK_ID = %d, VENDOR = "8086", CLASS = "0200", DEVICE = "10d3" ]`, uniq("alias"), net, net, net))))
+	t.Cleanup(func() { o.terminate(t, id) })
+	ips := map[string]bool{}
+	for _, ip := range leaseIPs(arOf(t, o.vnet(t, net), "0")) {
+		ips[ip] = true
+	}
+	if len(ips) != 3 {
+		t.Fatalf("oned's leases %v, want 3 (NIC, PCI NIC, alias)", ips)
+	}
+	eventually(t, "the three leases labelled", func() error {
+		for ip := range ips {
+			if got := o.holder(t, vrf, ip); got != strconv.Itoa(id) {
+				return fmt.Errorf("%s names VM %q", ip, got)
+			}
+		}
+		return nil
+	})
+}

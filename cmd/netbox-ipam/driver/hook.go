@@ -253,15 +253,16 @@ type leasedNIC struct {
 	clusters     []string // the network's OpenNebula clusters
 }
 
-// leasedNICs keeps the VM's IPv4 NICs whose AR is this driver's, reading each network
-// from oned once and each AR's range from NetBox once per call (d.ars).
+// leasedNICs keeps the VM's IPv4 leases (its NICs, PCI NICs and aliases: vm.Leases)
+// whose AR is this driver's, reading each network from oned once and each AR's range
+// from NetBox once per call (d.ars).
 func (d *call) leasedNICs(ctx context.Context, vm mapping.VM) ([]leasedNIC, error) {
 	if d.ars == nil {
 		d.ars = map[[2]string]*leasedNIC{}
 	}
 	ars := d.ars
 	var out []leasedNIC
-	for _, n := range vm.NICs {
+	for _, n := range vm.Leases() {
 		if a, err := netip.ParseAddr(n.IP); err != nil || !a.Is4() {
 			continue
 		}

@@ -271,3 +271,64 @@ func TestCreatedIDFromOned(t *testing.T) {
 		t.Fatalf("created id from EXTRA %q, want 92", got)
 	}
 }
+
+// A NIC_ALIAS's and a PCI NIC's leases are the VM's like a NIC's: labelled, and with
+// vms.enabled the alias's on its parent's interface, the PCI NIC's on an interface of
+// its own. Here the VM's NIC is on another IPAM's network: its only leases of the
+// driver are the alias's and the PCI NIC's, and its NetBox virtual machine stays.
+func TestHookAliasAndPCI(t *testing.T) {
+	for _, vms := range []bool{false, true} {
+		t.Run(map[bool]string{false: "labels", true: "vms"}[vms], func(t *testing.T) {
+			var configure []func(*config.Config)
+			if vms {
+				configure = append(configure, vmsOn)
+			}
+			f, ar := registered(t, nil, configure...)
+			ctx := context.Background()
+			for i := 0; i < 2; i++ {
+				if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dummy := strings.Replace(vnetXML(attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=192.168.0.10", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1)
+			f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
+				switch {
+				case name == "onecluster":
+					return []byte("<CLUSTER><ID>100</ID><NAME>default</NAME></CLUSTER>"), nil
+				case args[2] == "9":
+					return []byte(dummy), nil
+				}
+				return []byte(vnetXML(ar)), nil
+			})
+			vm := mapping.VM{ID: "42", Name: "web", State: "3", LCMState: "3",
+				NICs:    []mapping.NIC{{ID: "0", Name: "eth0", NetworkID: "9", ARID: "0", IP: "192.168.0.10", MAC: "02:00:c0:a8:00:0a"}},
+				PCI:     []mapping.NIC{{ID: "1", Name: "NIC1", Type: "NIC", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0a:46:00:0a"}},
+				Aliases: []mapping.NIC{{ID: "2", Name: "NIC0_ALIAS2", ParentID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.11", MAC: "02:00:0a:46:00:0b"}}}
+			vm.History = append(vm.History, struct {
+				ClusterID string `xml:"CID"`
+			}{"100"})
+			if _, err := f.hook(ctx, vm); err != nil {
+				t.Fatal(err)
+			}
+			for _, ip := range []string{"10.70.0.10", "10.70.0.11"} {
+				if a := f.addr(ip); a.CustomString(mapping.CFVMID) != "42" || !strings.Contains(a.Description, "VM 42 (web)") {
+					t.Errorf("%s: %+v, want labelled VM 42", ip, a)
+				}
+			}
+			if !vms {
+				return
+			}
+			if len(f.nb.VMs) != 1 {
+				t.Fatalf("%d NetBox VMs, want 1 (its leases are the alias's and the PCI NIC's)", len(f.nb.VMs))
+			}
+			names := map[int]string{}
+			for _, i := range f.nb.Interfaces {
+				names[i.ID] = i.Name
+			}
+			on := func(ip string) string { return names[f.addr(ip).AssignedObjectID] }
+			if on("10.70.0.10") != "NIC1" || on("10.70.0.11") != "eth0" || len(f.nb.Interfaces) != 2 {
+				t.Errorf("PCI lease on %q (want NIC1), alias's on %q (want eth0); interfaces %v", on("10.70.0.10"), on("10.70.0.11"), names)
+			}
+		})
+	}
+}

@@ -76,7 +76,12 @@ func (d *call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*ke
 			}
 		}
 	}
-	kept.interfaces, err = d.keepInterfaces(ctx, kept.VirtualMachine, vm.NICs, len(found) == 0)
+	kept.interfaces, err = d.keepInterfaces(ctx, kept.VirtualMachine, vm.Interfaces(), len(found) == 0)
+	for _, a := range vm.Aliases { // an alias's lease goes on its parent's interface
+		if iface, ok := kept.interfaces[a.ParentID]; ok {
+			kept.interfaces[a.ID] = iface
+		}
+	}
 	return &kept, err
 }
 
