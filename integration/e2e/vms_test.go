@@ -18,7 +18,8 @@ import (
 // TestHooksKeepNetBoxVMs: with vms.enabled and the hooks installed, NetBox shows an
 // OpenNebula VM as a virtual machine (its name, id, status and the cluster of its
 // host), with an interface per NIC carrying the MAC and the lease, within seconds of
-// onevm create, nic-attach and nic-detach; after terminate nothing of it is left.
+// onevm create, nic-attach and nic-detach; rename and poweroff show in its name and
+// status; after terminate nothing of it is left.
 func TestHooksKeepNetBoxVMs(t *testing.T) {
 	o := oned(t)
 	conf := o.vmsConfig(t)
@@ -84,6 +85,26 @@ func TestHooksKeepNetBoxVMs(t *testing.T) {
 		return nil
 	})
 	t.Logf("nic-detach: interface gone after %s", time.Since(start).Round(time.Millisecond))
+
+	renamed := uniq("renamed")
+	start = time.Now()
+	o.must(t, "onevm", "rename", id, renamed)
+	o.eventuallyVM(t, id, func(v netbox.VirtualMachine, _ map[string]netbox.VMInterface, _ map[string]string) error {
+		if v.Name != renamed {
+			return fmt.Errorf("virtual machine named %q", v.Name)
+		}
+		return nil
+	})
+	t.Logf("rename: name after %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	o.must(t, "onevm", "poweroff", "--hard", id)
+	o.eventuallyVM(t, id, func(v netbox.VirtualMachine, _ map[string]netbox.VMInterface, _ map[string]string) error {
+		if v.Status.Value != "offline" {
+			return fmt.Errorf("virtual machine %s", v.Status.Value)
+		}
+		return nil
+	})
+	t.Logf("poweroff: offline after %s", time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
 	o.terminate(t, vm.ID)

@@ -94,6 +94,7 @@ func TestHookCall(t *testing.T) {
 		{"one.vm.allocate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA>` + vmDoc + `</EXTRA></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
 		{"one.template.instantiate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>1</POSITION><TYPE>OUT</TYPE><VALUE>true</VALUE></PARAMETER><PARAMETER><POSITION>2</POSITION><TYPE>OUT</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
+		{"one.vm.rename", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER><PARAMETER><POSITION>3</POSITION><TYPE>IN</TYPE><VALUE>web</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
 		{"one.vm.deploy", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", true},
 	}
@@ -174,16 +175,20 @@ func TestInstallHooks(t *testing.T) {
 	}
 	// vms.enabled adds the detachnic hooks and the state hook on DONE.
 	f.d.cfg.VMs.Enabled = true
-	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 10 || len(hooks) != 10 {
+	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 16 || len(hooks) != 16 {
 		t.Fatalf("install with vms: %v %v", lines, err)
 	}
-	if tpl := hooks["10"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
+	if tpl := hooks["12"]; !strings.Contains(tpl, `ON = "CUSTOM"`) || !strings.Contains(tpl, `STATE = "POWEROFF"`) || !strings.Contains(tpl, `LCM_STATE = "LCM_INIT"`) ||
+		!strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
+		t.Errorf("POWEROFF hook template:\n%s", tpl)
+	}
+	if tpl := hooks["11"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
 		!strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) || !strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
 		t.Errorf("DONE hook template:\n%s", tpl)
 	}
 	// remove takes them all, whatever vms says now.
 	f.d.cfg.VMs.Enabled = false
-	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 10 || len(hooks) != 0 {
+	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 16 || len(hooks) != 0 {
 		t.Errorf("remove: %v %v, %d hooks left", lines, err, len(hooks))
 	}
 }

@@ -16,8 +16,11 @@ import (
 // api <call>` with $API. State hooks run `netbox-ipam hook state` with $TEMPLATE, the
 // VM; oned's HookStateVM knows them by ON, not by STATE/LCM_STATE (which it reads only
 // with ON = CUSTOM). With vms.enabled, more hooks keep NetBox's virtual machines:
-// detachnic (the interface goes), RUNNING also refreshes status and the host's cluster,
-// and ON DONE the virtual machine goes.
+// detachnic (the interface goes), rename (its name), RUNNING also refreshes status and
+// the host's cluster, POWEROFF, UNDEPLOYED, STOPPED, SUSPENDED and UNKNOWN (ON =
+// CUSTOM with the STATE and LCM_STATE oned shows) the status, and ON DONE the virtual
+// machine goes. The failure states (a dozen LCM states) have no hook: the next hook or
+// `netbox-ipam sync --all` brings the status.
 //
 // The state hook ON RUNNING runs for every configuration: a VM is back in RUNNING after
 // each nic-attach, and OpenNebula 7.2 runs no API hook for it (its oned logs the call
@@ -27,7 +30,9 @@ type hookSpec struct {
 	key  string // the name's tail: netbox-ipam-<IPAM_MAD>-<key>
 	call string // an API hook's call
 	on   string // a state hook's ON
-	vms  bool   // only with vms.enabled
+	// state and lcm make a state hook ON = CUSTOM for that STATE and LCM_STATE.
+	state, lcm string
+	vms        bool // only with vms.enabled
 }
 
 var hookSpecs = []hookSpec{
@@ -36,6 +41,7 @@ var hookSpecs = []hookSpec{
 	{key: "template-instantiate", call: "one.template.instantiate"},
 	{key: "vm-attachnic", call: "one.vm.attachnic"},
 	{key: "vm-detachnic", call: "one.vm.detachnic", vms: true},
+	{key: "vm-rename", call: "one.vm.rename", vms: true},
 	// A virtual router's floating IPs are taken by one.vrouter.allocate and attachnic;
 	// its VMs are made (and given NICs) inside oned by instantiate and attachnic,
 	// which no VM hook sees.
@@ -45,15 +51,24 @@ var hookSpecs = []hookSpec{
 	{key: "vrouter-detachnic", call: "one.vrouter.detachnic", vms: true},
 	{key: "vm-running", on: "RUNNING"},
 	{key: "vm-done", on: "DONE", vms: true},
+	{key: "vm-poweroff", state: "POWEROFF", lcm: "LCM_INIT", vms: true},
+	{key: "vm-undeployed", state: "UNDEPLOYED", lcm: "LCM_INIT", vms: true},
+	{key: "vm-stopped", state: "STOPPED", lcm: "LCM_INIT", vms: true},
+	{key: "vm-suspended", state: "SUSPENDED", lcm: "LCM_INIT", vms: true},
+	{key: "vm-unknown", state: "ACTIVE", lcm: "UNKNOWN", vms: true},
 }
 
 // template is a hook's template: when it runs, what it runs, its argument on stdin,
 // and how long onehem-server lets it run (timeout, in seconds).
 func (h hookSpec) template(name, command, timeout string) string {
 	tail := "ARGUMENTS_STDIN = \"YES\"\nTIMEOUT = \"" + timeout + "\"\n"
-	if h.on != "" {
+	switch {
+	case h.on != "":
 		return fmt.Sprintf("NAME = %q\nTYPE = \"state\"\nRESOURCE = \"VM\"\nON = %q\nCOMMAND = %q\nARGUMENTS = \"$TEMPLATE\"\n%s",
 			name, h.on, command+" state", tail)
+	case h.state != "":
+		return fmt.Sprintf("NAME = %q\nTYPE = \"state\"\nRESOURCE = \"VM\"\nON = \"CUSTOM\"\nSTATE = %q\nLCM_STATE = %q\nCOMMAND = %q\nARGUMENTS = \"$TEMPLATE\"\n%s",
+			name, h.state, h.lcm, command+" state", tail)
 	}
 	return fmt.Sprintf("NAME = %q\nTYPE = \"api\"\nCALL = %q\nCOMMAND = %q\nARGUMENTS = \"$API\"\n%s",
 		name, h.call, command+" api "+h.call, tail)
@@ -88,12 +103,12 @@ func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInf
 	switch call {
 	case "one.vm.allocate", "one.template.instantiate":
 		id = createdID(info)
-	case "one.vm.attachnic", "one.vm.detachnic":
+	case "one.vm.attachnic", "one.vm.detachnic", "one.vm.rename":
 		id = info.In[2]
 	case "one.vrouter.allocate", "one.vrouter.instantiate", "one.vrouter.attachnic", "one.vrouter.detachnic":
 		return d.hookVRouterCall(ctx, call, info)
 	default:
-		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.template.instantiate, attachnic and detachnic, and virtual routers on one.vrouter.allocate, instantiate, attachnic and detachnic", call)
+		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.template.instantiate, attachnic, detachnic and rename, and virtual routers on one.vrouter.allocate, instantiate, attachnic and detachnic", call)
 	}
 	if id == "" {
 		return HookResponse{}, inputf("hook for %s: the call's argument names no VM (no OUT value, no document in EXTRA)", call)

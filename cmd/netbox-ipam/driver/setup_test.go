@@ -153,9 +153,9 @@ func TestCheckHooks(t *testing.T) {
 	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1] != (CheckLine{"ok", "hooks", "installed (7)"}) {
 		t.Fatalf("with hooks: %+v", r.Lines[len(r.Lines)-1])
 	}
-	// vms.enabled wants three more.
+	// vms.enabled wants nine more.
 	f.d.cfg.VMs = config.VMs{Enabled: true, ClusterType: "OpenNebula"}
-	if r := f.d.Check(context.Background()); r.Lines[len(r.Lines)-1].Word != "WARN" || !strings.Contains(r.Lines[len(r.Lines)-1].Msg, "missing netbox-ipam-netbox-vm-detachnic, netbox-ipam-netbox-vrouter-detachnic, netbox-ipam-netbox-vm-done") {
+	if r := f.d.Check(context.Background()); r.Lines[len(r.Lines)-1].Word != "WARN" || !strings.Contains(r.Lines[len(r.Lines)-1].Msg, "missing netbox-ipam-netbox-vm-detachnic, netbox-ipam-netbox-vm-rename, netbox-ipam-netbox-vrouter-detachnic, netbox-ipam-netbox-vm-done, netbox-ipam-netbox-vm-poweroff") {
 		t.Fatalf("vms without their hooks: %+v", r.Lines[len(r.Lines)-1])
 	}
 }
