@@ -9,8 +9,8 @@ import (
 )
 
 // TestHooksRecordHolders: with the driver's hooks installed, NetBox shows a VM's id and
-// name on its lease within seconds of onevm create and nic-attach; nic-detach and
-// terminate leave nothing of it.
+// name on its lease within seconds of onevm create and nic-attach (to a running VM and
+// to a powered-off one); nic-detach and terminate leave nothing of it.
 func TestHooksRecordHolders(t *testing.T) {
 	o := oned(t)
 	if out, code := o.driver(t, "netbox", nil, "hooks", "install"); code != 0 || !strings.Contains(out, "hook netbox-ipam-netbox-vm-allocate") {
@@ -49,6 +49,19 @@ func TestHooksRecordHolders(t *testing.T) {
 		}
 		return nil
 	})
+	// A nic-attach to a powered-off VM ends in POWEROFF, not RUNNING (and OpenNebula 7.2
+	// runs no API hook for it): the POWEROFF hook records it.
+	o.must(t, "onevm", "poweroff", "--hard", id)
+	eventually(t, "VM "+id+" POWEROFF", func() error {
+		if s, err := o.vmState(vm.ID); err != nil || s != 8 {
+			return fmt.Errorf("state %d %v", s, err)
+		}
+		return nil
+	})
+	start = time.Now()
+	ip3, _ := o.attachNIC(t, vm.ID, net)
+	recorded(ip3)
+	t.Logf("nic-attach while powered off: recorded after %s", time.Since(start).Round(time.Millisecond))
 	o.terminate(t, vm.ID)
 	eventually(t, "the VM's leases gone", func() error {
 		if n := len(o.ips(t, vrf)); n != 0 {

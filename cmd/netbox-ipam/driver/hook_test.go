@@ -96,6 +96,9 @@ func TestHookCall(t *testing.T) {
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
 		{"one.vm.rename", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER><PARAMETER><POSITION>3</POSITION><TYPE>IN</TYPE><VALUE>web</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
+		// A failed attachnic may have left leases: the VM is read and recorded as oned holds it.
+		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
+		{"one.vm.allocate", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
 		{"one.vm.deploy", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", true},
 	}
 	for _, tc := range cases {
@@ -109,7 +112,7 @@ func TestHookCall(t *testing.T) {
 		if (err != nil) != tc.wantErr || strings.Join(asked, ";") != tc.wantAsk {
 			t.Fatalf("%s: err %v, asked %q", tc.call, err, asked)
 		}
-		if want := "OpenNebula VM 42 (web), network 7 AR 0"; !tc.wantErr && info.Success && f.addr("10.70.0.10").Description != want {
+		if want := "OpenNebula VM 42 (web), network 7 AR 0"; !tc.wantErr && tc.wantAsk != "" && f.addr("10.70.0.10").Description != want {
 			t.Errorf("%s: description %q", tc.call, f.addr("10.70.0.10").Description)
 		}
 	}
@@ -146,7 +149,7 @@ func TestInstallHooks(t *testing.T) {
 		return nil, nil
 	})
 	lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam")
-	if err != nil || len(lines) != 7 || len(hooks) != 7 {
+	if err != nil || len(lines) != 8 || len(hooks) != 8 {
 		t.Fatalf("install: %v %v", lines, err)
 	}
 	if !strings.Contains(hooks["1"], `COMMAND = "/usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox api one.vm.allocate"`) || !strings.Contains(hooks["1"], `ARGUMENTS_STDIN = "YES"`) {
@@ -164,12 +167,12 @@ func TestInstallHooks(t *testing.T) {
 	if !strings.Contains(hooks["1"], `TIMEOUT = "25"`) {
 		t.Errorf("TIMEOUT is not the driver's timeout (10s) and 15 s:\n%s", hooks["1"])
 	}
-	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 7 || !strings.HasPrefix(lines[0], "exists") {
+	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 8 || !strings.HasPrefix(lines[0], "exists") {
 		t.Errorf("second install: %v, %d hooks", lines, len(hooks))
 	}
 	// A longer timeout since: install updates each hook's TIMEOUT in place.
 	f.d.cfg.Timeout = 85 * time.Second
-	if lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); err != nil || len(hooks) != 7 ||
+	if lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); err != nil || len(hooks) != 8 ||
 		lines[0] != "updated hook netbox-ipam-netbox-vm-allocate (id 1): TIMEOUT 100, was 25" || !strings.Contains(hooks["1"], `TIMEOUT = "100"`) {
 		t.Fatalf("install after timeout grew: %v %v\n%s", lines, err, hooks["1"])
 	}
@@ -178,11 +181,11 @@ func TestInstallHooks(t *testing.T) {
 	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 16 || len(hooks) != 16 {
 		t.Fatalf("install with vms: %v %v", lines, err)
 	}
-	if tpl := hooks["12"]; !strings.Contains(tpl, `ON = "CUSTOM"`) || !strings.Contains(tpl, `STATE = "POWEROFF"`) || !strings.Contains(tpl, `LCM_STATE = "LCM_INIT"`) ||
-		!strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
+	if tpl := hooks["8"]; !strings.Contains(tpl, `ON = "CUSTOM"`) || !strings.Contains(tpl, `STATE = "POWEROFF"`) || !strings.Contains(tpl, `LCM_STATE = "LCM_INIT"`) ||
+		!strings.Contains(tpl, `COMMAND = "/usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox state"`) {
 		t.Errorf("POWEROFF hook template:\n%s", tpl)
 	}
-	if tpl := hooks["11"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
+	if tpl := hooks["12"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
 		!strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) || !strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
 		t.Errorf("DONE hook template:\n%s", tpl)
 	}
@@ -222,6 +225,13 @@ func TestHookVRouter(t *testing.T) {
 	}
 	if l := f.addr("10.70.0.10"); l.CustomString(mapping.CFVMID) != "42" || l.Description != "OpenNebula VM 42 (vr-gw-0), network 7 AR 0" {
 		t.Errorf("the router's VM's lease %+v", l)
+	}
+	// An attachnic that failed part-way keeps the leases oned took for the VMs it
+	// reached: the hook records the router as oned holds it all the same.
+	f.addr("10.70.0.10").Description, f.addr("10.70.0.11").Description = "", ""
+	failed, _ := mapping.ParseCallInfo([]byte(`<CALL_INFO><RESULT>0</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>5</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`))
+	if _, err := f.d.HookCall(ctx, "one.vrouter.attachnic", failed); err != nil || f.addr("10.70.0.10").Description == "" || f.addr("10.70.0.11").Description == "" {
+		t.Errorf("failed attachnic: %v; leases %q %q", err, f.addr("10.70.0.10").Description, f.addr("10.70.0.11").Description)
 	}
 	doc := strings.Replace(vnetXML(ar, "10.70.0.10 42"), "</LEASES>", "<LEASE><IP>10.70.0.11</IP><MAC>02:00:0a:46:00:0b</MAC><VROUTER>5</VROUTER></LEASE></LEASES>", 1)
 	if rep, err := f.d.Audit(ctx, AuditOptions{Files: []string{"-"}}, stringsReader(doc), nil); err != nil || kinds(rep) != "" {

@@ -51,7 +51,9 @@ var hookSpecs = []hookSpec{
 	{key: "vrouter-detachnic", call: "one.vrouter.detachnic", vms: true},
 	{key: "vm-running", on: "RUNNING"},
 	{key: "vm-done", on: "DONE", vms: true},
-	{key: "vm-poweroff", state: "POWEROFF", lcm: "LCM_INIT", vms: true},
+	// Also without vms: a nic-attach to a POWEROFF VM ends in POWEROFF, not RUNNING, and
+	// OpenNebula 7.2 runs no API hook for it.
+	{key: "vm-poweroff", state: "POWEROFF", lcm: "LCM_INIT"},
 	{key: "vm-undeployed", state: "UNDEPLOYED", lcm: "LCM_INIT", vms: true},
 	{key: "vm-stopped", state: "STOPPED", lcm: "LCM_INIT", vms: true},
 	{key: "vm-suspended", state: "SUSPENDED", lcm: "LCM_INIT", vms: true},
@@ -94,9 +96,13 @@ func (d *Driver) hookName(h hookSpec) string {
 // HookCall handles an API hook: the VM the call made or changed, recorded on its
 // leases as oned holds them now (Hook). The call's parameters only name the VM: its
 // document in EXTRA is what it was when the call ended, and `onehook retry` replays
-// it whenever an admin asks. A failed call, or another call, records nothing.
+// it whenever an admin asks. A failed allocate or instantiate made nothing to record;
+// any other failed call may have left leases oned took before it failed (a virtual
+// router's attachnic keeps those of the VMs it reached), and since the hook reads
+// what oned holds now it records them all the same.
 func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
-	if !info.Success {
+	made := call == "one.vm.allocate" || call == "one.template.instantiate" || call == "one.vrouter.allocate"
+	if !info.Success && made {
 		return HookResponse{}, nil
 	}
 	var id string
@@ -110,7 +116,10 @@ func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInf
 	default:
 		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.template.instantiate, attachnic, detachnic and rename, and virtual routers on one.vrouter.allocate, instantiate, attachnic and detachnic", call)
 	}
-	if id == "" {
+	switch {
+	case id == "" && !info.Success:
+		return HookResponse{}, nil // failed before it named a VM
+	case id == "":
 		return HookResponse{}, inputf("hook for %s: the call's argument names no VM (no OUT value, no document in EXTRA)", call)
 	}
 	return d.Hook(ctx, id)
