@@ -149,7 +149,7 @@ func TestInstallHooks(t *testing.T) {
 		return nil, nil
 	})
 	lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam")
-	if err != nil || len(lines) != 8 || len(hooks) != 8 {
+	if err != nil || len(lines) != 7 || len(hooks) != 7 {
 		t.Fatalf("install: %v %v", lines, err)
 	}
 	if !strings.Contains(hooks["1"], `COMMAND = "/usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox api one.vm.allocate"`) || !strings.Contains(hooks["1"], `ARGUMENTS_STDIN = "YES"`) {
@@ -167,12 +167,12 @@ func TestInstallHooks(t *testing.T) {
 	if !strings.Contains(hooks["1"], `TIMEOUT = "25"`) {
 		t.Errorf("TIMEOUT is not the driver's timeout (10s) and 15 s:\n%s", hooks["1"])
 	}
-	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 8 || !strings.HasPrefix(lines[0], "exists") {
+	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 7 || !strings.HasPrefix(lines[0], "exists") {
 		t.Errorf("second install: %v, %d hooks", lines, len(hooks))
 	}
 	// A longer timeout since: install updates each hook's TIMEOUT in place.
 	f.d.cfg.Timeout = 85 * time.Second
-	if lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); err != nil || len(hooks) != 8 ||
+	if lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); err != nil || len(hooks) != 7 ||
 		lines[0] != "updated hook netbox-ipam-netbox-vm-allocate (id 1): TIMEOUT 100, was 25" || !strings.Contains(hooks["1"], `TIMEOUT = "100"`) {
 		t.Fatalf("install after timeout grew: %v %v\n%s", lines, err, hooks["1"])
 	}
@@ -181,11 +181,11 @@ func TestInstallHooks(t *testing.T) {
 	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 16 || len(hooks) != 16 {
 		t.Fatalf("install with vms: %v %v", lines, err)
 	}
-	if tpl := hooks["8"]; !strings.Contains(tpl, `ON = "CUSTOM"`) || !strings.Contains(tpl, `STATE = "POWEROFF"`) || !strings.Contains(tpl, `LCM_STATE = "LCM_INIT"`) ||
-		!strings.Contains(tpl, `COMMAND = "/usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox state"`) {
+	if tpl := hooks["12"]; !strings.Contains(tpl, `ON = "CUSTOM"`) || !strings.Contains(tpl, `STATE = "POWEROFF"`) || !strings.Contains(tpl, `LCM_STATE = "LCM_INIT"`) ||
+		!strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
 		t.Errorf("POWEROFF hook template:\n%s", tpl)
 	}
-	if tpl := hooks["12"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
+	if tpl := hooks["11"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
 		!strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) || !strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
 		t.Errorf("DONE hook template:\n%s", tpl)
 	}

@@ -51,9 +51,7 @@ var hookSpecs = []hookSpec{
 	{key: "vrouter-detachnic", call: "one.vrouter.detachnic", vms: true},
 	{key: "vm-running", on: "RUNNING"},
 	{key: "vm-done", on: "DONE", vms: true},
-	// Also without vms: a nic-attach to a POWEROFF VM ends in POWEROFF, not RUNNING, and
-	// OpenNebula 7.2 runs no API hook for it.
-	{key: "vm-poweroff", state: "POWEROFF", lcm: "LCM_INIT"},
+	{key: "vm-poweroff", state: "POWEROFF", lcm: "LCM_INIT", vms: true},
 	{key: "vm-undeployed", state: "UNDEPLOYED", lcm: "LCM_INIT", vms: true},
 	{key: "vm-stopped", state: "STOPPED", lcm: "LCM_INIT", vms: true},
 	{key: "vm-suspended", state: "SUSPENDED", lcm: "LCM_INIT", vms: true},

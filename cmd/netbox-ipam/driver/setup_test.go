@@ -146,16 +146,16 @@ func TestCheckHooks(t *testing.T) {
 		t.Fatalf("without hooks: %+v", r.Lines[len(r.Lines)-1])
 	}
 	list = "<HOOK_POOL>"
-	for i, k := range []string{"vm-allocate", "template-instantiate", "vm-attachnic", "vrouter-allocate", "vrouter-instantiate", "vrouter-attachnic", "vm-running", "vm-poweroff"} {
+	for i, k := range []string{"vm-allocate", "template-instantiate", "vm-attachnic", "vrouter-allocate", "vrouter-instantiate", "vrouter-attachnic", "vm-running"} {
 		list += "<HOOK><ID>" + itoa(i) + "</ID><NAME>netbox-ipam-netbox-" + k + "</NAME></HOOK>"
 	}
 	list += "</HOOK_POOL>"
-	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1] != (CheckLine{"ok", "hooks", "installed (8)"}) {
+	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1] != (CheckLine{"ok", "hooks", "installed (7)"}) {
 		t.Fatalf("with hooks: %+v", r.Lines[len(r.Lines)-1])
 	}
-	// vms.enabled wants eight more.
+	// vms.enabled wants nine more.
 	f.d.cfg.VMs = config.VMs{Enabled: true, ClusterType: "OpenNebula"}
-	if r := f.d.Check(context.Background()); r.Lines[len(r.Lines)-1].Word != "WARN" || !strings.Contains(r.Lines[len(r.Lines)-1].Msg, "missing netbox-ipam-netbox-vm-detachnic, netbox-ipam-netbox-vm-rename, netbox-ipam-netbox-vrouter-detachnic, netbox-ipam-netbox-vm-done, netbox-ipam-netbox-vm-undeployed") {
+	if r := f.d.Check(context.Background()); r.Lines[len(r.Lines)-1].Word != "WARN" || !strings.Contains(r.Lines[len(r.Lines)-1].Msg, "missing netbox-ipam-netbox-vm-detachnic, netbox-ipam-netbox-vm-rename, netbox-ipam-netbox-vrouter-detachnic, netbox-ipam-netbox-vm-done, netbox-ipam-netbox-vm-poweroff") {
 		t.Fatalf("vms without their hooks: %+v", r.Lines[len(r.Lines)-1])
 	}
 }
