@@ -179,7 +179,8 @@ func (d *Driver) checkFiles(r *CheckReport) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if _, perr := os.Stat(filepath.Dir(d.cfg.StateDir)); perr != nil {
-			r.line("FAIL", "state folder", fmt.Sprintf("%s cannot be made (%v); set state_dir to a folder the driver's user may create", d.cfg.StateDir, perr))
+			// Not a front-end (or not yet): only the hooks and sync with vms need it.
+			r.line("WARN", "state folder", fmt.Sprintf("%s cannot be made (%v): the hooks would fail here; set state_dir to a folder the driver's user may create", d.cfg.StateDir, perr))
 		} else {
 			r.line("ok", "state folder", d.cfg.StateDir+" (made, mode 0700, by the first hook)")
 		}

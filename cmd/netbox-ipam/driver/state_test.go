@@ -102,6 +102,7 @@ func TestCheckFiles(t *testing.T) {
 		{"0644: readable by all", 0o644, nil, true, "WARN config file", "can be read by every user (mode 0644) and holds the NetBox token"},
 		{"0666: writable by all", 0o666, nil, false, "FAIL config file", "can be written by others"},
 		{"state folder of another user", 0o640, func(t *testing.T, f *fixture) { f.d.uid = os.Getuid() + 1 }, false, "FAIL state folder", "belongs to uid"},
+		{"state folder whose parent is missing", 0o640, func(t *testing.T, f *fixture) { f.d.cfg.StateDir = filepath.Join(t.TempDir(), "x", "y") }, true, "WARN state folder", "the hooks would fail here"},
 		{"state folder not made yet", 0o640, func(t *testing.T, f *fixture) { f.d.cfg.StateDir = filepath.Join(t.TempDir(), "x") }, true, "ok   state folder", "made, mode 0700, by the first hook"},
 	}
 	for _, tc := range cases {
