@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,7 +20,7 @@ import (
 // addresses, then write: three NetBox requests per lease besides the lease's own POST,
 // on the NetBox that get_address is waiting for. So a hook puts its VM in a spool
 // directory and one of them, the drainer (a file lock), records all that are there in
-// one go (RecordMany), again until the spool is empty: while it works the next hooks
+// one go (recordMany), again until the spool is empty: while it works the next hooks
 // queue up, and a burst of VMs costs a few bulk requests instead of hundreds.
 //
 // A spool file holds a VM's id, never its document: the drainer reads each VM from
@@ -90,6 +91,8 @@ func (d *Driver) Drain(ctx context.Context) (HookResponse, error) {
 		err = d.drainBatches(ctx, &out)
 		unlock()
 		if err != nil {
+			// Hooks that queued meanwhile found the lock held and left: their files wait
+			// for the next hook's drain (or sync).
 			return out, err
 		}
 		if files, _ := d.spoolFiles(); len(files) == 0 {
@@ -104,12 +107,21 @@ func (d *Driver) drainLock() string {
 }
 
 // drainBatches records the spool's VMs until it is empty, each as oned holds it now,
-// and removes their files.
+// and removes their files. VMs that fail are said at the end, after the batches that
+// follow (hooks queue them meanwhile, finding the lock held); a batch NetBox fails
+// ends the drain.
 func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
 	c := d.begin("") // one call: each network's AR is asked for once per drain
+	var failedErr error
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		files, err := d.spoolFiles()
 		if err != nil || len(files) == 0 {
+			if err == nil {
+				err = failedErr
+			}
 			return err
 		}
 		queued := map[string]bool{}
@@ -141,15 +153,17 @@ func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
 		}
 		resp, err := c.recordMany(ctx, vms, &failed)
 		for _, f := range files {
-			os.Remove(f)
+			if rerr := os.Remove(f); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+				err = fmt.Errorf("hooks' spool: %w", rerr) // else the same file forever
+			}
 		}
 		out.Changes = append(out.Changes, resp.Changes...)
 		out.VM = joinNonEmpty(out.VM, strings.Join(ids, " "))
-		if err == nil {
-			err = failed.err(len(ids))
-		}
 		if err != nil {
 			return err
+		}
+		if ferr := failed.err(len(ids)); ferr != nil && failedErr == nil {
+			failedErr = ferr
 		}
 	}
 }
@@ -170,8 +184,11 @@ func (d *Driver) readSpooled(path string) (spooled, error) {
 	if errors.As(err, &ue) {
 		return q, err
 	}
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return q, nil // gone meanwhile
+	}
+	if err != nil {
+		return q, fmt.Errorf("hooks' spool: %w", err)
 	}
 	defer f.Close()
 	_ = json.NewDecoder(f).Decode(&q)
