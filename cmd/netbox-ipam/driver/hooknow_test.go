@@ -51,17 +51,8 @@ func TestHookActsOnOnedNow(t *testing.T) {
 	for _, vms := range []bool{false, true} {
 		for _, tc := range cases {
 			t.Run(map[bool]string{false: "labels/", true: "vms/"}[vms]+tc.name, func(t *testing.T) {
-				var configure []func(*config.Config)
-				if vms {
-					configure = append(configure, vmsOn)
-				}
-				f, ar := registered(t, nil, configure...)
+				f, ar := twoLeases(t, vms)
 				ctx := context.Background()
-				for i := 0; i < 2; i++ {
-					if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
-						t.Fatal(err)
-					}
-				}
 				f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
 					if name == "onecluster" {
 						return []byte("<CLUSTER><ID>100</ID><NAME>default</NAME></CLUSTER>"), nil
@@ -279,17 +270,8 @@ func TestCreatedIDFromOned(t *testing.T) {
 func TestHookAliasAndPCI(t *testing.T) {
 	for _, vms := range []bool{false, true} {
 		t.Run(map[bool]string{false: "labels", true: "vms"}[vms], func(t *testing.T) {
-			var configure []func(*config.Config)
-			if vms {
-				configure = append(configure, vmsOn)
-			}
-			f, ar := registered(t, nil, configure...)
+			f, ar := twoLeases(t, vms)
 			ctx := context.Background()
-			for i := 0; i < 2; i++ {
-				if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
-					t.Fatal(err)
-				}
-			}
 			dummy := strings.Replace(vnetXML(attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=192.168.0.10", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1)
 			f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
 				switch {
@@ -331,4 +313,20 @@ func TestHookAliasAndPCI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// twoLeases is a registered AR (with vms.enabled when vms) holding 10.70.0.10 and .11.
+func twoLeases(t *testing.T, vms bool) (*fixture, mapping.Attrs) {
+	t.Helper()
+	var configure []func(*config.Config)
+	if vms {
+		configure = append(configure, vmsOn)
+	}
+	f, ar := registered(t, nil, configure...)
+	for i := 0; i < 2; i++ {
+		if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f, ar
 }
