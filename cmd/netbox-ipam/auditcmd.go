@@ -48,7 +48,7 @@ func (p *program) audit(s *session, ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(p.stderr, err)
 	}
-	rep, err := s.d.Audit(ctx, o, p.stdin, p.getenv)
+	rep, err := s.d.Audit(ctx, o, p.stdin)
 	if err != nil {
 		return fail(p.stderr, err)
 	}

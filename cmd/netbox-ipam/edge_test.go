@@ -7,14 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -23,16 +23,16 @@ import (
 
 // edge runs the whole program in-process over one in-memory NetBox.
 type edge struct {
-	t   *testing.T
-	nb  *netboxtest.NetBox
-	env map[string]string
-	log string
-	one driver.OneCLI // OpenNebula's CLI and reads, when a test gives them
+	t    *testing.T
+	nb   *netboxtest.NetBox
+	env  map[string]string
+	log  string
+	oned *onetest.Oned // what oned holds
 }
 
 func newEdge(t *testing.T) *edge {
 	dir := t.TempDir()
-	e := &edge{t: t, nb: netboxtest.New(), log: filepath.Join(dir, "netbox-ipam.log"),
+	e := &edge{t: t, nb: netboxtest.New(), oned: onetest.New(), log: filepath.Join(dir, "netbox-ipam.log"),
 		env: map[string]string{"NETBOX_IPAM_CONFIG": "", "NETBOX_URL": "http://netbox.test", "NETBOX_TOKEN": "nbt_k.secret",
 			"NETBOX_IPAM_STATE_DIR": filepath.Join(dir, "state")}} // never the front-end's state folder
 	e.env["NETBOX_IPAM_LOG_FILE"] = e.log
@@ -49,7 +49,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken p
 func (e *edge) runTo(stdout interface{ Write([]byte) (int, error) }, stdin []byte, args ...string) (int, string) {
 	var errb bytes.Buffer
 	p := &program{args: args, stdin: bytes.NewReader(stdin), stdout: stdout, stderr: &errb, getenv: func(k string) string { return e.env[k] },
-		open: func(config.Config, *slog.Logger) (driver.Backend, error) { return e.nb, nil }, one: e.one}
+		open: func(config.Config, *slog.Logger) (driver.Backend, error) { return e.nb, nil }, oned: e.oned}
 	return p.run(), errb.String()
 }
 
@@ -177,7 +177,7 @@ func TestDescribe(t *testing.T) {
 		{&driver.Error{Kind: driver.Conflict, Msg: "taken"}, exitFailure, "taken"},
 		{&driver.Error{Kind: driver.Refused, Msg: "not oneadmin"}, exitFailure, "not oneadmin"},
 		{&driver.Error{Kind: driver.State, Msg: "range gone"}, exitState, "range gone"},
-		{&driver.Error{Kind: driver.OpenNebula, Msg: "onevnet failed"}, exitUnavailable, "OpenNebula: onevnet failed"},
+		{&opennebula.Error{Msg: "onevnet failed"}, exitUnavailable, "OpenNebula: onevnet failed"},
 		{&driver.Error{Kind: driver.Setup, Msg: "hooks' state /x: it is a symlink"}, exitConfig, "hooks' state /x: it is a symlink"},
 		{netboxtest.Unreachable("GET /x"), exitUnavailable, "NetBox unavailable: GET /x: cannot reach NetBox"},
 		{netboxtest.Refused("GET /x", 500, "boom"), exitUnavailable, "NetBox unavailable"},
@@ -188,10 +188,14 @@ func TestDescribe(t *testing.T) {
 		{&netbox.Error{Kind: netbox.KindInternal, Msg: "bug"}, exitInternal, "internal error: bug"},
 		{errors.New("unclassified"), exitInternal, "netbox-ipam: internal error: unclassified"},
 		{&driver.Error{Msg: "no kind"}, exitInternal, "internal error: no kind"},
+		// What a caller wrapped around the error stays: a drain's failed VMs.
+		{fmt.Errorf("1 of 2 VM(s) not recorded (VM 41): %w", &opennebula.Error{Msg: "[one.vn.info] Error getting virtual network [8]."}), exitUnavailable,
+			"1 of 2 VM(s) not recorded (VM 41): OpenNebula: [one.vn.info] Error getting virtual network [8]."},
+		{fmt.Errorf("VM 41: %w", netboxtest.Unreachable("GET /x")), exitUnavailable, "VM 41: NetBox unavailable: GET /x: cannot reach NetBox"},
 	}
 	for _, tc := range cases {
 		msg, code := describe(tc.err)
-		if code != tc.code || !strings.Contains(msg, tc.msg) {
+		if code != tc.code || !strings.Contains(msg, tc.msg) || (strings.HasPrefix(tc.msg, "VM") || strings.HasPrefix(tc.msg, "1 of")) && !strings.HasPrefix(msg, tc.msg) {
 			t.Errorf("%T %v: %q exit %d, want %q exit %d", tc.err, tc.err, msg, code, tc.msg, tc.code)
 		}
 	}
@@ -241,26 +245,14 @@ func TestHookOnFollower(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEdge(t)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				fmt.Fprintf(w, `<?xml version="1.0"?><methodResponse><params><param><value><array><data><value><boolean>1</boolean></value>`+
-					`<value><string>&lt;RAFT&gt;&lt;STATE&gt;%d&lt;/STATE&gt;&lt;/RAFT&gt;</string></value><value><i4>0</i4></value></data></array></value></param></params></methodResponse>`, tc.state)
-			}))
-			defer srv.Close()
-			auth := filepath.Join(t.TempDir(), "one_auth")
-			os.WriteFile(auth, []byte("oneadmin:x"), 0o600)
-			e.env["ONE_XMLRPC"], e.env["ONE_AUTH"] = srv.URL, auth
-			var asked []string
-			e.one = func(_ context.Context, name string, args ...string) ([]byte, error) {
-				asked = append(asked, name+" "+strings.Join(args, " "))
-				return nil, &driver.Error{Kind: driver.OpenNebula, Msg: "[one.vm.info] Error getting virtual machine [42]."}
-			}
+			e.oned.Raft = tc.state // and VM 42 is gone
 			e.nb.Calls = nil
 			code, out, errs := e.run([]byte(`<VM><ID>42</ID><NAME>web</NAME></VM>`), "hook", "state")
 			if code != 0 || out != tc.wantOut || errs != "" {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want 0, %q", code, out, errs, tc.wantOut)
 			}
-			if (len(asked) > 0) != tc.asks || e.nb.Requests() != 0 {
-				t.Errorf("oned asked %v, NetBox %v", asked, e.nb.Calls)
+			if (e.oned.Count("VM 42") > 0) != tc.asks || e.nb.Requests() != 0 {
+				t.Errorf("oned asked %v, NetBox %v", e.oned.Calls, e.nb.Calls)
 			}
 		})
 	}

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -45,29 +47,48 @@ func fail(stderr io.Writer, err error) int {
 	return code
 }
 
-// describe is the one place where an error becomes a message and an exit code.
+// describe is the one place where an error becomes a message and an exit code. The
+// kind of the error inside chooses both; what a caller wrapped around it (which VMs a
+// batch left, for one) stays in front of the message.
 func describe(err error) (string, int) {
+	msg, code, inner := describeKind(err)
+	if inner != nil {
+		if outer, ok := strings.CutSuffix(err.Error(), inner.Error()); ok && outer != "" {
+			msg = outer + msg
+		}
+	}
+	return msg, code
+}
+
+// describeKind is the message and exit code of the kind of error inside err, and that
+// error (nil when err is of no kind: an internal error).
+func describeKind(err error) (string, int, error) {
 	var in *mapping.InputError
 	var ue *usageError
 	var ce *configError
 	var ae *answerError
 	var de *driver.Error
 	var ne *netbox.Error
+	var oe *opennebula.Error
 	switch {
 	case errors.As(err, &in):
-		return in.Msg, exitInput
+		return in.Msg, exitInput, in
 	case errors.As(err, &ue):
-		return ue.msg, exitUsage
+		return ue.msg, exitUsage, ue
 	case errors.As(err, &ce):
-		return "netbox-ipam configuration: " + ce.msg, exitConfig
+		return "netbox-ipam configuration: " + ce.msg, exitConfig, ce
 	case errors.As(err, &ae):
-		return ae.msg, exitFailure
+		return ae.msg, exitFailure, ae
 	case errors.As(err, &de):
-		return describeDriver(de)
+		msg, code := describeDriver(de)
+		return msg, code, de
 	case errors.As(err, &ne):
-		return describeNetBox(ne)
+		msg, code := describeNetBox(ne)
+		return msg, code, ne
+	case errors.As(err, &oe):
+		return "OpenNebula: " + oe.Msg, exitUnavailable, oe
 	}
-	return "netbox-ipam: internal error: " + err.Error(), exitInternal
+	return "netbox-ipam: internal error: " + err.Error(), exitInternal, nil
 }
 
 func describeDriver(e *driver.Error) (string, int) {
@@ -76,8 +97,6 @@ func describeDriver(e *driver.Error) (string, int) {
 		return e.Msg, exitFailure
 	case driver.State:
 		return e.Msg, exitState
-	case driver.OpenNebula:
-		return "OpenNebula: " + e.Msg, exitUnavailable
 	case driver.Setup:
 		return e.Msg, exitConfig
 	}

@@ -39,7 +39,7 @@ func (p *program) hook(s *session, ctx context.Context, args []string) int {
 	}
 	if err == nil {
 		var skip string
-		if skip, err = s.d.HookGate(ctx, p.getenv); err == nil && skip != "" {
+		if skip, err = s.d.HookGate(ctx); err == nil && skip != "" {
 			fmt.Fprintln(p.stdout, skip) // onehem-server keeps it in the hook's record
 			return 0
 		}

@@ -17,6 +17,7 @@ import (
 	"os"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -36,13 +37,14 @@ type program struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	open           func(cfg config.Config, log *slog.Logger) (driver.Backend, error)
-	// one replaces OpenNebula's CLI for audit and sync when set (tests).
-	one driver.OneCLI
+	// oned replaces OpenNebula when set (tests give an in-memory oned).
+	oned opennebula.Client
 }
 
 // run is the whole program: args without argv[0]; returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	p := &program{args: args, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, open: openNetBox}
+	p := &program{args: args, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, open: openNetBox,
+		oned: openOned(getenv)}
 	return p.run()
 }
 
@@ -94,11 +96,18 @@ func (p *program) start(getenv func(string) string) (*session, func(), error) {
 		closeLog()
 		return nil, nil, err
 	}
-	d := driver.New(cfg, nb, p.stderr)
-	if p.one != nil {
-		d.WithCLI(p.one)
-	}
+	d := driver.New(cfg, nb, p.oned, p.stderr)
 	return &session{cfg: cfg, d: d, nb: nb, log: log}, closeLog, nil
+}
+
+// openOned is how the driver reaches OpenNebula: oned's XML-RPC API, or with
+// NETBOX_IPAM_ONE=cli OpenNebula's commands on the PATH (an operator whose access goes
+// through a wrapper). Both read ONE_XMLRPC and ONE_AUTH as the CLI does.
+func openOned(getenv func(string) string) opennebula.Client {
+	if getenv("NETBOX_IPAM_ONE") == "cli" {
+		return opennebula.CLI(getenv)
+	}
+	return opennebula.RPC(getenv)
 }
 
 // deadline is the context of one command.

@@ -49,8 +49,8 @@ func TestDispatcher(t *testing.T) {
 		{"hook state takes no call", []string{"hook", "state", "one.vm.allocate"}, "", noConfig, exitUsage, "", "usage: netbox-ipam hook"},
 		{"audit: not a network document", []string{"audit"}, "<VM><ID>1</ID></VM>", unreachable, exitInput, "", "<VM> is not an OpenNebula network document"},
 		{"audit: nothing given", []string{"audit"}, "", unreachable, exitInput, "", "no network given"},
-		{"sync --all without the CLI", []string{"sync", "--all"}, "", unreachable, exitInput, "", "oneuser is not on the PATH"},
-		{"audit --all without onevnet", []string{"audit", "--all"}, "", unreachable, exitInput, "", "onevnet is not on the PATH"},
+		{"sync --all without OpenNebula credentials", []string{"sync", "--all"}, "", unreachable, exitInput, "", "cannot read OpenNebula credentials (open .one/one_auth: no such file or directory): run this as oneadmin on the front-end, or set ONE_AUTH"},
+		{"audit --all without OpenNebula credentials", []string{"audit", "--all"}, "", unreachable, exitInput, "", "cannot read OpenNebula credentials"},
 		{"argv form accepted", []string{"get_address", "7", "%%%"}, "", noConfig, exitInput, "", "request is not valid base64"},
 		{"missing config file", []string{"get_address", "7"}, good, noConfig, exitConfig, "", "netbox-ipam configuration: cannot read configuration file"},
 		// A failed free would strand the lease in oned: NetBox gone is logged, not failed.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -47,23 +48,24 @@ func (d *call) loadVNets(ctx context.Context, o AuditOptions, stdin io.Reader) (
 			docs = append(docs, b)
 		}
 	case o.All:
-		list, err := d.one(ctx, "onevnet", "list", "-x")
-		if err != nil {
-			return nil, err
-		}
-		pool, err := mapping.ParseVNetPool(list)
+		ids, err := d.oned.VNetIDs(ctx)
 		if err != nil {
 			return nil, err
 		}
 		// The pool listing may leave out ARs and leases, so each network is read in
 		// full; those without a netbox AR are skipped by the audit.
-		for _, v := range pool {
-			doc, err := d.one(ctx, "onevnet", "show", "-x", v.ID)
+		var out []mapping.VNet
+		for _, id := range ids {
+			v, err := d.oned.VNet(ctx, id)
+			if opennebula.IsGone(err) {
+				continue // deleted since the listing
+			}
 			if err != nil {
 				return nil, err
 			}
-			docs = append(docs, doc)
+			out = append(out, v)
 		}
+		return out, nil
 	default:
 		b, err := io.ReadAll(stdin)
 		if err != nil {
@@ -146,10 +148,10 @@ type AuditReport struct {
 // Audit runs audit, or sync with o.Sync. The report's Drift counts what was found
 // before any repair. Networks come from o.Files or stdin, or with o.All and no files
 // from onevnet, after asking the front-end whether sync may act (frontEndGate).
-func (d *Driver) Audit(ctx context.Context, o AuditOptions, stdin io.Reader, getenv func(string) string) (AuditReport, error) {
+func (d *Driver) Audit(ctx context.Context, o AuditOptions, stdin io.Reader) (AuditReport, error) {
 	c := d.begin("")
 	start, began := d.nb.Requests(), d.now()
-	skip, err := d.frontEndGate(ctx, o, getenv)
+	skip, err := d.frontEndGate(ctx, o)
 	if err != nil || skip != "" {
 		return AuditReport{Skipped: skip}, err
 	}
@@ -418,33 +420,27 @@ func (d *call) repairAR(ctx context.Context, r *ARReport, began time.Time) error
 // rereadAR is the AR as oned holds it now (one.vn.info), or why sync leaves it: the
 // network or the AR is gone, no longer this driver's, or spans other addresses.
 func (d *call) rereadAR(ctx context.Context, r *ARReport) (mapping.AR, string, error) {
-	doc, err := d.show(ctx, "onevnet", "show", "-x", r.VNet)
-	if isGone(err) {
+	v, err := d.oned.VNet(ctx, r.VNet)
+	if opennebula.IsGone(err) {
 		return mapping.AR{}, "network " + r.VNet + " is gone", nil
 	}
 	if err != nil {
 		return mapping.AR{}, "", err
 	}
-	vs, err := mapping.ParseVNets(doc)
-	if err != nil {
-		return mapping.AR{}, "", err
-	}
-	for _, v := range vs {
-		for _, ar := range v.ARs {
-			if v.ID != r.VNet || ar.Attrs.Get(mapping.AttrARID) != r.AR {
-				continue
-			}
-			s, err := mapping.ReadStoredAR(ar.Attrs)
-			switch {
-			case !ar.UsesIPAM(d.cfg.Name):
-				return ar, "the AR no longer uses IPAM_MAD " + d.cfg.Name, nil
-			case err != nil:
-				return ar, "the AR cannot be read now: " + err.Error(), nil
-			case s.Span != r.s.Span:
-				return ar, fmt.Sprintf("the AR now spans %s…%s", s.First, s.Last), nil
-			}
-			return ar, "", nil
+	for _, ar := range v.ARs {
+		if ar.Attrs.Get(mapping.AttrARID) != r.AR {
+			continue
 		}
+		s, err := mapping.ReadStoredAR(ar.Attrs)
+		switch {
+		case !ar.UsesIPAM(d.cfg.Name):
+			return ar, "the AR no longer uses IPAM_MAD " + d.cfg.Name, nil
+		case err != nil:
+			return ar, "the AR cannot be read now: " + err.Error(), nil
+		case s.Span != r.s.Span:
+			return ar, fmt.Sprintf("the AR now spans %s…%s", s.First, s.Last), nil
+		}
+		return ar, "", nil
 	}
 	return mapping.AR{}, "AR " + r.AR + " is gone from network " + r.VNet, nil
 }
@@ -640,10 +636,5 @@ func (d *call) restoreAR(ctx context.Context, vnet string, ar mapping.Attrs, att
 	for _, a := range attrs {
 		out = out.Set(a.Name, a.Value)
 	}
-	if err := mapping.Echoable(out); err != nil {
-		return err
-	}
-	var tpl mapping.Template
-	tpl.Vector("AR", out)
-	return d.oneWithTemplate(ctx, tpl.String(), "onevnet", "updatear", vnet, ar.Get(mapping.AttrARID))
+	return d.oned.UpdateAR(ctx, vnet, ar.Get(mapping.AttrARID), out)
 }

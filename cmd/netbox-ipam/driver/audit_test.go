@@ -2,18 +2,15 @@ package driver
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -34,109 +31,25 @@ func vnetXML(ar mapping.Attrs, leases ...string) string {
 	return b.String()
 }
 
-// oned is a fake OpenNebula CLI over network documents: onevnet list/show answer docs
-// (a network it lacks is oned's "Error getting"), updatear is recorded and applied the
-// way oned applies it (onedUpdateAR), oneuser show answers oneadmin. afterPicture, when
-// set, runs once after the first `onevnet show`: oned changing between sync's picture
-// and its second look.
-type oned struct {
-	docs         map[string]string
-	updates      []string
-	afterPicture func(o *oned)
-}
-
-func (o *oned) cli(_ context.Context, name string, args ...string) ([]byte, error) {
-	switch name + " " + args[0] {
-	case "onevnet list":
-		var b strings.Builder
-		b.WriteString("<VNET_POOL>")
-		for id := range o.docs {
-			fmt.Fprintf(&b, "<VNET><ID>%s</ID></VNET>", id)
-		}
-		b.WriteString("</VNET_POOL>")
-		return []byte(b.String()), nil
-	case "onevnet show":
-		doc, ok := o.docs[args[2]]
-		if !ok {
-			return nil, openNebulaf("onevnet show -x %s: exit status 255: [one.vn.info] Error getting virtual network [%s].", args[2], args[2])
-		}
-		if f := o.afterPicture; f != nil {
-			o.afterPicture = nil
-			f(o)
-		}
-		return []byte(doc), nil
-	case "onevnet updatear":
-		tpl, err := os.ReadFile(args[3])
-		if err != nil {
-			return nil, err
-		}
-		o.updates = append(o.updates, string(tpl))
-		return nil, o.updateAR(args[1], args[2], string(tpl))
-	case "oneuser show":
-		return []byte("<USER><ID>0</ID><GID>0</GID><NAME>oneadmin</NAME></USER>"), nil
-	}
-	return nil, openNebulaf("unexpected %s %v", name, args)
-}
-
-// updateAR applies `onevnet updatear vnet ar` with template tpl to the documents.
-func (o *oned) updateAR(vnet, arID, tpl string) error {
-	vs, err := mapping.ParseVNets([]byte(o.docs[vnet]))
-	if err != nil || len(vs) != 1 {
-		return openNebulaf("onevnet updatear %s: [one.vn.update_ar] Error getting virtual network [%s].", vnet, vnet)
-	}
-	for i, ar := range vs[0].ARs {
-		if ar.Attrs.Get(mapping.AttrARID) != arID {
-			continue
-		}
-		attrs, err := onedUpdateAR(ar, templateVector(tpl))
-		if err != nil {
-			return openNebulaf("onevnet updatear %s %s: [one.vn.update_ar] %s", vnet, arID, err.Error())
-		}
-		vs[0].ARs[i].Attrs = attrs
-		o.docs[vnet] = vnetDoc(vs[0])
-		return nil
-	}
-	return openNebulaf("onevnet updatear %s %s: [one.vn.update_ar] Address Range does not exist", vnet, arID)
-}
-
-// onedUpdateAR is AddressRange::update_attributes (src/vnm/AddressRange.cc): the new
-// attributes replace the AR's all, but TYPE, MAC, IP and AR_ID, which stay; the
-// attributes oned computes are dropped; a SIZE that would leave a lease outside the
-// AR is refused.
-func onedUpdateAR(ar mapping.AR, up mapping.Attrs) (mapping.Attrs, error) {
-	out := mapping.Attrs{}
-	for _, a := range up {
-		if !computedAR[a.Name] && a.Name != "LEASES" && a.Name != "PARENT_NETWORK_AR_ID" {
-			out = out.Set(a.Name, a.Value)
-		}
-	}
-	for _, keep := range []string{"TYPE", "MAC", "IP", mapping.AttrARID} {
-		out = out.Set(keep, ar.Attrs.Get(keep))
-	}
-	size := out.Get(mapping.AttrSize)
-	if size == "" {
-		return out.Set(mapping.AttrSize, ar.Attrs.Get(mapping.AttrSize)), nil
-	}
-	span, err := mapping.ParseSpan("AR", out.Get("IP"), atoi(size))
+// doc is the `onevnet show -x` document of network id as f's oned holds it now.
+func (f *fixture) doc(id string) string {
+	f.t.Helper()
+	v, err := f.oned.VNet(context.Background(), id)
 	if err != nil {
-		return nil, err
+		f.t.Fatal(err)
 	}
-	for _, l := range ar.Leases {
-		if a, err := netip.ParseAddr(l.IP); err == nil && !span.Has(a) {
-			return nil, errors.New("New SIZE cannot be applied. There are used leases that would fall outside the range.")
-		}
-	}
-	return out, nil
+	return vnetDoc(v)
 }
 
-// templateVector reads the attributes of a one-vector template (NAME = [ K = "v", … ])
-// as oned's parser does: \" is a quote, nothing else is escaped.
-func templateVector(tpl string) mapping.Attrs {
-	var out mapping.Attrs
-	for _, m := range regexp.MustCompile(`([A-Za-z0-9_]+) = "((?:[^"\\]|\\.)*)"`).FindAllStringSubmatch(tpl, -1) {
-		out = out.Set(m[1], strings.ReplaceAll(m[2], `\"`, `"`))
+// afterPicture runs meanwhile once, right after the first read of a network (sync's
+// picture), before anything else reads oned: oned changing while sync runs.
+func (f *fixture) afterPicture(meanwhile func()) {
+	var once sync.Once
+	f.oned.After = func(call string) {
+		if strings.HasPrefix(call, "VNet ") {
+			once.Do(meanwhile)
+		}
 	}
-	return out
 }
 
 // vnetDoc is the `onevnet show -x` document of v.
@@ -162,16 +75,6 @@ func vnetDoc(v mapping.VNet) string {
 	}
 	b.WriteString("</AR_POOL></VNET>")
 	return b.String()
-}
-
-// raftEnv is the environment of a front-end whose oned answers RAFT state 0 (solo).
-func raftEnv(t *testing.T) func(string) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, raftAnswer(raftSolo)) }))
-	t.Cleanup(srv.Close)
-	auth := filepath.Join(t.TempDir(), "one_auth")
-	os.WriteFile(auth, []byte("oneadmin:x"), 0o600)
-	env := map[string]string{"ONE_XMLRPC": srv.URL, "ONE_AUTH": auth}
-	return func(k string) string { return env[k] }
 }
 
 func kinds(rep AuditReport) string {
@@ -201,11 +104,9 @@ func TestAuditAndSync(t *testing.T) {
 	for _, p := range f.nb.Prefixes {
 		p.CustomFields[mapping.CFDNS] = "10.70.0.53"
 	}
-	one := &oned{docs: map[string]string{"7": vnetXML(ar, "10.70.0.10 42", "10.70.0.12 43")}}
-	f.d.WithCLI(one.cli)
-	getenv := raftEnv(t)
+	f.setVNet(vnetXML(ar, "10.70.0.10 42", "10.70.0.12 43"))
 
-	rep, err := f.d.Audit(context.Background(), AuditOptions{All: true}, nil, getenv)
+	rep, err := f.d.Audit(context.Background(), AuditOptions{All: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +114,7 @@ func TestAuditAndSync(t *testing.T) {
 	if got := kinds(rep); got != want || rep.Drift != 4 {
 		t.Fatalf("audit: %q, drift %d; want %q, drift 4", got, rep.Drift, want)
 	}
-	if _, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true, Prune: true}, nil, getenv); err != nil {
+	if _, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true, Prune: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if f.addr("10.70.0.11") != nil || f.addr("10.70.0.12") == nil || f.addr("10.70.0.12").CustomString(mapping.CFVMID) != "43" {
@@ -222,11 +123,11 @@ func TestAuditAndSync(t *testing.T) {
 	if _, ok := f.nb.Ranges[stale.ID]; ok {
 		t.Errorf("stale range %d kept by sync --prune", stale.ID)
 	}
-	if len(one.updates) != 1 || !strings.Contains(one.updates[0], `DNS = "10.70.0.53"`) {
-		t.Fatalf("updatear %q", one.updates)
+	if f.oned.Count("UpdateAR") != 1 || !strings.Contains(f.doc("7"), "<DNS><![CDATA[10.70.0.53]]>") {
+		t.Fatalf("updatear: %v\n%s", f.oned.Calls, f.doc("7"))
 	}
 	// oned took the restored AR (the fake applies updatear as oned does).
-	rep, err = f.d.Audit(context.Background(), AuditOptions{All: true}, nil, getenv)
+	rep, err = f.d.Audit(context.Background(), AuditOptions{All: true}, nil)
 	if err != nil || rep.Drift != 0 {
 		t.Fatalf("audit after sync: %q, drift %d, %v", kinds(rep), rep.Drift, err)
 	}
@@ -257,7 +158,7 @@ func TestAuditFiles(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := f.d.Audit(context.Background(), AuditOptions{Files: []string{write("v.xml", tc.doc)}}, nil, nil)
+			rep, err := f.d.Audit(context.Background(), AuditOptions{Files: []string{write("v.xml", tc.doc)}}, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)
@@ -269,11 +170,11 @@ func TestAuditFiles(t *testing.T) {
 			}
 		})
 	}
-	rep, err := f.d.Audit(context.Background(), AuditOptions{Files: []string{"-"}}, strings.NewReader(vnetXML(ar)), nil)
+	rep, err := f.d.Audit(context.Background(), AuditOptions{Files: []string{"-"}}, strings.NewReader(vnetXML(ar)))
 	if err != nil || len(rep.ARs) != 1 {
 		t.Fatalf("from stdin: %+v, %v", rep, err)
 	}
-	if _, err := f.d.Audit(context.Background(), AuditOptions{}, strings.NewReader(""), nil); err == nil || !strings.Contains(err.Error(), "no network given") {
+	if _, err := f.d.Audit(context.Background(), AuditOptions{}, strings.NewReader("")); err == nil || !strings.Contains(err.Error(), "no network given") {
 		t.Fatalf("empty stdin: %v", err)
 	}
 }
@@ -281,10 +182,8 @@ func TestAuditFiles(t *testing.T) {
 // sync on an HA follower does nothing; sync by a user outside oneadmin is refused.
 func TestSyncGateInAudit(t *testing.T) {
 	f, _ := registered(t, nil)
-	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
-		return []byte("<USER><ID>3</ID><GID>1</GID><NAME>alice</NAME></USER>"), nil
-	})
-	_, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true}, nil, raftEnv(t))
+	f.oned.User = opennebula.User{Name: "alice"}
+	_, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true}, nil)
 	if kindOf(err) != "refused" {
 		t.Fatalf("sync as alice: %v", err)
 	}

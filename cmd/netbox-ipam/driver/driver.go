@@ -11,36 +11,34 @@ import (
 	"strings"
 	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
 // Driver carries what every call needs: the configuration, the NetBox store, where
-// INFO lines for oned.log go, and OpenNebula's CLI (audit and sync). One Driver serves
+// INFO lines for oned.log go, and OpenNebula (audit, sync, the hooks). One Driver serves
 // any number of calls; what belongs to one call lives in a call.
 type Driver struct {
 	cfg   config.Config
 	nb    Backend
 	info  io.Writer
-	one   OneCLI // audit, sync, the hooks' install: OpenNebula's CLI
-	show  OneCLI // the hooks' reads of VMs, networks, clusters, routers: XML-RPC
+	oned  opennebula.Client
 	lock  Locker
 	spool string           // the labels hooks' queue (spool.go), in the state folder (state.go)
 	uid   int              // the user the driver runs as: the state folder must be its own
 	now   func() time.Time // sync's clock (how old an orphan is), the spool's order
 }
 
-// New builds a Driver over a NetBox; INFO lines go to info (stderr, which oned logs).
-func New(cfg config.Config, store Backend, info io.Writer) *Driver {
-	d := &Driver{cfg: cfg, nb: store, info: info, one: execCLI, show: frontEnd(os.Getenv), now: time.Now, uid: os.Getuid(),
+// New builds a Driver over a NetBox and an OpenNebula; INFO lines go to info (stderr,
+// which oned logs).
+func New(cfg config.Config, store Backend, oned opennebula.Client, info io.Writer) *Driver {
+	d := &Driver{cfg: cfg, nb: store, info: info, oned: oned, now: time.Now, uid: os.Getuid(),
 		spool: filepath.Join(cfg.StateDir, "spool-"+cfg.Name)}
 	d.lock = d.fileLock
 	return d
 }
-
-// WithCLI replaces OpenNebula's CLI and the hooks' reads (tests give recorded answers).
-func (d *Driver) WithCLI(one OneCLI) *Driver { d.one, d.show = one, one; return d }
 
 // Request is one OpenNebula action: oned's request id and the decoded request.
 type Request struct {

@@ -1,9 +1,7 @@
 package driver
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -21,8 +19,6 @@ const (
 	// gone or spans other addresses, two ranges claim it, a named VRF or parent prefix
 	// does not exist, the custom fields are missing). Fix NetBox or the AR.
 	State
-	// OpenNebula: the front-end's CLI or oned failed (audit and sync).
-	OpenNebula
 	// Refused: the command will not act here (sync by a user outside oneadmin).
 	Refused
 	// Setup: the front-end is not fit to run on (the hooks' state folder is not the
@@ -34,7 +30,6 @@ const (
 type Error struct {
 	Kind Kind
 	Msg  string
-	gone bool // OpenNebula: oned answered that the object does not exist (isGone)
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -47,19 +42,8 @@ func statef(format string, a ...any) error {
 	return &Error{Kind: State, Msg: fmt.Sprintf(format, a...)}
 }
 
-func openNebulaf(format string, a ...any) error {
-	return &Error{Kind: OpenNebula, Msg: fmt.Sprintf(format, a...)}
-}
-
 func inputf(format string, a ...any) error {
 	return &mapping.InputError{Msg: fmt.Sprintf(format, a...)}
-}
-
-// isGone reports whether oned said that the object asked for does not exist: NO_EXISTS
-// over XML-RPC, "Error getting <object> [<id>]" from the CLI.
-func isGone(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind == OpenNebula && (e.gone || strings.Contains(e.Msg, "] Error getting "))
 }
 
 func refusedf(format string, a ...any) error {

@@ -3,7 +3,6 @@ package driver
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"strconv"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -25,7 +26,7 @@ type fixture struct {
 	nb   *netboxtest.NetBox
 	d    *Driver
 	info *bytes.Buffer
-	oned *onedVMs // the VMs oned holds, for the hooks' reads (withCLI)
+	oned *onetest.Oned // what oned holds now
 }
 
 func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
@@ -35,8 +36,8 @@ func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
 	for _, c := range configure {
 		c(&cfg)
 	}
-	f := &fixture{t: t, nb: netboxtest.New(), info: &bytes.Buffer{}, oned: &onedVMs{vms: map[string]mapping.VM{}}}
-	f.d = New(cfg, f.nb, f.info)
+	f := &fixture{t: t, nb: netboxtest.New(), info: &bytes.Buffer{}, oned: onetest.New()}
+	f.d = New(cfg, f.nb, f.oned, f.info)
 	if _, err := f.d.Setup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -103,15 +104,18 @@ func kindOf(err error) string {
 	var in *mapping.InputError
 	var de *Error
 	var ne *netbox.Error
+	var oe *opennebula.Error
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &in):
 		return "input"
 	case errors.As(err, &de):
-		return map[Kind]string{Conflict: "conflict", State: "state", OpenNebula: "opennebula", Refused: "refused", Setup: "setup"}[de.Kind]
+		return map[Kind]string{Conflict: "conflict", State: "state", Refused: "refused", Setup: "setup"}[de.Kind]
 	case errors.As(err, &ne):
 		return "netbox"
+	case errors.As(err, &oe):
+		return "opennebula"
 	}
 	return "internal"
 }
@@ -144,50 +148,40 @@ func failedAs(t *testing.T, err error, want string) {
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
 
-// onedVMs is what oned holds of VMs for the hooks' reads (onevm show -x): a test sets
-// a VM, and the hook reads it, as from the real oned. A VM it does not hold answers as
-// oned answers for a VM never made, or terminated and purged.
-type onedVMs struct {
-	mu  sync.Mutex
-	vms map[string]mapping.VM
-}
-
-func (o *onedVMs) set(vms ...mapping.VM) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, vm := range vms {
-		o.vms[vm.ID] = vm
+// setVNet puts the networks of docs (`onevnet show -x`) into f's oned.
+func (f *fixture) setVNet(docs ...string) {
+	f.t.Helper()
+	for _, doc := range docs {
+		vs, err := mapping.ParseVNets([]byte(doc))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.oned.SetVNet(vs...)
 	}
 }
 
-func (o *onedVMs) drop(id string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	delete(o.vms, id)
-}
-
-// cli answers onevm show -x from o and hands every other command to next.
-func (o *onedVMs) cli(next OneCLI) OneCLI {
-	return func(ctx context.Context, name string, args ...string) ([]byte, error) {
-		if name != "onevm" || len(args) != 3 || args[0] != "show" {
-			return next(ctx, name, args...)
-		}
-		o.mu.Lock()
-		vm, ok := o.vms[args[2]]
-		o.mu.Unlock()
-		if !ok {
-			return nil, openNebulaf("onevm show -x %s: exit status 255: [one.vm.info] Error getting virtual machine [%s].", args[2], args[2])
-		}
-		return xml.Marshal(vm)
+// parseVM and parseVRouter read the documents oned shows (`onevm show -x`).
+func parseVM(t *testing.T, doc string) mapping.VM {
+	t.Helper()
+	vm, err := mapping.ParseVM([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
 	}
+	return vm
 }
 
-// withCLI gives the driver next as OpenNebula's CLI, with the VMs of f.oned.
-func (f *fixture) withCLI(next OneCLI) { f.d.WithCLI(f.oned.cli(next)) }
+func parseVRouter(t *testing.T, doc string) mapping.VRouter {
+	t.Helper()
+	vr, err := mapping.ParseVRouter([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vr
+}
 
 // hook runs the VM hook for vm, which is what oned holds now.
 func (f *fixture) hook(ctx context.Context, vm mapping.VM) (HookResponse, error) {
-	f.oned.set(vm)
+	f.oned.SetVM(vm)
 	return f.d.Hook(ctx, vm.ID)
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -43,9 +44,9 @@ func (c *call) syncVM(ctx context.Context, id string) (kept bool, err error) {
 		return false, fmt.Errorf("cannot lock VM %s's hooks: %w", id, err)
 	}
 	defer unlock()
-	now, err := c.showVM(ctx, id)
+	now, err := c.oned.VM(ctx, id)
 	switch {
-	case isGone(err):
+	case opennebula.IsGone(err):
 		return false, c.forgetVM(ctx, id)
 	case err != nil:
 		return false, err
@@ -285,35 +286,29 @@ func (d *call) leasedNICs(ctx context.Context, vm mapping.VM) ([]leasedNIC, erro
 // arOfNIC finds the NIC's AR in oned and, when it is this driver's, its IP range and
 // VRF; nil when the AR is another IPAM's or its range is gone.
 func (d *call) arOfNIC(ctx context.Context, n mapping.NIC) (*leasedNIC, error) {
-	doc, err := d.show(ctx, "onevnet", "show", "-x", n.NetworkID)
+	v, err := d.oned.VNet(ctx, n.NetworkID)
 	if err != nil {
 		return nil, err
 	}
-	vnets, err := mapping.ParseVNets(doc)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range vnets {
-		for _, ar := range v.ARs {
-			if ar.Attrs.Get(mapping.AttrARID) != n.ARID || !ar.UsesIPAM(d.cfg.Name) {
-				continue
-			}
-			s, err := mapping.ReadStoredAR(ar.Attrs)
-			if err != nil {
-				return nil, err
-			}
-			if err := d.findRange(ctx, &s); err != nil || s.RangeID == 0 {
-				return nil, err
-			}
-			r, err := d.nb.GetIPRange(ctx, s.RangeID)
-			if netbox.IsNotFound(err) {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			return &leasedNIC{rangeID: r.ID, vrf: netbox.RefID(r.VRF), clusters: v.Clusters}, nil
+	for _, ar := range v.ARs {
+		if ar.Attrs.Get(mapping.AttrARID) != n.ARID || !ar.UsesIPAM(d.cfg.Name) {
+			continue
 		}
+		s, err := mapping.ReadStoredAR(ar.Attrs)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.findRange(ctx, &s); err != nil || s.RangeID == 0 {
+			return nil, err
+		}
+		r, err := d.nb.GetIPRange(ctx, s.RangeID)
+		if netbox.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &leasedNIC{rangeID: r.ID, vrf: netbox.RefID(r.VRF), clusters: v.Clusters}, nil
 	}
 	return nil, nil
 }

@@ -2,7 +2,6 @@ package driver
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,10 +27,7 @@ func TestHookRecordsTheHolder(t *testing.T) {
 	twin, _ := f.nb.CreateIPAddresses(context.Background(), []netbox.IPAddressSpec{{Address: "10.70.0.10/24", VRFID: other,
 		Tags: f.d.tags(), CustomFields: map[string]any{mapping.CFARID: "0"}, Description: "twin"}})
 	f.take("10.70.0.30", false)
-	nets := map[string]string{"7": vnetXML(ar), "9": strings.Replace(vnetXML(attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=10.70.0.30", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1)}
-	f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
-		return []byte(nets[args[2]]), nil
-	})
+	f.setVNet(vnetXML(ar), strings.Replace(vnetXML(attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=10.70.0.30", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1))
 	vm := mapping.VM{ID: "42", Name: "web 1", NICs: []mapping.NIC{
 		{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0A:46:00:0A"},
 		{ID: "1", NetworkID: "7", ARID: "0", IP: "10.70.0.11", MAC: "02:00:0a:46:00:0b"},
@@ -60,7 +56,7 @@ func TestHookRecordsTheHolder(t *testing.T) {
 	if o := f.addr("10.70.0.30"); o.Description != "someone's" {
 		t.Errorf("someone's object changed: %+v", o)
 	}
-	rep, err := f.d.Audit(context.Background(), AuditOptions{Files: []string{"-"}}, stringsReader(vnetXML(ar, "10.70.0.10 42", "10.70.0.11 42")), nil)
+	rep, err := f.d.Audit(context.Background(), AuditOptions{Files: []string{"-"}}, stringsReader(vnetXML(ar, "10.70.0.10 42", "10.70.0.11 42")))
 	if err != nil || kinds(rep) != "" {
 		t.Fatalf("audit after the hook: %q %v", kinds(rep), err)
 	}
@@ -78,39 +74,33 @@ func TestHookCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	vmDoc := `<VM><ID>42</ID><NAME>web</NAME><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><IP>10.70.0.10</IP><MAC>02:00:0a:46:00:0a</MAC></NIC></TEMPLATE></VM>`
-	var asked []string
-	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
-		asked = append(asked, name+" "+strings.Join(args, " "))
-		if name == "onevnet" {
-			return []byte(vnetXML(ar)), nil
-		}
-		return []byte(vmDoc), nil
-	})
+	f.setVNet(vnetXML(ar))
+	f.oned.SetVM(parseVM(t, vmDoc))
 	cases := []struct {
 		call, info string
 		wantAsk    string
 		wantErr    bool
 	}{
-		{"one.vm.allocate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA>` + vmDoc + `</EXTRA></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
-		{"one.template.instantiate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>1</POSITION><TYPE>OUT</TYPE><VALUE>true</VALUE></PARAMETER><PARAMETER><POSITION>2</POSITION><TYPE>OUT</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
-		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
-		{"one.vm.rename", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER><PARAMETER><POSITION>3</POSITION><TYPE>IN</TYPE><VALUE>web</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
+		{"one.vm.allocate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA>` + vmDoc + `</EXTRA></CALL_INFO>`, "VM 42;VNet 7", false},
+		{"one.template.instantiate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>1</POSITION><TYPE>OUT</TYPE><VALUE>true</VALUE></PARAMETER><PARAMETER><POSITION>2</POSITION><TYPE>OUT</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "VM 42;VNet 7", false},
+		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "VM 42;VNet 7", false},
+		{"one.vm.rename", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER><PARAMETER><POSITION>3</POSITION><TYPE>IN</TYPE><VALUE>web</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "VM 42;VNet 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
 		// A failed attachnic may have left leases: the VM is read and recorded as oned holds it.
-		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "onevm show -x 42;onevnet show -x 7", false},
+		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "VM 42;VNet 7", false},
 		{"one.vm.allocate", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
 		{"one.vm.deploy", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", true},
 	}
 	for _, tc := range cases {
-		asked = nil
+		f.oned.Calls = nil
 		f.addr("10.70.0.10").Description = "old"
 		info, err := mapping.ParseCallInfo([]byte(tc.info))
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = f.d.HookCall(context.Background(), tc.call, info)
-		if (err != nil) != tc.wantErr || strings.Join(asked, ";") != tc.wantAsk {
-			t.Fatalf("%s: err %v, asked %q", tc.call, err, asked)
+		if (err != nil) != tc.wantErr || strings.Join(f.oned.Calls, ";") != tc.wantAsk {
+			t.Fatalf("%s: err %v, asked %q", tc.call, err, f.oned.Calls)
 		}
 		if want := "OpenNebula VM 42 (web), network 7 AR 0"; !tc.wantErr && tc.wantAsk != "" && f.addr("10.70.0.10").Description != want {
 			t.Errorf("%s: description %q", tc.call, f.addr("10.70.0.10").Description)
@@ -121,78 +111,53 @@ func TestHookCall(t *testing.T) {
 // hooks install creates what is missing, by name; remove deletes them.
 func TestInstallHooks(t *testing.T) {
 	f := newFixture(t)
-	hooks := map[string]string{} // id → template
-	next := 0
-	f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
-		switch args[0] {
-		case "list":
-			var b strings.Builder
-			b.WriteString("<HOOK_POOL>")
-			for id, tpl := range hooks {
-				attr := func(k string) string { return strings.Split(strings.Split(tpl, k+" = \"")[1], "\"")[0] }
-				b.WriteString("<HOOK><ID>" + id + "</ID><NAME>" + attr("NAME") + "</NAME><TEMPLATE><COMMAND>" + attr("COMMAND") +
-					"</COMMAND><TIMEOUT>" + attr("TIMEOUT") + "</TIMEOUT></TEMPLATE></HOOK>")
-			}
-			return []byte(b.String() + "</HOOK_POOL>"), nil
-		case "create":
-			tpl, err := os.ReadFile(args[1])
-			next++
-			hooks[itoa(next)] = string(tpl)
-			return nil, err
-		case "update":
-			tpl, err := os.ReadFile(args[2])
-			hooks[args[1]] = string(tpl)
-			return nil, err
-		case "delete":
-			delete(hooks, args[1])
-		}
-		return nil, nil
-	})
+	hooks := f.oned.HookList // name → template
+	name := func(key string) string { return "netbox-ipam-netbox-" + key }
 	lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam")
-	if err != nil || len(lines) != 7 || len(hooks) != 7 {
+	if err != nil || len(lines) != 7 || len(hooks()) != 7 {
 		t.Fatalf("install: %v %v", lines, err)
 	}
-	if !strings.Contains(hooks["1"], `COMMAND = "/usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox api one.vm.allocate"`) || !strings.Contains(hooks["1"], `ARGUMENTS_STDIN = "YES"`) {
-		t.Errorf("hook template:\n%s", hooks["1"])
+	if !strings.Contains(hooks()[name("vm-allocate")], `COMMAND = "/usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox api one.vm.allocate"`) || !strings.Contains(hooks()[name("vm-allocate")], `ARGUMENTS_STDIN = "YES"`) {
+		t.Errorf("hook template:\n%s", hooks()[name("vm-allocate")])
 	}
-	if !strings.Contains(hooks["2"], `CALL = "one.template.instantiate"`) || !strings.Contains(hooks["2"], "api one.template.instantiate") {
-		t.Errorf("template instantiate hook template:\n%s", hooks["2"])
+	if !strings.Contains(hooks()[name("template-instantiate")], `CALL = "one.template.instantiate"`) || !strings.Contains(hooks()[name("template-instantiate")], "api one.template.instantiate") {
+		t.Errorf("template instantiate hook template:\n%s", hooks()[name("template-instantiate")])
 	}
-	if !strings.Contains(hooks["5"], `CALL = "one.vrouter.instantiate"`) || !strings.Contains(hooks["5"], "api one.vrouter.instantiate") {
-		t.Errorf("virtual router hook template:\n%s", hooks["5"])
+	if !strings.Contains(hooks()[name("vrouter-instantiate")], `CALL = "one.vrouter.instantiate"`) || !strings.Contains(hooks()[name("vrouter-instantiate")], "api one.vrouter.instantiate") {
+		t.Errorf("virtual router hook template:\n%s", hooks()[name("vrouter-instantiate")])
 	}
-	if tpl := hooks["7"]; !strings.Contains(tpl, `ON = "RUNNING"`) || !strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) {
+	if tpl := hooks()[name("vm-running")]; !strings.Contains(tpl, `ON = "RUNNING"`) || !strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) {
 		t.Errorf("RUNNING hook template (installed without vms too):\n%s", tpl)
 	}
-	if !strings.Contains(hooks["1"], `TIMEOUT = "25"`) {
-		t.Errorf("TIMEOUT is not the driver's timeout (10s) and 15 s:\n%s", hooks["1"])
+	if !strings.Contains(hooks()[name("vm-allocate")], `TIMEOUT = "25"`) {
+		t.Errorf("TIMEOUT is not the driver's timeout (10s) and 15 s:\n%s", hooks()[name("vm-allocate")])
 	}
-	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks) != 7 || !strings.HasPrefix(lines[0], "exists") {
-		t.Errorf("second install: %v, %d hooks", lines, len(hooks))
+	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks()) != 7 || !strings.HasPrefix(lines[0], "exists") {
+		t.Errorf("second install: %v, %d hooks", lines, len(hooks()))
 	}
 	// A longer timeout since: install updates each hook's TIMEOUT in place.
 	f.d.cfg.Timeout = 85 * time.Second
-	if lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); err != nil || len(hooks) != 7 ||
-		lines[0] != "updated hook netbox-ipam-netbox-vm-allocate (id 1): TIMEOUT 100, was 25" || !strings.Contains(hooks["1"], `TIMEOUT = "100"`) {
-		t.Fatalf("install after timeout grew: %v %v\n%s", lines, err, hooks["1"])
+	if lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); err != nil || len(hooks()) != 7 ||
+		lines[0] != "updated hook netbox-ipam-netbox-vm-allocate (id 0): TIMEOUT 100, was 25" || !strings.Contains(hooks()[name("vm-allocate")], `TIMEOUT = "100"`) {
+		t.Fatalf("install after timeout grew: %v %v\n%s", lines, err, hooks()[name("vm-allocate")])
 	}
 	// vms.enabled adds the detachnic hooks and the state hook on DONE.
 	f.d.cfg.VMs.Enabled = true
-	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 16 || len(hooks) != 16 {
+	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 16 || len(hooks()) != 16 {
 		t.Fatalf("install with vms: %v %v", lines, err)
 	}
-	if tpl := hooks["12"]; !strings.Contains(tpl, `ON = "CUSTOM"`) || !strings.Contains(tpl, `STATE = "POWEROFF"`) || !strings.Contains(tpl, `LCM_STATE = "LCM_INIT"`) ||
+	if tpl := hooks()[name("vm-poweroff")]; !strings.Contains(tpl, `ON = "CUSTOM"`) || !strings.Contains(tpl, `STATE = "POWEROFF"`) || !strings.Contains(tpl, `LCM_STATE = "LCM_INIT"`) ||
 		!strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
 		t.Errorf("POWEROFF hook template:\n%s", tpl)
 	}
-	if tpl := hooks["11"]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
+	if tpl := hooks()[name("vm-done")]; !strings.Contains(tpl, `ON = "DONE"`) || !strings.Contains(tpl, `RESOURCE = "VM"`) ||
 		!strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) || !strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
 		t.Errorf("DONE hook template:\n%s", tpl)
 	}
 	// remove takes them all, whatever vms says now.
 	f.d.cfg.VMs.Enabled = false
-	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 16 || len(hooks) != 0 {
-		t.Errorf("remove: %v %v, %d hooks left", lines, err, len(hooks))
+	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 16 || len(hooks()) != 0 {
+		t.Errorf("remove: %v %v, %d hooks left", lines, err, len(hooks()))
 	}
 }
 
@@ -210,15 +175,14 @@ func TestHookVRouter(t *testing.T) {
 	// VROUTER_MAC, the network's lease names VROUTER.
 	vr := `<VROUTER><ID>5</ID><NAME>gw</NAME><VMS><ID>42</ID></VMS><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><FLOATING_IP>YES</FLOATING_IP><VROUTER_IP>10.70.0.11</VROUTER_IP><VROUTER_MAC>02:00:0a:46:00:0b</VROUTER_MAC></NIC></TEMPLATE></VROUTER>`
 	vm := `<VM><ID>42</ID><NAME>vr-gw-0</NAME><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><IP>10.70.0.10</IP><MAC>02:00:0a:46:00:0a</MAC><VROUTER_ID>5</VROUTER_ID></NIC></TEMPLATE></VM>`
-	var asked []string
-	f.d.WithCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
-		asked = append(asked, name+" "+strings.Join(args, " "))
-		return []byte(map[string]string{"onevrouter": vr, "onevm": vm, "onevnet": vnetXML(ar)}[name]), nil
-	})
+	f.oned.SetVRouter(parseVRouter(t, vr))
+	f.oned.SetVM(parseVM(t, vm))
+	f.setVNet(vnetXML(ar))
 	info, _ := mapping.ParseCallInfo([]byte(`<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>5</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`))
+	f.oned.Calls = nil
 	resp, err := f.d.HookCall(ctx, "one.vrouter.instantiate", info)
-	if err != nil || resp.VM != "vrouter/5" || strings.Join(asked, ";") != "onevrouter show -x 5;onevnet show -x 7;onevm show -x 42;onevnet show -x 7" {
-		t.Fatalf("%v %+v; asked %v", err, resp, asked)
+	if err != nil || resp.VM != "vrouter/5" || strings.Join(f.oned.Calls, ";") != "VRouter 5;VNet 7;VM 42;VNet 7" {
+		t.Fatalf("%v %+v; asked %v", err, resp, f.oned.Calls)
 	}
 	if l := f.addr("10.70.0.11"); l.CustomString(mapping.CFVRouterID) != "5" || l.CustomString(mapping.CFVMID) != "" || l.Description != "OpenNebula virtual router 5 (gw), network 7 AR 0" {
 		t.Errorf("floating IP %+v", l)
@@ -234,7 +198,7 @@ func TestHookVRouter(t *testing.T) {
 		t.Errorf("failed attachnic: %v; leases %q %q", err, f.addr("10.70.0.10").Description, f.addr("10.70.0.11").Description)
 	}
 	doc := strings.Replace(vnetXML(ar, "10.70.0.10 42"), "</LEASES>", "<LEASE><IP>10.70.0.11</IP><MAC>02:00:0a:46:00:0b</MAC><VROUTER>5</VROUTER></LEASE></LEASES>", 1)
-	if rep, err := f.d.Audit(ctx, AuditOptions{Files: []string{"-"}}, stringsReader(doc), nil); err != nil || kinds(rep) != "" {
+	if rep, err := f.d.Audit(ctx, AuditOptions{Files: []string{"-"}}, stringsReader(doc)); err != nil || kinds(rep) != "" {
 		t.Errorf("audit after the hook: %q %v", kinds(rep), err)
 	}
 }
@@ -250,7 +214,7 @@ func TestSpool(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.withCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+	f.setVNet(vnetXML(ar))
 	vm := func(id, name, ip string) mapping.VM {
 		return mapping.VM{ID: id, Name: name, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: ip, MAC: "02:00:00:00:00:" + id}}}
 	}

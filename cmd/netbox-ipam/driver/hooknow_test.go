@@ -53,19 +53,15 @@ func TestHookActsOnOnedNow(t *testing.T) {
 			t.Run(map[bool]string{false: "labels/", true: "vms/"}[vms]+tc.name, func(t *testing.T) {
 				f, ar := twoLeases(t, vms)
 				ctx := context.Background()
-				f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
-					if name == "onecluster" {
-						return []byte("<CLUSTER><ID>100</ID><NAME>default</NAME></CLUSTER>"), nil
-					}
-					return []byte(vnetXML(ar)), nil
-				})
+				f.oned.SetCluster("100", "default")
+				f.setVNet(vnetXML(ar))
 				// Then: VM 42 was made on .10 and hooked; now VM 43 holds .10 and is hooked.
 				if _, err := f.hook(ctx, web("10.70.0.10")); err != nil {
 					t.Fatal(err)
 				}
-				f.oned.drop("42")
+				f.oned.DeleteVM("42")
 				if tc.now != nil {
-					f.oned.set(*tc.now)
+					f.oned.SetVM(*tc.now)
 				}
 				if _, err := f.hook(ctx, db); err != nil {
 					t.Fatal(err)
@@ -119,7 +115,7 @@ func TestSpoolLooksAgainAfterUnlock(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.withCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+	f.setVNet(vnetXML(ar))
 	vm := func(id, ip string) mapping.VM {
 		return mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: ip, MAC: "02:00:00:00:00:" + id}}}
 	}
@@ -158,12 +154,7 @@ func TestSpoolOneVMFails(t *testing.T) {
 	if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 		t.Fatal(err)
 	}
-	f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
-		if args[2] == "8" {
-			return nil, openNebulaf("onevnet show -x 8: exit status 255: [one.vn.info] Error getting virtual network [8].")
-		}
-		return []byte(vnetXML(ar)), nil
-	})
+	f.setVNet(vnetXML(ar))                        // network 8 is gone
 	unlock, err := f.d.lock(ctx, f.d.drainLock()) // another hook is draining
 	if err != nil {
 		t.Fatal(err)
@@ -215,12 +206,12 @@ func (g *lookupGate) wait(key string) {
 // make one NetBox virtual machine, one cluster and one interface per NIC: the second
 // waits for the first's lock and finds what it made.
 func TestHooksOfOneVMAtOnce(t *testing.T) {
-	f, _, _ := vmFixture(t)
+	f, _ := vmFixture(t)
 	gate := &lookupGate{NetBox: f.nb}
 	gate.cond = sync.NewCond(&gate.mu)
 	f.d.nb = gate
 	f.d.lock = (&memLocker{waiting: gate.wait}).lock
-	f.oned.set(vmWith("3", "3", "100", "0", "1"))
+	f.oned.SetVM(vmWith("3", "3", "100", "0", "1"))
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for i := 0; i < 2; i++ {
@@ -273,15 +264,8 @@ func TestHookAliasAndPCI(t *testing.T) {
 			f, ar := twoLeases(t, vms)
 			ctx := context.Background()
 			dummy := strings.Replace(vnetXML(attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=192.168.0.10", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1)
-			f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
-				switch {
-				case name == "onecluster":
-					return []byte("<CLUSTER><ID>100</ID><NAME>default</NAME></CLUSTER>"), nil
-				case args[2] == "9":
-					return []byte(dummy), nil
-				}
-				return []byte(vnetXML(ar)), nil
-			})
+			f.oned.SetCluster("100", "default")
+			f.setVNet(vnetXML(ar), dummy)
 			vm := mapping.VM{ID: "42", Name: "web", State: "3", LCMState: "3",
 				NICs:    []mapping.NIC{{ID: "0", Name: "eth0", NetworkID: "9", ARID: "0", IP: "192.168.0.10", MAC: "02:00:c0:a8:00:0a"}},
 				PCI:     []mapping.NIC{{ID: "1", Name: "NIC1", Type: "NIC", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0a:46:00:0a"}},

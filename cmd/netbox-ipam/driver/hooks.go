@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
@@ -139,15 +140,6 @@ func createdID(info mapping.CallInfo) string {
 	return ""
 }
 
-// showVM asks oned for VM id (over XML-RPC, see onerpc.go).
-func (d *Driver) showVM(ctx context.Context, id string) (mapping.VM, error) {
-	doc, err := d.show(ctx, "onevm", "show", "-x", id)
-	if err != nil {
-		return mapping.VM{}, err
-	}
-	return mapping.ParseVM(doc)
-}
-
 // hookVRouterCall reads the virtual router a call made or changed from oned (allocate
 // names it by its OUT value or its document in EXTRA; the others by their first IN
 // value after the session) and records it (HookVRouter).
@@ -159,40 +151,22 @@ func (d *Driver) hookVRouterCall(ctx context.Context, call string, info mapping.
 	if id == "" {
 		return HookResponse{}, inputf("hook for %s: the call's argument names no virtual router", call)
 	}
-	doc, err := d.show(ctx, "onevrouter", "show", "-x", id)
-	if err != nil {
-		return HookResponse{}, err
-	}
-	vr, err := mapping.ParseVRouter(doc)
+	vr, err := d.oned.VRouter(ctx, id)
 	if err != nil {
 		return HookResponse{}, err
 	}
 	return d.HookVRouter(ctx, vr)
 }
 
-// installedHook is one of the driver's hooks as oned holds it.
-type installedHook struct {
-	ID      string `xml:"ID"`
-	Name    string `xml:"NAME"`
-	Command string `xml:"TEMPLATE>COMMAND"`
-	Timeout string `xml:"TEMPLATE>TIMEOUT"`
-}
-
 // HooksInstalled lists the driver's hooks oned has (of those this configuration
 // wants), by key.
-func (d *Driver) HooksInstalled(ctx context.Context) (map[string]installedHook, error) {
-	out, err := d.one(ctx, "onehook", "list", "-x")
+func (d *Driver) HooksInstalled(ctx context.Context) (map[string]opennebula.Hook, error) {
+	hooks, err := d.oned.Hooks(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var pool struct {
-		Hooks []installedHook `xml:"HOOK"`
-	}
-	if err := xml.Unmarshal(out, &pool); err != nil {
-		return nil, openNebulaf("onehook list -x: %v", err)
-	}
-	have := map[string]installedHook{}
-	for _, h := range pool.Hooks {
+	have := map[string]opennebula.Hook{}
+	for _, h := range hooks {
 		for _, spec := range d.hooks() {
 			if h.Name == d.hookName(spec) {
 				have[spec.key] = h
@@ -227,12 +201,12 @@ func (d *Driver) InstallHooks(ctx context.Context, command string) ([]string, er
 		case ok && old.Timeout == timeout:
 			lines = append(lines, fmt.Sprintf("exists  hook %s (id %s)", d.hookName(h), old.ID))
 		case ok: // made by an older driver, or timeout changed since
-			if err := d.oneWithTemplate(ctx, tpl, "onehook", "update", old.ID); err != nil {
+			if err := d.oned.UpdateHook(ctx, old.ID, tpl); err != nil {
 				return lines, err
 			}
 			lines = append(lines, fmt.Sprintf("updated hook %s (id %s): TIMEOUT %s, was %s", d.hookName(h), old.ID, timeout, old.Timeout))
 		default:
-			if err := d.oneWithTemplate(ctx, tpl, "onehook", "create"); err != nil {
+			if err := d.oned.CreateHook(ctx, tpl); err != nil {
 				return lines, err
 			}
 			lines = append(lines, "created hook "+d.hookName(h))
@@ -253,7 +227,7 @@ func (d *Driver) RemoveHooks(ctx context.Context) ([]string, error) {
 	var lines []string
 	for _, h := range hookSpecs {
 		if old, ok := have[h.key]; ok {
-			if _, err := d.one(ctx, "onehook", "delete", old.ID); err != nil {
+			if err := d.oned.DeleteHook(ctx, old.ID); err != nil {
 				return lines, err
 			}
 			lines = append(lines, "removed hook "+d.hookName(h))

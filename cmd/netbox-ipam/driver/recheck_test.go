@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
@@ -19,25 +20,25 @@ import (
 func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 	cases := []struct {
 		name      string
-		picture   []string                                    // the leases oned holds at the picture ("ip vm")
-		meanwhile func(f *fixture, o *oned, ar mapping.Attrs) // what happens after the picture
-		check     func(t *testing.T, f *fixture, o *oned)
+		picture   []string                                            // the leases oned holds at the picture ("ip vm")
+		meanwhile func(f *fixture, o *onetest.Oned, ar mapping.Attrs) // what happens after the picture
+		check     func(t *testing.T, f *fixture, o *onetest.Oned)
 		left      string // what the report says sync left ("" for nothing)
 	}{
 		{
 			name: "nothing changes: everything is repaired", picture: []string{"10.70.0.10 42", "10.70.0.12 43"},
-			check: func(t *testing.T, f *fixture, o *oned) {
-				if f.addr("10.70.0.11") != nil || f.addr("10.70.0.12") == nil || !strings.Contains(o.docs["7"], "10.70.0.53") {
-					t.Errorf("orphan .11 %v, missing .12 %v, DNS restored %v", f.addr("10.70.0.11"), f.addr("10.70.0.12"), strings.Contains(o.docs["7"], "10.70.0.53"))
+			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
+				if f.addr("10.70.0.11") != nil || f.addr("10.70.0.12") == nil || !strings.Contains(f.doc("7"), "10.70.0.53") {
+					t.Errorf("orphan .11 %v, missing .12 %v, DNS restored %v", f.addr("10.70.0.11"), f.addr("10.70.0.12"), strings.Contains(f.doc("7"), "10.70.0.53"))
 				}
 			},
 		},
 		{
 			name: "a VM takes the orphan's address", picture: []string{"10.70.0.10 42"},
-			meanwhile: func(f *fixture, o *oned, ar mapping.Attrs) {
-				o.docs["7"] = vnetXML(ar, "10.70.0.10 42", "10.70.0.11 44")
+			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
+				f.setVNet(vnetXML(ar, "10.70.0.10 42", "10.70.0.11 44"))
 			},
-			check: func(t *testing.T, f *fixture, o *oned) {
+			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
 				if f.addr("10.70.0.11") == nil {
 					t.Error("sync deleted the lease of VM 44, which oned holds now")
 				}
@@ -46,13 +47,13 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		},
 		{
 			name: "get_address makes an object oned has not recorded yet", picture: []string{"10.70.0.10 42", "10.70.0.11 43"},
-			meanwhile: func(f *fixture, o *oned, ar mapping.Attrs) {
+			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
 				f.nb.Now = nil // made now, after the audit began
 				if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 					t.Fatal(err)
 				}
 			},
-			check: func(t *testing.T, f *fixture, o *oned) {
+			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
 				if f.addr("10.70.0.12") == nil {
 					t.Error("sync deleted the lease get_address made while it ran")
 				}
@@ -61,10 +62,10 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		},
 		{
 			name: "the missing lease is freed", picture: []string{"10.70.0.10 42", "10.70.0.11 43", "10.70.0.12 43"},
-			meanwhile: func(f *fixture, o *oned, ar mapping.Attrs) {
-				o.docs["7"] = vnetXML(ar, "10.70.0.10 42", "10.70.0.11 43")
+			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
+				f.setVNet(vnetXML(ar, "10.70.0.10 42", "10.70.0.11 43"))
 			},
-			check: func(t *testing.T, f *fixture, o *oned) {
+			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
 				if a := f.addr("10.70.0.12"); a != nil {
 					t.Errorf("sync re-created the lease oned freed: %+v", a)
 				}
@@ -73,10 +74,10 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		},
 		{
 			name: "the lease goes to another VM", picture: []string{"10.70.0.10 42", "10.70.0.11 43"},
-			meanwhile: func(f *fixture, o *oned, ar mapping.Attrs) {
-				o.docs["7"] = vnetXML(ar, "10.70.0.10 42", "10.70.0.11 45")
+			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
+				f.setVNet(vnetXML(ar, "10.70.0.10 42", "10.70.0.11 45"))
 			},
-			check: func(t *testing.T, f *fixture, o *oned) {
+			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
 				if a := f.addr("10.70.0.11"); a == nil || a.CustomString(mapping.CFVMID) == "43" {
 					t.Errorf("sync labelled VM 45's lease with VM 43: %+v", a)
 				}
@@ -85,45 +86,45 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		},
 		{
 			name: "updatear SIZE", picture: []string{"10.70.0.10 42"},
-			meanwhile: func(f *fixture, o *oned, ar mapping.Attrs) {
-				o.docs["7"] = vnetXML(with(ar).Set(mapping.AttrSize, "20"), "10.70.0.10 42")
+			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
+				f.setVNet(vnetXML(with(ar).Set(mapping.AttrSize, "20"), "10.70.0.10 42"))
 			},
-			check: func(t *testing.T, f *fixture, o *oned) {
-				if len(o.updates) != 0 || !strings.Contains(o.docs["7"], "<SIZE><![CDATA[20]]>") || f.addr("10.70.0.11") == nil {
-					t.Errorf("sync acted on the AR it saw before updatear: updates %q, .11 %v", o.updates, f.addr("10.70.0.11"))
+			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
+				if o.Count("UpdateAR") != 0 || !strings.Contains(f.doc("7"), "<SIZE><![CDATA[20]]>") || f.addr("10.70.0.11") == nil {
+					t.Errorf("sync acted on the AR it saw before updatear: updates %q, .11 %v", o.Calls, f.addr("10.70.0.11"))
 				}
 			},
 			left: "the AR now spans 10.70.0.10…10.70.0.29",
 		},
 		{
 			name: "another attribute edited: the restore keeps it", picture: []string{"10.70.0.10 42"},
-			meanwhile: func(f *fixture, o *oned, ar mapping.Attrs) {
-				o.docs["7"] = vnetXML(with(ar).Set("OWNER", "alice"), "10.70.0.10 42")
+			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
+				f.setVNet(vnetXML(with(ar).Set("OWNER", "alice"), "10.70.0.10 42"))
 			},
-			check: func(t *testing.T, f *fixture, o *oned) {
-				if !strings.Contains(o.docs["7"], "<OWNER><![CDATA[alice]]>") || !strings.Contains(o.docs["7"], "10.70.0.53") {
-					t.Errorf("the restore reverted an edit or was not made: %s", o.docs["7"])
+			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
+				if !strings.Contains(f.doc("7"), "<OWNER><![CDATA[alice]]>") || !strings.Contains(f.doc("7"), "10.70.0.53") {
+					t.Errorf("the restore reverted an edit or was not made: %s", f.doc("7"))
 				}
 			},
 		},
 		{
 			name: "the DNS edited in oned", picture: []string{"10.70.0.10 42"},
-			meanwhile: func(f *fixture, o *oned, ar mapping.Attrs) {
-				o.docs["7"] = vnetXML(with(ar).Set(mapping.AttrDNS, "10.70.0.54"), "10.70.0.10 42")
+			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
+				f.setVNet(vnetXML(with(ar).Set(mapping.AttrDNS, "10.70.0.54"), "10.70.0.10 42"))
 			},
-			check: func(t *testing.T, f *fixture, o *oned) {
-				if len(o.updates) != 0 || !strings.Contains(o.docs["7"], "10.70.0.54") {
-					t.Errorf("sync reverted an edit made while it ran: %q", o.updates)
+			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
+				if o.Count("UpdateAR") != 0 || !strings.Contains(f.doc("7"), "10.70.0.54") {
+					t.Errorf("sync reverted an edit made while it ran: %q", o.Calls)
 				}
 			},
 			left: "DNS: changed in oned",
 		},
 		{
 			name: "the network is deleted", picture: []string{"10.70.0.10 42"},
-			meanwhile: func(f *fixture, o *oned, ar mapping.Attrs) { delete(o.docs, "7") },
-			check: func(t *testing.T, f *fixture, o *oned) {
-				if f.addr("10.70.0.11") == nil || len(o.updates) != 0 {
-					t.Errorf("sync acted on a network that is gone: .11 %v, updates %q", f.addr("10.70.0.11"), o.updates)
+			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) { o.DeleteVNet("7") },
+			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
+				if f.addr("10.70.0.11") == nil || o.Count("UpdateAR") != 0 {
+					t.Errorf("sync acted on a network that is gone: .11 %v, updates %q", f.addr("10.70.0.11"), o.Calls)
 				}
 			},
 			left: "network 7 is gone",
@@ -141,12 +142,12 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 			for _, p := range f.nb.Prefixes {
 				p.CustomFields[mapping.CFDNS] = "10.70.0.53"
 			}
-			o := &oned{docs: map[string]string{"7": vnetXML(ar, tc.picture...)}}
+			o := f.oned
+			f.setVNet(vnetXML(ar, tc.picture...))
 			if tc.meanwhile != nil {
-				o.afterPicture = func(o *oned) { tc.meanwhile(f, o, ar) }
+				f.afterPicture(func() { tc.meanwhile(f, o, ar) })
 			}
-			f.d.WithCLI(o.cli)
-			rep, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true}, nil, raftEnv(t))
+			rep, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,42 +167,23 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 func TestSyncRestoresLostIDs(t *testing.T) {
 	f, ar := registered(t, nil)
 	lost := with(ar).Set(mapping.AttrIPRangeID, "").Set(mapping.AttrPrefixID, "")
-	o := &oned{docs: map[string]string{"7": vnetXML(lost)}}
-	f.d.WithCLI(o.cli)
+	f.setVNet(vnetXML(lost))
 	ctx := context.Background()
-	rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil, raftEnv(t))
+	rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil)
 	if err != nil || !strings.Contains(kinds(rep), "ids 10.70.0.10") {
 		t.Fatalf("audit: %q, %v", kinds(rep), err)
 	}
-	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true}, nil, raftEnv(t)); err != nil {
+	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true}, nil); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = f.d.Audit(ctx, AuditOptions{All: true}, nil, raftEnv(t))
+	rep, err = f.d.Audit(ctx, AuditOptions{All: true}, nil)
 	if err != nil || rep.Drift != 0 || kinds(rep) != "" {
-		t.Fatalf("audit after sync: %q, drift %d, %v\n%s", kinds(rep), rep.Drift, err, o.docs["7"])
+		t.Fatalf("audit after sync: %q, drift %d, %v\n%s", kinds(rep), rep.Drift, err, f.doc("7"))
 	}
 	for _, a := range []string{mapping.AttrIPRangeID, mapping.AttrPrefixID} {
-		if !strings.Contains(o.docs["7"], "<"+a+"><![CDATA["+ar.Get(a)+"]]>") {
-			t.Errorf("%s not restored: %s", a, o.docs["7"])
+		if !strings.Contains(f.doc("7"), "<"+a+"><![CDATA["+ar.Get(a)+"]]>") {
+			t.Errorf("%s not restored: %s", a, f.doc("7"))
 		}
-	}
-}
-
-// The fake applies updatear as oned does: the template replaces the AR's attributes
-// but TYPE, IP, MAC and AR_ID, and a SIZE that strands a lease is refused.
-func TestFakeUpdateARIsOneds(t *testing.T) {
-	ar := attrs("AR_ID=0", "TYPE=IP4", "IP=10.70.0.10", "SIZE=10", "MAC=02:00:0a:46:00:0a", "DNS=1.1.1.1", "IP_END=10.70.0.19")
-	o := &oned{docs: map[string]string{"7": vnetXML(ar, "10.70.0.15 42")}}
-	if err := o.updateAR("7", "0", `AR = [ AR_ID = "0", IP = "10.9.9.9", SIZE = "12", GATEWAY = "10.70.0.1" ]`); err != nil {
-		t.Fatal(err)
-	}
-	vs, _ := mapping.ParseVNets([]byte(o.docs["7"]))
-	got := vs[0].ARs[0].Attrs
-	if got.Get("IP") != "10.70.0.10" || got.Get("SIZE") != "12" || got.Get("GATEWAY") != "10.70.0.1" || got.Get("DNS") != "" || got.Get("TYPE") != "IP4" || len(vs[0].ARs[0].Leases) != 1 {
-		t.Fatalf("after updatear: %v, leases %v", got, vs[0].ARs[0].Leases)
-	}
-	if err := o.updateAR("7", "0", `AR = [ SIZE = "3" ]`); err == nil || !strings.Contains(err.Error(), "New SIZE cannot be applied") {
-		t.Fatalf("a SIZE stranding .15: %v", err)
 	}
 }
 
@@ -212,7 +194,7 @@ func TestSyncVMsReadEachVMAgain(t *testing.T) {
 	vmDoc := func(id, name, state, ip, mac string) string {
 		return `<VM><ID>` + id + `</ID><NAME>` + name + `</NAME><STATE>` + state + `</STATE><LCM_STATE>3</LCM_STATE><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NAME>NIC0</NAME><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><IP>` + ip + `</IP><MAC>` + mac + `</MAC></NIC></TEMPLATE><HISTORY_RECORDS><HISTORY><CID>100</CID></HISTORY></HISTORY_RECORDS></VM>`
 	}
-	f, ar, _ := vmFixture(t)
+	f, ar := vmFixture(t)
 	ctx := context.Background()
 	if _, err := f.hook(ctx, vmWith("3", "3", "100", "0")); err != nil { // VM 42 on .10 has its NetBox VM
 		t.Fatal(err)
@@ -223,26 +205,21 @@ func TestSyncVMsReadEachVMAgain(t *testing.T) {
 	if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 		t.Fatal(err)
 	}
-	vms := map[string]string{
-		"42": vmDoc("42", "web", "3", "10.70.0.10", "02:00:0a:46:00:0a"),
-		"43": vmDoc("43", "db", "6", "10.70.0.11", "02:00:0a:46:00:0b"),
-		"44": vmDoc("44", "cache", "3", "10.70.0.12", "02:00:0a:46:00:0c"),
-	}
-	picture := vnetXML(ar, "10.70.0.11 43", "10.70.0.12 44")
-	now := vnetXML(ar, "10.70.0.10 42", "10.70.0.12 44")
-	o := &oned{docs: map[string]string{"7": picture}}
-	o.afterPicture = func(o *oned) { o.docs["7"] = now }
-	f.d.WithCLI(func(ctx context.Context, name string, args ...string) ([]byte, error) {
-		switch name {
-		case "onevm":
-			return []byte(vms[args[2]]), nil
-		case "onecluster":
-			return []byte("<CLUSTER><ID>100</ID><NAME>default</NAME></CLUSTER>"), nil
+	for _, doc := range []string{
+		vmDoc("42", "web", "3", "10.70.0.10", "02:00:0a:46:00:0a"),
+		vmDoc("43", "db", "6", "10.70.0.11", "02:00:0a:46:00:0b"),
+		vmDoc("44", "cache", "3", "10.70.0.12", "02:00:0a:46:00:0c"),
+	} {
+		vm, err := mapping.ParseVM([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
 		}
-		return o.cli(ctx, name, args...)
-	})
+		f.oned.SetVM(vm)
+	}
+	f.setVNet(vnetXML(ar, "10.70.0.11 43", "10.70.0.12 44")) // the picture
+	f.afterPicture(func() { f.setVNet(vnetXML(ar, "10.70.0.10 42", "10.70.0.12 44")) })
 	f.nb.Inject(netboxFault("CreateVirtualMachine"))
-	rep, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true, Prune: true}, nil, raftEnv(t))
+	rep, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true, Prune: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +238,7 @@ func TestSyncVMsReadEachVMAgain(t *testing.T) {
 		t.Errorf("left %q", left)
 	}
 	// The next run makes 44's: one refusal does not stick.
-	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true, Prune: true}, nil, raftEnv(t)); err != nil {
+	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true, Prune: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range f.nb.VMs {

@@ -84,18 +84,6 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func TestExecCLI(t *testing.T) {
-	if _, err := execCLI(context.Background(), "onevnet-not-installed-here"); kindOf(err) != "input" || !strings.Contains(err.Error(), "is not on the PATH") {
-		t.Fatalf("missing CLI: %v", err)
-	}
-	if _, err := execCLI(context.Background(), "sh", "-c", "echo 'no such network' >&2; exit 1"); kindOf(err) != "opennebula" || !strings.Contains(err.Error(), "no such network") {
-		t.Fatalf("failing CLI: %v", err)
-	}
-	if out, err := execCLI(context.Background(), "sh", "-c", "echo '<VNET/>'"); err != nil || string(out) != "<VNET/>\n" {
-		t.Fatalf("CLI: %q, %v", out, err)
-	}
-}
-
 // A lost answer to creating leases is looked up: all found is success, none found is
 // sent again, some found is an error (an atomic request cannot half succeed).
 func TestAllocateLostAnswer(t *testing.T) {
@@ -123,9 +111,7 @@ func TestPrunePrefix(t *testing.T) {
 	empty, _ := f.nb.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: "10.80.0.0/24", Tags: f.d.tags()})
 	busy, _ := f.nb.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: "10.81.0.0/24", Tags: f.d.tags()})
 	f.take("10.81.0.7", false)
-	one := &oned{docs: map[string]string{}}
-	f.d.WithCLI(one.cli)
-	rep, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true, Prune: true}, nil, raftEnv(t))
+	rep, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true, Prune: true}, nil)
 	if err != nil || rep.Drift != 2 {
 		t.Fatalf("sync: %+v, %v", rep, err)
 	}
@@ -140,16 +126,14 @@ func TestPrunePrefix(t *testing.T) {
 // check says whether the hooks are installed, as a warning when they are not.
 func TestCheckHooks(t *testing.T) {
 	f := newFixture(t)
-	list := "<HOOK_POOL/>"
-	f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(list), nil })
 	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1].Word != "WARN" {
 		t.Fatalf("without hooks: %+v", r.Lines[len(r.Lines)-1])
 	}
-	list = "<HOOK_POOL>"
-	for i, k := range []string{"vm-allocate", "template-instantiate", "vm-attachnic", "vrouter-allocate", "vrouter-instantiate", "vrouter-attachnic", "vm-running"} {
-		list += "<HOOK><ID>" + itoa(i) + "</ID><NAME>netbox-ipam-netbox-" + k + "</NAME></HOOK>"
+	for _, k := range []string{"vm-allocate", "template-instantiate", "vm-attachnic", "vrouter-allocate", "vrouter-instantiate", "vrouter-attachnic", "vm-running"} {
+		if err := f.oned.CreateHook(context.Background(), "NAME = \"netbox-ipam-netbox-"+k+"\"\nCOMMAND = \"nb\"\n"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	list += "</HOOK_POOL>"
 	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1] != (CheckLine{"ok", "hooks", "installed (7)"}) {
 		t.Fatalf("with hooks: %+v", r.Lines[len(r.Lines)-1])
 	}
@@ -181,7 +165,6 @@ func TestSetupVMs(t *testing.T) {
 	if got := f.nb.Fields[mapping.CFVMID].ObjectTypes; strings.Join(got, ",") != "ipam.ipaddress,dcim.device,virtualization.virtualmachine" {
 		t.Errorf("one_vm_id on %v", got)
 	}
-	f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte("<HOOK_POOL/>"), nil })
 	if r := f.d.Check(context.Background()); !r.OK {
 		t.Fatalf("check after setup: %+v", r.Lines)
 	}

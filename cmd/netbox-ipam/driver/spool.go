@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
@@ -142,9 +143,9 @@ func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
 		var failed batchError
 		vms := make([]mapping.VM, 0, len(ids))
 		for _, id := range ids {
-			vm, err := c.showVM(ctx, id)
+			vm, err := c.oned.VM(ctx, id)
 			switch {
-			case isGone(err): // purged from oned: no lease is left to record
+			case opennebula.IsGone(err): // purged from oned: no lease is left to record
 			case err != nil:
 				failed.add(id, err)
 			default:

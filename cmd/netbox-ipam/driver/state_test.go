@@ -59,7 +59,7 @@ func TestStateFolderRefused(t *testing.T) {
 			if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 				t.Fatal(err)
 			}
-			f.withCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+			f.setVNet(vnetXML(ar))
 			tc.spoil(t, f)
 			f.nb.Calls = nil
 			_, err := f.hook(context.Background(), mapping.VM{ID: "42", Name: "web", NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10"}}})
@@ -78,7 +78,7 @@ func TestStateFolderMade(t *testing.T) {
 	f, ar := registered(t, nil)
 	f.d.cfg.StateDir = filepath.Join(t.TempDir(), "netbox-ipam")
 	f.d.spool = filepath.Join(f.d.cfg.StateDir, "spool-netbox")
-	f.withCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+	f.setVNet(vnetXML(ar))
 	if _, err := f.hook(context.Background(), mapping.VM{ID: "42"}); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,6 @@ func TestCheckFiles(t *testing.T) {
 			if tc.spoil != nil {
 				tc.spoil(t, f)
 			}
-			f.d.WithCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte("<HOOK_POOL/>"), nil })
 			r := f.d.Check(context.Background())
 			found := false
 			for _, l := range r.Lines {

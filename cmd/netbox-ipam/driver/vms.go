@@ -2,7 +2,6 @@ package driver
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
 	"sort"
 	"strings"
@@ -322,7 +321,7 @@ func (d *call) clusterFor(ctx context.Context, cid string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	name, err := d.clusterName(ctx, cid)
+	name, err := d.oned.ClusterName(ctx, cid)
 	if err != nil {
 		return 0, err
 	}
@@ -333,19 +332,4 @@ func (d *call) clusterFor(ctx context.Context, cid string) (int, error) {
 	}
 	d.noteObject("+", kindCluster, c.ID)
 	return c.ID, nil
-}
-
-// clusterName asks oned for an OpenNebula cluster's name.
-func (d *call) clusterName(ctx context.Context, cid string) (string, error) {
-	doc, err := d.show(ctx, "onecluster", "show", "-x", cid)
-	if err != nil {
-		return "", err
-	}
-	var c struct {
-		Name string `xml:"NAME"`
-	}
-	if err := xml.Unmarshal(doc, &c); err != nil || c.Name == "" {
-		return "", openNebulaf("onecluster show -x %s: no cluster name in %q", cid, mapping.OneLine(string(doc)))
-	}
-	return mapping.OneLine(c.Name), nil
 }

@@ -3,7 +3,6 @@ package driver
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
@@ -16,28 +15,18 @@ func vmsOn(c *config.Config) { c.VMs = config.VMs{Enabled: true, ClusterType: "O
 
 // vmFixture is a registered AR with vms.enabled, two leases (10.70.0.10 and .11) and
 // an oned that knows network 7 (in cluster 100) and clusters 100 and 101.
-func vmFixture(t *testing.T) (*fixture, mapping.Attrs, *[]string) {
+func vmFixture(t *testing.T) (*fixture, mapping.Attrs) {
 	f, ar := registered(t, nil, vmsOn)
 	for i := 0; i < 2; i++ {
 		if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var asked []string
-	var mu sync.Mutex
-	vnet := strings.Replace(vnetXML(ar), "<NAME>cloud</NAME>", "<NAME>cloud</NAME><CLUSTERS><ID>100</ID></CLUSTERS>", 1)
-	clusters := map[string]string{"100": "default", "101": "edge"}
-	f.withCLI(func(_ context.Context, name string, args ...string) ([]byte, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		asked = append(asked, name+" "+strings.Join(args, " "))
-		if name == "onecluster" {
-			return []byte("<CLUSTER><ID>" + args[2] + "</ID><NAME>" + clusters[args[2]] + "</NAME></CLUSTER>"), nil
-		}
-		return []byte(vnet), nil
-	})
+	f.setVNet(strings.Replace(vnetXML(ar), "<NAME>cloud</NAME>", "<NAME>cloud</NAME><CLUSTERS><ID>100</ID></CLUSTERS>", 1))
+	f.oned.SetCluster("100", "default")
+	f.oned.SetCluster("101", "edge")
 	f.nb.Calls = nil
-	return f, ar, &asked
+	return f, ar
 }
 
 func vmWith(state, lcm, cluster string, nics ...string) mapping.VM {
@@ -59,7 +48,7 @@ func vmWith(state, lcm, cluster string, nics ...string) mapping.VM {
 // interface gone on nic-detach (the address stays), removed on terminate with every
 // address that was on it left in NetBox, someone else's included.
 func TestHookKeepsNetBoxVM(t *testing.T) {
-	f, _, asked := vmFixture(t)
+	f, _ := vmFixture(t)
 	ctx := context.Background()
 	one := func() *netbox.VirtualMachine {
 		t.Helper()
@@ -138,8 +127,8 @@ func TestHookKeepsNetBoxVM(t *testing.T) {
 	if _, err := f.hook(ctx, vmWith("6", "0", "101", "1")); err != nil || len(f.nb.Clusters) != 2 {
 		t.Errorf("terminate again: %v", err)
 	}
-	if !strings.Contains(strings.Join(*asked, ";"), "onecluster show -x 101") {
-		t.Errorf("oned was asked %v", *asked)
+	if f.oned.Count("ClusterName 101") != 1 {
+		t.Errorf("oned was asked %v", f.oned.Calls)
 	}
 }
 
@@ -153,13 +142,13 @@ func TestHookNetBoxVMCases(t *testing.T) {
 		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
-		f.withCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+		f.setVNet(vnetXML(ar))
 		if _, err := f.hook(ctx, vmWith("3", "3", "0", "0")); err != nil || len(f.nb.VMs)+len(f.nb.Clusters) != 0 {
 			t.Fatalf("%v, %d VMs", err, len(f.nb.VMs))
 		}
 	})
 	t.Run("no lease of the driver any more: the VM goes", func(t *testing.T) {
-		f, _, _ := vmFixture(t)
+		f, _ := vmFixture(t)
 		if _, err := f.hook(ctx, vmWith("3", "3", "100", "0")); err != nil || len(f.nb.VMs) != 1 {
 			t.Fatal(err)
 		}
@@ -168,7 +157,7 @@ func TestHookNetBoxVMCases(t *testing.T) {
 		}
 	})
 	t.Run("someone else's interface on the driver's VM stays", func(t *testing.T) {
-		f, _, _ := vmFixture(t)
+		f, _ := vmFixture(t)
 		if _, err := f.hook(ctx, vmWith("3", "3", "100", "0")); err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +173,7 @@ func TestHookNetBoxVMCases(t *testing.T) {
 		}
 	})
 	t.Run("interfaces refused: the next hook finishes", func(t *testing.T) {
-		f, _, _ := vmFixture(t)
+		f, _ := vmFixture(t)
 		f.nb.Inject(netboxtest.Fault{Op: "CreateVMInterfaces", Err: netboxtest.Refused("CreateVMInterfaces", 403, "You do not have permission to create MAC addresses.")})
 		if _, err := f.hook(ctx, vmWith("1", "0", "", "0", "1")); err == nil {
 			t.Fatal("no error")
@@ -197,7 +186,7 @@ func TestHookNetBoxVMCases(t *testing.T) {
 		}
 	})
 	t.Run("two VMs of one name in one cluster", func(t *testing.T) {
-		f, _, _ := vmFixture(t)
+		f, _ := vmFixture(t)
 		other := vmWith("3", "3", "100", "1")
 		other.ID = "43"
 		for _, vm := range []mapping.VM{vmWith("3", "3", "100", "0"), other, vmWith("3", "3", "100", "0"), other} {
@@ -213,10 +202,10 @@ func TestHookNetBoxVMCases(t *testing.T) {
 			t.Fatalf("NetBox VMs %v", names)
 		}
 	})
-	t.Run("oned gives no name for the cluster: one line, nothing made", func(t *testing.T) {
-		f, _, _ := vmFixture(t)
+	t.Run("oned has no such cluster: one line, nothing made", func(t *testing.T) {
+		f, _ := vmFixture(t)
 		_, err := f.hook(ctx, vmWith("3", "3", "999", "0"))
-		if kindOf(err) != "opennebula" || !strings.Contains(err.Error(), "onecluster show -x 999: no cluster name") || strings.Contains(err.Error(), "\n") ||
+		if kindOf(err) != "opennebula" || !strings.Contains(err.Error(), "Error getting cluster [999]") || strings.Contains(err.Error(), "\n") ||
 			len(f.nb.VMs)+len(f.nb.Clusters) != 0 {
 			t.Fatalf("%v; %d VMs, %d clusters", err, len(f.nb.VMs), len(f.nb.Clusters))
 		}
@@ -226,7 +215,7 @@ func TestHookNetBoxVMCases(t *testing.T) {
 		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
-		f.withCLI(func(context.Context, string, ...string) ([]byte, error) { return []byte(vnetXML(ar)), nil })
+		f.setVNet(vnetXML(ar))
 		if _, err := f.hook(ctx, vmWith("1", "0", "", "0")); err != nil || len(f.nb.VMs) != 0 || f.addr("10.70.0.10").CustomString(mapping.CFVMID) != "42" {
 			t.Fatalf("%v; VMs %d, lease %+v", err, len(f.nb.VMs), f.addr("10.70.0.10"))
 		}
@@ -250,36 +239,26 @@ func TestVMStatus(t *testing.T) {
 // of the driver is stale (sync --prune removes it), a VM holding leases without one is
 // missing (sync makes it).
 func TestAuditVMs(t *testing.T) {
-	f, ar, _ := vmFixture(t)
+	f, ar := vmFixture(t)
 	ctx := context.Background()
 	if _, err := f.hook(ctx, vmWith("3", "3", "100", "0")); err != nil { // VM 42 on .10
 		t.Fatal(err)
 	}
 	// Now VM 42 is gone from oned without its hook (onehem-server was down) and VM 43
 	// holds .11.
-	o := &oned{docs: map[string]string{"7": vnetXML(ar, "10.70.0.11 43")}}
+	f.setVNet(vnetXML(ar, "10.70.0.11 43"))
+	f.oned.DeleteVM("42")
 	vm43 := `<VM><ID>43</ID><NAME>db</NAME><STATE>3</STATE><LCM_STATE>3</LCM_STATE><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NAME>NIC0</NAME><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><IP>10.70.0.11</IP><MAC>02:00:0a:46:00:0b</MAC></NIC></TEMPLATE><HISTORY_RECORDS><HISTORY><CID>100</CID></HISTORY></HISTORY_RECORDS></VM>`
-	f.d.WithCLI(func(ctx context.Context, name string, args ...string) ([]byte, error) {
-		switch name {
-		case "onevm":
-			if args[2] != "43" {
-				return nil, openNebulaf("onevm show -x %s: exit status 255: [one.vm.info] Error getting virtual machine [%s].", args[2], args[2])
-			}
-			return []byte(vm43), nil
-		case "onecluster":
-			return []byte("<CLUSTER><ID>100</ID><NAME>default</NAME></CLUSTER>"), nil
-		}
-		return o.cli(ctx, name, args...)
-	})
-	rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil, raftEnv(t))
+	f.oned.SetVM(parseVM(t, vm43))
+	rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil)
 	if err != nil || len(rep.Stale) != 1 || rep.Stale[0].Kind != kindVM || !strings.Contains(rep.Stale[0].What, "OpenNebula VM 42 (web)") ||
 		strings.Join(rep.MissingVMs, ",") != "43" {
 		t.Fatalf("audit: %v; stale %+v, missing %v", err, rep.Stale, rep.MissingVMs)
 	}
-	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true}, nil, raftEnv(t)); err != nil || len(f.nb.VMs) != 2 {
+	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true}, nil); err != nil || len(f.nb.VMs) != 2 {
 		t.Fatalf("sync without prune: %v, %d VMs (want 43's made, 42's kept)", err, len(f.nb.VMs))
 	}
-	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true, Prune: true}, nil, raftEnv(t)); err != nil || len(f.nb.VMs) != 1 {
+	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true, Prune: true}, nil); err != nil || len(f.nb.VMs) != 1 {
 		t.Fatalf("sync --prune: %v, %d VMs", err, len(f.nb.VMs))
 	}
 	for _, v := range f.nb.VMs {
@@ -287,7 +266,7 @@ func TestAuditVMs(t *testing.T) {
 			t.Errorf("the VM left is %+v", v)
 		}
 	}
-	if rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil, raftEnv(t)); err != nil || len(rep.Stale)+len(rep.MissingVMs) != 0 {
+	if rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil); err != nil || len(rep.Stale)+len(rep.MissingVMs) != 0 {
 		t.Errorf("audit after sync: %v %+v %v", err, rep.Stale, rep.MissingVMs)
 	}
 }
