@@ -130,6 +130,8 @@ Files and environment:
                                netbox-ipam.d/NAME.yaml there first)
   NETBOX_IPAM_<KEY>            overrides a key (dots become _); NETBOX_URL, NETBOX_TOKEN
   ONE_XMLRPC, ONE_AUTH         the oned audit, sync and hooks talk to, as the CLI reads them
+  NETBOX_IPAM_ONE=cli          reach oned through OpenNebula's commands on the PATH
+                               instead of XML-RPC
 
 Exit codes:
   0 done   1 refused (conflict, no room)   2 usage   3 bad request or AR attributes

@@ -15,7 +15,8 @@ import (
 
 // hook runs an OpenNebula hook with its argument on stdin (onehem-server's
 // ARGUMENTS_STDIN): `hook api <call>` with $API, `hook state` with $TEMPLATE (the VM).
-// A failure leaves NetBox as it was; sync catches up.
+// A failure may leave some of a batch's labels written and others not; every write is
+// one sync would make, and sync catches up with the rest.
 func (p *program) hook(s *session, ctx context.Context, args []string) int {
 	raw, err := io.ReadAll(io.LimitReader(p.stdin, mapping.MaxHookArgument+1))
 	if err != nil {
@@ -70,12 +71,21 @@ func (p *program) hooks(s *session, ctx context.Context, args []string) int {
 			return fail(p.stderr, fmt.Errorf("cannot tell where netbox-ipam is: %v", berr))
 		}
 		// onehem-server's environment is not this shell's: say where the
-		// configuration is when it was not found by default.
+		// configuration is when it was not found by default, and which OpenNebula
+		// (ONE_LOCATION decides the default state folder, which the hooks and this
+		// shell's sync must share).
+		var env []string
 		for _, k := range []string{"NETBOX_IPAM_CONFIG", "NETBOX_IPAM_CONFDIR"} {
 			if v := p.getenv(k); v != "" {
-				bin = "/usr/bin/env " + k + "=" + v + " " + bin
+				env = append(env, k+"="+v)
 				break
 			}
+		}
+		if v := p.getenv("ONE_LOCATION"); v != "" {
+			env = append(env, "ONE_LOCATION="+v)
+		}
+		if len(env) > 0 {
+			bin = "/usr/bin/env " + strings.Join(env, " ") + " " + bin
 		}
 		lines, err = s.d.InstallHooks(ctx, bin)
 	case args[1] == "remove":

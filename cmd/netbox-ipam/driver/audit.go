@@ -155,6 +155,13 @@ func (d *Driver) Audit(ctx context.Context, o AuditOptions, stdin io.Reader) (Au
 	if err != nil || skip != "" {
 		return AuditReport{Skipped: skip}, err
 	}
+	if o.Sync && !o.DryRun && d.cfg.VMs.Enabled {
+		// Sync keeps NetBox VMs under the hooks' per-VM locks: a state folder that is
+		// not the driver's refuses the run at once, not VM by VM.
+		if err := d.stateReady(); err != nil {
+			return AuditReport{}, err
+		}
+	}
 	vnets, err := c.loadVNets(ctx, o, stdin)
 	if err != nil {
 		return AuditReport{}, err

@@ -132,12 +132,19 @@ func TestInstallHooks(t *testing.T) {
 	if !strings.Contains(hooks()[name("vm-allocate")], `TIMEOUT = "25"`) {
 		t.Errorf("TIMEOUT is not the driver's timeout (10s) and 15 s:\n%s", hooks()[name("vm-allocate")])
 	}
-	if lines, _ := f.d.InstallHooks(context.Background(), "x"); len(hooks()) != 7 || !strings.HasPrefix(lines[0], "exists") {
+	if lines, _ := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); len(hooks()) != 7 || !strings.HasPrefix(lines[0], "exists") {
 		t.Errorf("second install: %v, %d hooks", lines, len(hooks()))
+	}
+	// The binary moved (another prefix, a package after a tarball): install points
+	// every hook at the new one, in place.
+	if lines, _ := f.d.InstallHooks(context.Background(), "/opt/nb/netbox-ipam"); len(hooks()) != 7 ||
+		lines[0] != "updated hook netbox-ipam-netbox-vm-allocate (id 0): COMMAND /opt/nb/netbox-ipam hook --name netbox api one.vm.allocate, was /usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox api one.vm.allocate" ||
+		!strings.Contains(hooks()[name("vm-running")], `COMMAND = "/opt/nb/netbox-ipam hook --name netbox state"`) {
+		t.Errorf("install after the binary moved: %v", lines)
 	}
 	// A longer timeout since: install updates each hook's TIMEOUT in place.
 	f.d.cfg.Timeout = 85 * time.Second
-	if lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); err != nil || len(hooks()) != 7 ||
+	if lines, err := f.d.InstallHooks(context.Background(), "/opt/nb/netbox-ipam"); err != nil || len(hooks()) != 7 ||
 		lines[0] != "updated hook netbox-ipam-netbox-vm-allocate (id 0): TIMEOUT 100, was 25" || !strings.Contains(hooks()[name("vm-allocate")], `TIMEOUT = "100"`) {
 		t.Fatalf("install after timeout grew: %v %v\n%s", lines, err, hooks()[name("vm-allocate")])
 	}
@@ -204,8 +211,9 @@ func TestHookVRouter(t *testing.T) {
 }
 
 // The spool: VMs queued by hooks that found another one draining are recorded
-// together, in one read and one write for all (the newest file of a VM wins); a hook
-// that finds the drainer busy leaves its VM for it and returns at once.
+// together, in one read and one write for all (a VM spooled twice is read from oned
+// once, as it is now); a hook that finds the drainer busy leaves its VM for it and
+// returns at once.
 func TestSpool(t *testing.T) {
 	f, ar := registered(t, nil)
 	ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -66,13 +67,22 @@ func (h hookSpec) template(name, command, timeout string) string {
 	switch {
 	case h.on != "":
 		return fmt.Sprintf("NAME = %q\nTYPE = \"state\"\nRESOURCE = \"VM\"\nON = %q\nCOMMAND = %q\nARGUMENTS = \"$TEMPLATE\"\n%s",
-			name, h.on, command+" state", tail)
+			name, h.on, h.command(command), tail)
 	case h.state != "":
 		return fmt.Sprintf("NAME = %q\nTYPE = \"state\"\nRESOURCE = \"VM\"\nON = \"CUSTOM\"\nSTATE = %q\nLCM_STATE = %q\nCOMMAND = %q\nARGUMENTS = \"$TEMPLATE\"\n%s",
-			name, h.state, h.lcm, command+" state", tail)
+			name, h.state, h.lcm, h.command(command), tail)
 	}
 	return fmt.Sprintf("NAME = %q\nTYPE = \"api\"\nCALL = %q\nCOMMAND = %q\nARGUMENTS = \"$API\"\n%s",
-		name, h.call, command+" api "+h.call, tail)
+		name, h.call, h.command(command), tail)
+}
+
+// command is the hook's COMMAND: how onehem-server runs netbox-ipam's hook command
+// (command) for this hook.
+func (h hookSpec) command(command string) string {
+	if h.call == "" {
+		return command + " state"
+	}
+	return command + " api " + h.call
 }
 
 // hooks are the hooks this configuration wants.
@@ -100,6 +110,9 @@ func (d *Driver) hookName(h hookSpec) string {
 // router's attachnic keeps those of the VMs it reached), and since the hook reads
 // what oned holds now it records them all the same.
 func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
+	if err := d.stateReady(); err != nil { // before a router's floating IPs are written
+		return HookResponse{}, err
+	}
 	made := call == "one.vm.allocate" || call == "one.template.instantiate" || call == "one.vrouter.allocate"
 	if !info.Success && made {
 		return HookResponse{}, nil
@@ -197,14 +210,22 @@ func (d *Driver) InstallHooks(ctx context.Context, command string) ([]string, er
 	for _, h := range d.hooks() {
 		tpl := h.template(d.hookName(h), command+" hook --name "+d.cfg.Name, timeout)
 		old, ok := have[h.key]
+		cmd := h.command(command + " hook --name " + d.cfg.Name)
 		switch {
-		case ok && old.Timeout == timeout:
+		case ok && old.Timeout == timeout && old.Command == cmd:
 			lines = append(lines, fmt.Sprintf("exists  hook %s (id %s)", d.hookName(h), old.ID))
-		case ok: // made by an older driver, or timeout changed since
+		case ok: // made by an older driver, moved since, or its timeout changed
 			if err := d.oned.UpdateHook(ctx, old.ID, tpl); err != nil {
 				return lines, err
 			}
-			lines = append(lines, fmt.Sprintf("updated hook %s (id %s): TIMEOUT %s, was %s", d.hookName(h), old.ID, timeout, old.Timeout))
+			var was []string
+			if old.Timeout != timeout {
+				was = append(was, fmt.Sprintf("TIMEOUT %s, was %s", timeout, old.Timeout))
+			}
+			if old.Command != cmd {
+				was = append(was, fmt.Sprintf("COMMAND %s, was %s", cmd, old.Command))
+			}
+			lines = append(lines, fmt.Sprintf("updated hook %s (id %s): %s", d.hookName(h), old.ID, strings.Join(was, "; ")))
 		default:
 			if err := d.oned.CreateHook(ctx, tpl); err != nil {
 				return lines, err

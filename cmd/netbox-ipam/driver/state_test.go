@@ -11,8 +11,9 @@ import (
 )
 
 // The hooks' state folder and files must be the driver's own: each row spoils them one
-// way, and a hook (labels: the spool; vms.enabled: the VM's lock) refuses with one line,
-// writes nothing to NetBox, and leaves no file behind.
+// way, and a hook (labels: the spool; vms.enabled: the VM's lock) refuses with one line
+// and writes nothing to NetBox. When the state folder itself is spoiled, a virtual
+// router's hook and a sync that keeps NetBox VMs refuse too, before any write.
 func TestStateFolderRefused(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -65,6 +66,21 @@ func TestStateFolderRefused(t *testing.T) {
 			_, err := f.hook(context.Background(), mapping.VM{ID: "42", Name: "web", NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10"}}})
 			if kindOf(err) != "setup" || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "set state_dir") || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("hook: %v (%s), want a refusal saying %q", err, kindOf(err), tc.want)
+			}
+			if f.nb.Requests() != 0 {
+				t.Errorf("NetBox written with unsafe state: %v", f.nb.Calls)
+			}
+			if !strings.Contains(tc.name, "state folder") {
+				return
+			}
+			f.oned.SetVRouter(mapping.VRouter{ID: "5", Name: "gw", NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10"}}})
+			info, _ := mapping.ParseCallInfo([]byte(`<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>5</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`))
+			if _, err := f.d.HookCall(context.Background(), "one.vrouter.instantiate", info); kindOf(err) != "setup" {
+				t.Errorf("router hook: %v, want a refusal", err)
+			}
+			f.d.cfg.VMs.Enabled = true
+			if _, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true}, nil); kindOf(err) != "setup" {
+				t.Errorf("sync with vms: %v, want a refusal", err)
 			}
 			if f.nb.Requests() != 0 {
 				t.Errorf("NetBox written with unsafe state: %v", f.nb.Calls)
