@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // What OpenNebula's hooks hand the driver: an API hook's $API (HOOK_MESSAGE, base64)
@@ -229,13 +230,55 @@ func maybeBase64(raw []byte) ([]byte, error) {
 	return b, nil
 }
 
-// InterfaceName is the NetBox interface name of a NIC: oned's NIC name ("NIC0"), or
-// NIC and its id when oned gave none.
-func InterfaceName(n NIC) string {
-	if n.Name != "" {
-		return n.Name
+// MaxNameLength is NetBox's limit on the name of a virtual machine and of an
+// interface, in characters; OpenNebula allows longer.
+const MaxNameLength = 64
+
+// VMNames are the names of a VM's NetBox virtual machine: oned's name, and twin, the
+// name with " (VM <id>)", for when the cluster has a virtual machine of that name
+// already (NetBox wants names unique in a cluster, OpenNebula does not). A name longer
+// than NetBox allows is cut to fit " (VM <id>)" after it and ends in "…" before that:
+// "a-very-long-name… (VM 42)", both names alike, so an admin reads what it was and
+// which VM it is.
+func VMNames(vm VM) (name, twin string) {
+	name = OneLine(vm.Name)
+	twin = fitName(name, " (VM "+vm.ID+")")
+	if utf8.RuneCountInString(name) > MaxNameLength {
+		return twin, twin
 	}
-	return "NIC" + n.ID
+	return name, twin
+}
+
+// InterfaceNames are the NetBox interface names of NICs (a VM's Interfaces) by NIC
+// id: oned's NIC name ("NIC0"), or NIC and its id when oned gave none. A name an
+// earlier NIC of the VM took, or one longer than NetBox allows, gets " (NIC <id>)"
+// after it (cut to fit as VMNames does), since NetBox wants names unique per VM.
+func InterfaceNames(nics []NIC) map[string]string {
+	out := map[string]string{}
+	taken := map[string]bool{}
+	for _, n := range nics {
+		name := n.Name
+		if name == "" {
+			name = "NIC" + n.ID
+		}
+		if taken[name] || utf8.RuneCountInString(name) > MaxNameLength {
+			name = fitName(name, " (NIC "+n.ID+")")
+		}
+		taken[name] = true
+		out[n.ID] = name
+	}
+	return out
+}
+
+// fitName is name and suffix in at most MaxNameLength characters: name cut, ending
+// in "…", when both do not fit.
+func fitName(name, suffix string) string {
+	r := []rune(name)
+	room := MaxNameLength - utf8.RuneCountInString(suffix)
+	if len(r) > room {
+		r = append(r[:room-1], '…')
+	}
+	return string(r) + suffix
 }
 
 // Slug is NetBox's slug for a name: lower case, runs of other characters as one "-".

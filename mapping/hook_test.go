@@ -70,8 +70,9 @@ func TestVMAliasAndPCI(t *testing.T) {
 	for _, n := range vm.Leases() {
 		leases = append(leases, n.ID+"="+n.IP)
 	}
+	names := InterfaceNames(vm.Interfaces())
 	for _, n := range vm.Interfaces() {
-		ifaces = append(ifaces, InterfaceName(n))
+		ifaces = append(ifaces, names[n.ID])
 	}
 	if got := strings.Join(leases, " "); got != "0=10.250.0.10 1=10.250.0.11 2=10.250.0.12" {
 		t.Errorf("leases %s", got)
@@ -81,5 +82,38 @@ func TestVMAliasAndPCI(t *testing.T) {
 	}
 	if len(vm.Aliases) != 1 || vm.Aliases[0].ParentID != "0" || vm.Aliases[0].MAC != "02:00:0a:fa:00:0c" {
 		t.Errorf("alias %+v", vm.Aliases)
+	}
+}
+
+// The names NetBox gets for a VM and its interfaces: oned's when they fit and are
+// unique, else with the VM's or NIC's id, cut to NetBox's 64 characters.
+func TestNetBoxNames(t *testing.T) {
+	long := strings.Repeat("web-frontend-", 6)[:70] // 70 characters
+	cases := []struct {
+		vm         VM
+		name, twin string
+	}{
+		{VM{ID: "42", Name: "web"}, "web", "web (VM 42)"},
+		{VM{ID: "42", Name: " web\n1 "}, "web 1", "web 1 (VM 42)"},
+		{VM{ID: "42", Name: long}, long[:55] + "… (VM 42)", long[:55] + "… (VM 42)"},
+		{VM{ID: "42", Name: strings.Repeat("é", 64)}, strings.Repeat("é", 64), strings.Repeat("é", 55) + "… (VM 42)"},
+	}
+	for _, tc := range cases {
+		name, twin := VMNames(tc.vm)
+		if name != tc.name || twin != tc.twin {
+			t.Errorf("%q: %q, %q; want %q, %q", tc.vm.Name, name, twin, tc.name, tc.twin)
+		}
+		for _, n := range []string{name, twin} {
+			if c := len([]rune(n)); c > MaxNameLength {
+				t.Errorf("%q: %d characters", n, c)
+			}
+		}
+	}
+	got := InterfaceNames([]NIC{{ID: "0", Name: "eth0"}, {ID: "1", Name: "eth0"}, {ID: "2"}, {ID: "3", Name: long}, {ID: "4", Name: "eth0"}})
+	want := map[string]string{"0": "eth0", "1": "eth0 (NIC 1)", "2": "NIC2", "3": long[:55] + "… (NIC 3)", "4": "eth0 (NIC 4)"}
+	for id, w := range want {
+		if got[id] != w || len([]rune(got[id])) > MaxNameLength {
+			t.Errorf("NIC %s: %q, want %q", id, got[id], w)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package netboxtest
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -92,6 +93,9 @@ func (n *NetBox) CreateVirtualMachine(_ context.Context, s netbox.VirtualMachine
 		if _, ok := n.Clusters[s.ClusterID]; !ok {
 			return netbox.VirtualMachine{}, Refused("CreateVirtualMachine", 400, "A virtual machine must be assigned to a site, cluster, or device.")
 		}
+		if err := nameFits("CreateVirtualMachine", s.Name); err != nil {
+			return netbox.VirtualMachine{}, err
+		}
 		if n.vmNameTaken(0, s.Name, s.ClusterID) {
 			return netbox.VirtualMachine{}, Refused("CreateVirtualMachine", 400, "Virtual machine name must be unique per cluster and tenant.")
 		}
@@ -117,6 +121,9 @@ func (n *NetBox) PatchVirtualMachine(_ context.Context, id int, fields map[strin
 		}
 		if cluster == 0 {
 			cluster = netbox.RefID(v.Cluster)
+		}
+		if err := nameFits("PatchVirtualMachine", name); err != nil {
+			return netbox.VirtualMachine{}, err
 		}
 		if n.vmNameTaken(id, name, cluster) {
 			return netbox.VirtualMachine{}, Refused("PatchVirtualMachine", 400, "Virtual machine name must be unique per cluster and tenant.")
@@ -179,12 +186,20 @@ func (n *NetBox) VMInterfaces(_ context.Context, vmID int) ([]netbox.VMInterface
 // CreateVMInterfaces creates interfaces, all or none.
 func (n *NetBox) CreateVMInterfaces(_ context.Context, specs []netbox.VMInterfaceSpec) ([]netbox.VMInterface, error) {
 	return call(n, "CreateVMInterfaces", func() ([]netbox.VMInterface, error) {
-		for _, s := range specs {
+		for k, s := range specs {
 			if _, ok := n.VMs[s.VMID]; !ok {
 				return nil, Refused("CreateVMInterfaces", 400, "virtual_machine: object does not exist")
 			}
+			if err := nameFits("CreateVMInterfaces", s.Name); err != nil {
+				return nil, err
+			}
 			for _, i := range n.Interfaces {
 				if i.VirtualMachine.ID == s.VMID && i.Name == s.Name {
+					return nil, Refused("CreateVMInterfaces", 400, "Virtual machine and name must be unique.")
+				}
+			}
+			for _, o := range specs[:k] { // one bulk request is one transaction
+				if o.VMID == s.VMID && o.Name == s.Name {
 					return nil, Refused("CreateVMInterfaces", 400, "Virtual machine and name must be unique.")
 				}
 			}
@@ -278,5 +293,14 @@ func (n *NetBox) assign(op string, a *netbox.IPAddress, t, id any) error {
 		return Refused(op, 400, "Cannot reassign IP address while it is designated as the primary IP for the parent object")
 	}
 	a.AssignedObjectType, a.AssignedObjectID = typ, iid
+	return nil
+}
+
+// nameFits is NetBox's limit on a virtual machine's and an interface's name (64
+// characters, as Python counts them).
+func nameFits(op, name string) error {
+	if utf8.RuneCountInString(name) > 64 {
+		return Refused(op, 400, "name: Ensure this field has no more than 64 characters.")
+	}
 	return nil
 }

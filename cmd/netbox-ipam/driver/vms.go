@@ -40,10 +40,10 @@ func (d *call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*ke
 	if err != nil {
 		return nil, err
 	}
-	name, status := mapping.OneLine(vm.Name), mapping.VMStatus(vm.State, vm.LCMState)
-	// NetBox wants a name unique in its cluster; OpenNebula does not: a second "web"
-	// becomes "web (VM 43)".
-	twin := name + " (VM " + vm.ID + ")"
+	// NetBox wants a name unique in its cluster and at most 64 characters; OpenNebula
+	// does not: a second "web" becomes "web (VM 43)" (mapping.VMNames).
+	name, twin := mapping.VMNames(vm)
+	status := mapping.VMStatus(vm.State, vm.LCMState)
 	found, err := d.nb.VirtualMachinesWith(ctx, d.cfg.Tag, mapping.CFVMID, vm.ID)
 	if err != nil {
 		return nil, err
@@ -107,8 +107,9 @@ func (d *call) keepInterfaces(ctx context.Context, v netbox.VirtualMachine, nics
 	out := map[string]int{}
 	var specs []netbox.VMInterfaceSpec
 	want := map[string]string{} // interface name → NIC id
+	names := mapping.InterfaceNames(nics)
 	for _, n := range nics {
-		name := mapping.InterfaceName(n)
+		name := names[n.ID]
 		want[name] = n.ID
 		if i, ok := byName[name]; ok {
 			out[n.ID] = i.ID

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -200,6 +201,33 @@ func TestHookNetBoxVMCases(t *testing.T) {
 		}
 		if len(f.nb.VMs) != 2 || names["42"] != "web" || names["43"] != "web (VM 43)" {
 			t.Fatalf("NetBox VMs %v", names)
+		}
+	})
+	t.Run("a 70-character name and two NICs named alike: made to fit NetBox", func(t *testing.T) {
+		f, _ := vmFixture(t)
+		vm := vmWith("3", "3", "100", "0", "1")
+		vm.Name = strings.Repeat("a-long-name-", 6)[:70]
+		vm.NICs[0].Name, vm.NICs[1].Name = "eth0", "eth0"
+		if _, err := f.hook(ctx, vm); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, i := range f.nb.Interfaces {
+			names = append(names, i.Name)
+		}
+		slices.Sort(names)
+		if len(f.nb.VMs) != 1 || strings.Join(names, ",") != "eth0,eth0 (NIC 1)" {
+			t.Fatalf("%d VMs, interfaces %q", len(f.nb.VMs), names)
+		}
+		for _, v := range f.nb.VMs {
+			if v.Name != vm.Name[:55]+"… (VM 42)" {
+				t.Errorf("NetBox VM named %q", v.Name)
+			}
+		}
+		// Again: the names are recognised as the VM's, nothing is renamed or added.
+		f.nb.Calls = nil
+		if _, err := f.hook(ctx, vm); err != nil || f.nb.Count("PatchVirtualMachine")+f.nb.Count("CreateVMInterfaces") != 0 {
+			t.Errorf("second hook: %v, %v", err, f.nb.Calls)
 		}
 	})
 	t.Run("oned has no such cluster: one line, nothing made", func(t *testing.T) {
