@@ -368,8 +368,10 @@ func TestAuditLargeNetwork(t *testing.T) {
 	t.Logf("audit of %d leases in step: %s", n, r.Took)
 }
 
-// On the front-end, --all asks onevnet itself: `onevnet list -x`, then `onevnet show
-// -x` for each network (a stand-in onevnet on the PATH prints documents like oned's).
+// With NETBOX_IPAM_ONE=cli, --all asks OpenNebula's commands instead of XML-RPC:
+// `onevnet list -x`, then `onevnet show -x` for each network (a stand-in onevnet on
+// the PATH prints documents like oned's; the e2e TestOnedClient holds both ways to
+// the real oned).
 func TestAuditAllAsksOnevnet(t *testing.T) {
 	c := Client(t)
 	vrf := testVRF(t, c)
@@ -388,7 +390,7 @@ func TestAuditAllAsksOnevnet(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "onevnet"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := runBin(t, []string{tagEnv, "PATH=" + dir + ":" + os.Getenv("PATH")}, "audit", "--all", "--json")
+	r := runBin(t, []string{tagEnv, "NETBOX_IPAM_ONE=cli", "PATH=" + dir + ":" + os.Getenv("PATH")}, "audit", "--all", "--json")
 	var out auditJSON
 	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
 		t.Fatalf("%v: %s %s", err, r.Stdout, r.Stderr)
