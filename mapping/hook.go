@@ -257,7 +257,7 @@ func InterfaceNames(nics []NIC) map[string]string {
 	out := map[string]string{}
 	taken := map[string]bool{}
 	for _, n := range nics {
-		name := n.Name
+		name := OneLine(n.Name)
 		if name == "" {
 			name = "NIC" + n.ID
 		}
@@ -275,6 +275,9 @@ func InterfaceNames(nics []NIC) map[string]string {
 func fitName(name, suffix string) string {
 	r := []rune(name)
 	room := MaxNameLength - utf8.RuneCountInString(suffix)
+	if room < 1 {
+		return suffix
+	}
 	if len(r) > room {
 		r = append(r[:room-1], '…')
 	}

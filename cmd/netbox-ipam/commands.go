@@ -72,7 +72,7 @@ var commands = []command{
 	{name: "hook", args: "[--name IPAM_MAD] api <call> < $API | state < $TEMPLATE", operator: (*program).hook, validate: hookArgs,
 		summary: "Run by onehem-server (installed by `hooks install`): label leases with the VM, router or network that holds them."},
 	{name: "hooks", args: "[--name IPAM_MAD] install|remove", operator: (*program).hooks, validate: hooksArgs,
-		summary: "Register (or remove) the driver's hooks in oned with onehook."},
+		summary: "Register (or remove) the driver's hooks in oned (its hook pool)."},
 	{name: "version", bare: func(p *program) int { fmt.Fprintln(p.stdout, "netbox-ipam", version); return 0 },
 		summary: "Print the driver's version."},
 }

@@ -81,8 +81,10 @@ func (p *program) hooks(s *session, ctx context.Context, args []string) int {
 				break
 			}
 		}
-		if v := p.getenv("ONE_LOCATION"); v != "" {
-			env = append(env, "ONE_LOCATION="+v)
+		for _, k := range []string{"ONE_LOCATION", "NETBOX_IPAM_ONE"} {
+			if v := p.getenv(k); v != "" {
+				env = append(env, k+"="+v)
+			}
 		}
 		if len(env) > 0 {
 			bin = "/usr/bin/env " + strings.Join(env, " ") + " " + bin

@@ -97,7 +97,7 @@ func TestOnedRestart(t *testing.T) {
 	}
 }
 
-// TestAuditSyncAll: after a life cycle audit --all (through the real onevnet) finds
+// TestAuditSyncAll: after a life cycle audit --all (read from the real oned) finds
 // OpenNebula and NetBox in step; sync --all records each lease's holder; a lease an
 // admin deleted in NetBox is reported missing and sync puts it back.
 func TestAuditSyncAll(t *testing.T) {
@@ -269,7 +269,7 @@ func TestSyncAsOtherUser(t *testing.T) {
 	}
 }
 
-// auditAllOf runs audit --all (through the real onevnet) and returns the drift it
+// auditAllOf runs audit --all (read from the real oned) and returns the drift it
 // finds in network net: other networks and stale objects of earlier runs sharing this
 // oned and NetBox are not this test's.
 func (o *One) auditAllOf(t testing.TB, net int) []string {

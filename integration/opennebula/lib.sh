@@ -15,7 +15,7 @@ ONE_HOST=dummy-host # the dummy hypervisor up creates
 ONE_IPAM_NAMES=${ONE_IPAM_NAMES:-netbox netbox2}
 # The core life cycle (matrix others, and the packages' test): network create, VM
 # lease/terminate, fixed IP, hold/release, reserve, dual stack, audit/sync through the
-# real onevnet; the hooks (labels, virtual routers, NetBox virtual machines) through each
+# real oned; the hooks (labels, virtual routers, NetBox virtual machines) through each
 # release's onehem-server.
 ONE_CORE_TESTS='^(TestOnedClient|TestNetworkInAdminPrefix|TestVMLeaseAndTerminate|TestVMFixedIP|TestHoldRelease|TestReserve|TestDualStack|TestAuditSyncAll|TestSyncActsOnOnedNow|TestHooksRecordHolders|TestHooksRecordVRouter|TestHooksKeepNetBoxVMs)$'
 # What oned and the CLI need at run time (checked on a fresh Debian 12; procps: onehem-server's

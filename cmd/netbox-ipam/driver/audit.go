@@ -29,7 +29,7 @@ type AuditOptions struct {
 }
 
 // loadVNets reads the networks: the files (or stdin), or with --all and no files,
-// every network onevnet knows.
+// every network oned shows the caller.
 func (d *call) loadVNets(ctx context.Context, o AuditOptions, stdin io.Reader) ([]mapping.VNet, error) {
 	var docs [][]byte
 	switch {
@@ -147,7 +147,7 @@ type AuditReport struct {
 
 // Audit runs audit, or sync with o.Sync. The report's Drift counts what was found
 // before any repair. Networks come from o.Files or stdin, or with o.All and no files
-// from onevnet, after asking the front-end whether sync may act (frontEndGate).
+// from oned, after asking the front-end whether sync may act (frontEndGate).
 func (d *Driver) Audit(ctx context.Context, o AuditOptions, stdin io.Reader) (AuditReport, error) {
 	c := d.begin("")
 	start, began := d.nb.Requests(), d.now()

@@ -13,7 +13,7 @@ import (
 // leads (every front-end runs the same cron line; only the leader's view is current).
 
 // frontEndGate asks the front-end what audit and sync need to know when they read the
-// networks through onevnet (--all, no files): sync goes through syncGate (skip says
+// networks from oned (--all, no files): sync goes through syncGate (skip says
 // why it does nothing); audit only warns that a user outside the oneadmin group sees
 // part of the networks.
 func (d *Driver) frontEndGate(ctx context.Context, o AuditOptions) (skip string, err error) {
@@ -29,7 +29,7 @@ func (d *Driver) frontEndGate(ctx context.Context, o AuditOptions) (skip string,
 	return "", nil
 }
 
-// syncGate decides whether sync may act on the view onevnet gives: "" when it may, a
+// syncGate decides whether sync may act on the view oned gives: "" when it may, a
 // reason to do nothing (exit 0) on an HA follower, an error for a user outside the
 // oneadmin group.
 func (d *Driver) syncGate(ctx context.Context) (string, error) {

@@ -26,6 +26,9 @@ import (
 // at those addresses once and writes the records in one bulk request. What it cannot
 // tell apart is left as it is: `netbox-ipam sync` catches up on it.
 func (d *Driver) Hook(ctx context.Context, id string) (HookResponse, error) {
+	if err := opennebula.CheckID("virtual machine", id); err != nil { // it names files and locks
+		return HookResponse{}, err
+	}
 	if err := d.stateReady(); err != nil {
 		return HookResponse{}, err
 	}

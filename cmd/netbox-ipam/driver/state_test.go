@@ -158,3 +158,17 @@ func mkdir(t *testing.T, path string, mode os.FileMode) {
 	}
 	chmod(t, path, mode) // past the umask
 }
+
+// A hook's VM id names its spool file and its lock: one oned would never write is
+// refused before anything reaches the state folder.
+func TestHookRefusesOddIDs(t *testing.T) {
+	f := newFixture(t)
+	for _, id := range []string{"../x", "05", "4 2", ""} {
+		if _, err := f.d.Hook(context.Background(), id); kindOf(err) != "input" {
+			t.Errorf("VM %q: %v", id, err)
+		}
+	}
+	if entries, _ := os.ReadDir(f.d.cfg.StateDir); len(entries) != 0 {
+		t.Errorf("state folder holds %v", entries)
+	}
+}

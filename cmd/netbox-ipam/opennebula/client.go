@@ -16,7 +16,7 @@ import (
 )
 
 // Client is what the driver asks of OpenNebula. Ids are oned's object ids as they
-// appear in its documents ("42"); an id that is not a number is an *Error.
+// appear in its documents ("42"); any other id is a *mapping.InputError (CheckID).
 type Client interface {
 	// VM is the VM as oned holds it now (one.vm.info, `onevm show -x`).
 	VM(ctx context.Context, id string) (mapping.VM, error)
@@ -90,12 +90,18 @@ func IsGone(err error) bool {
 	return errors.As(err, &e) && e.Gone
 }
 
-// objectID is id as oned's API takes it. A hook's argument and a report's file name
-// ids that reach here; anything but a non-negative number is refused before oned sees
-// it.
+// CheckID refuses an id that is not one oned writes: a number, no sign, no leading
+// zero ("05" would name VM 5 to oned but another lock and spool file to the driver).
+// Hooks check the id of their argument with it before anything reaches the disk.
+func CheckID(kind, id string) error {
+	_, err := objectID(kind, id)
+	return err
+}
+
+// objectID is id as oned's API takes it (CheckID).
 func objectID(kind, id string) (int, error) {
 	n, err := strconv.Atoi(id)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || strconv.Itoa(n) != id {
 		return 0, &mapping.InputError{Msg: fmt.Sprintf("%q is not an OpenNebula %s id (a number)", id, kind)}
 	}
 	return n, nil

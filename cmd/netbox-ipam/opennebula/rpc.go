@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -86,13 +87,13 @@ func (r rpc) call(ctx context.Context, method string, params ...any) ([]byte, er
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "POST", endpoint, &body)
-	if err != nil {
-		return nil, errorf("ONE_XMLRPC %q: %v", endpoint, err)
+	if err != nil { // not the URL itself: it may carry a password
+		return nil, errorf("ONE_XMLRPC is not a usable URL")
 	}
 	req.Header.Set("Content-Type", "text/xml")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, errorf("asking oned (%s): %v", method, err)
+		return nil, errorf("asking oned (%s at %s): %v", method, req.URL.Redacted(), errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

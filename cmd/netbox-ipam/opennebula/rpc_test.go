@@ -157,7 +157,7 @@ func TestRPCAnswers(t *testing.T) {
 		t.Errorf("no STATE: %v", err)
 	}
 	n := len(*got)
-	for _, id := range []string{"cloud", "-1", "4 2", ""} {
+	for _, id := range []string{"cloud", "-1", "4 2", "", "05", "+5", "../x"} {
 		if _, err := c.VM(ctx, id); err == nil || !strings.Contains(err.Error(), "is not an OpenNebula virtual machine id") {
 			t.Errorf("VM %q: %v", id, err)
 		}

@@ -118,8 +118,8 @@ func (o *Oned) do(call string, ids []string, fn func() error) error {
 		}
 	}
 	for _, id := range ids {
-		if n, err := strconv.Atoi(id); err != nil || n < 0 {
-			return &mapping.InputError{Msg: fmt.Sprintf("%q is not an OpenNebula id (a number)", id)}
+		if err := opennebula.CheckID("object", id); err != nil {
+			return err
 		}
 	}
 	o.mu.Lock()
@@ -311,6 +311,9 @@ func (o *Oned) UpdateAR(_ context.Context, vnet, arID string, attrs mapping.Attr
 			if ar.Attrs.Get(mapping.AttrARID) != arID {
 				continue
 			}
+			if err := mapping.Echoable(attrs); err != nil {
+				return err
+			}
 			out, err := updateAttributes(ar, attrs)
 			if err != nil {
 				return &opennebula.Error{Msg: "oned refused one.vn.update_ar: " + err.Error()}
@@ -327,6 +330,10 @@ func (o *Oned) UpdateAR(_ context.Context, vnet, arID string, attrs mapping.Attr
 var computed = map[string]bool{"MAC_END": true, "IP_END": true, "IP6_END": true, "IP6_ULA": true, "IP6_ULA_END": true,
 	"IP6_GLOBAL": true, "IP6_GLOBAL_END": true, "USED_LEASES": true, "LEASES": true, "PARENT_NETWORK_AR_ID": true}
 
+// kept are the attributes oned copies from the AR whatever the update says (IPAM_MAD
+// when the AR has one; a reservation's PARENT_NETWORK_AR_ID).
+var kept = []string{"TYPE", "MAC", "IP", mapping.AttrARID, mapping.AttrIPAMMAD, "PARENT_NETWORK_AR_ID"}
+
 func updateAttributes(ar mapping.AR, up mapping.Attrs) (mapping.Attrs, error) {
 	out := mapping.Attrs{}
 	for _, a := range up {
@@ -334,7 +341,7 @@ func updateAttributes(ar mapping.AR, up mapping.Attrs) (mapping.Attrs, error) {
 			out = out.Set(a.Name, a.Value)
 		}
 	}
-	for _, keep := range []string{"TYPE", "MAC", "IP", mapping.AttrARID} {
+	for _, keep := range kept {
 		if v := ar.Attrs.Get(keep); v != "" {
 			out = out.Set(keep, v)
 		}
@@ -342,6 +349,9 @@ func updateAttributes(ar mapping.AR, up mapping.Attrs) (mapping.Attrs, error) {
 	size := out.Get(mapping.AttrSize)
 	if size == "" {
 		return out.Set(mapping.AttrSize, ar.Attrs.Get(mapping.AttrSize)), nil
+	}
+	if ar.Attrs.Get("PARENT_NETWORK_AR_ID") != "" && size != ar.Attrs.Get(mapping.AttrSize) {
+		return nil, errors.New("The SIZE of a reservation cannot be changed.")
 	}
 	n, err := strconv.Atoi(size)
 	if err != nil {

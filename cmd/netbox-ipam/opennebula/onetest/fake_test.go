@@ -18,7 +18,7 @@ func attrs(kv ...string) mapping.Attrs {
 	return out
 }
 
-// The fake applies updatear as oned does (the end-to-end TestSyncKeepsUpdateARSize
+// The fake applies updatear as oned does (the end-to-end TestOnedClient
 // runs it through the real one): the attributes replace the AR's but TYPE, IP, MAC
 // and AR_ID, a SIZE that strands a lease is refused, and no SIZE keeps the AR's.
 func TestUpdateARIsOneds(t *testing.T) {
@@ -43,6 +43,23 @@ func TestUpdateARIsOneds(t *testing.T) {
 	}
 	if v, _ := o.VNet(ctx, "7"); v.ARs[0].Attrs.Get("SIZE") != "12" {
 		t.Fatalf("no SIZE given: %v", v.ARs[0].Attrs)
+	}
+	if err := o.UpdateAR(ctx, "7", "0", attrs("IPAM_MAD=dummy", "SIZE=12")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := o.VNet(ctx, "7"); v.ARs[0].Attrs.Get("IPAM_MAD") != "dummy" {
+		t.Fatalf("an AR without IPAM_MAD takes the one given: %v", v.ARs[0].Attrs)
+	}
+	// A reservation keeps its parent and its SIZE.
+	o.SetVNet(mapping.VNet{ID: "9", ARs: []mapping.AR{{Attrs: attrs("AR_ID=0", "TYPE=IP4", "IP=10.70.0.10", "SIZE=2", "IPAM_MAD=netbox", "PARENT_NETWORK_AR_ID=0")}}})
+	if err := o.UpdateAR(ctx, "9", "0", attrs("SIZE=4")); err == nil || !strings.Contains(err.Error(), "reservation cannot be changed") {
+		t.Fatalf("a reservation's SIZE: %v", err)
+	}
+	if err := o.UpdateAR(ctx, "9", "0", attrs("DNS=10.70.0.53")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := o.VNet(ctx, "9"); v.ARs[0].Attrs.Get("PARENT_NETWORK_AR_ID") != "0" || v.ARs[0].Attrs.Get("IPAM_MAD") != "netbox" {
+		t.Fatalf("reservation after updatear: %v", v.ARs[0].Attrs)
 	}
 	if err := o.UpdateAR(ctx, "8", "0", nil); !opennebula.IsGone(err) {
 		t.Fatalf("updatear of a network oned lacks: %v", err)
