@@ -40,6 +40,17 @@ const (
 	AttrStatus       = "NETBOX_STATUS"
 )
 
+// ComputedAR reports whether name is an attribute `onevnet show -x` adds to an AR that
+// oned computes for the document and never stores: an update does not take it, and
+// the driver never writes one back.
+func ComputedAR(name string) bool {
+	switch name {
+	case "MAC_END", "IP_END", "IP6_END", "IP6_ULA", "IP6_ULA_END", "IP6_GLOBAL", "IP6_GLOBAL_END", "USED_LEASES":
+		return true
+	}
+	return false
+}
+
 // Custom field names in NetBox, and the tag's default slug.
 const (
 	CFGateway      = "one_gateway"

@@ -624,19 +624,14 @@ func arRestore(ar mapping.Attrs, s mapping.StoredAR, o arObjects) mapping.Attrs 
 	return out
 }
 
-// computedAR are the attributes `onevnet show -x` adds to an AR that oned computes
-// itself; they are not written back (the CLI's own updatear drops them too).
-var computedAR = map[string]bool{"MAC_END": true, "IP_END": true, "IP6_END": true, "IP6_ULA": true, "IP6_ULA_END": true,
-	"IP6_GLOBAL": true, "IP6_GLOBAL_END": true, "USED_LEASES": true}
-
 // restoreAR writes attrs into oned's AR: the whole AR (as oned held it a moment ago)
 // with attrs set (onevnet updatear without --append, which replaces every attribute
 // but TYPE, IP, MAC and AR_ID). --append would not do: the CLI puts the new text
 // before the old attributes, and oned keeps the old value of a repeated name.
 func (d *call) restoreAR(ctx context.Context, vnet string, ar mapping.Attrs, attrs mapping.Attrs) error {
-	out := mapping.Attrs{{Name: mapping.AttrARID, Value: ar.Get(mapping.AttrARID)}}
+	var out mapping.Attrs // the client names the AR by its AR_ID
 	for _, a := range ar {
-		if !computedAR[a.Name] && a.Name != mapping.AttrARID {
+		if !mapping.ComputedAR(a.Name) {
 			out = out.Set(a.Name, a.Value)
 		}
 	}

@@ -184,6 +184,9 @@ func (c *call) writeRecords(ctx context.Context, who string, changes []map[strin
 // id and name, then each of its VMs (Hook): they are made inside oned, without
 // one.vm.allocate and its hook.
 func (d *Driver) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookResponse, error) {
+	if err := d.stateReady(); err != nil { // as Hook, before the floating IPs are written
+		return HookResponse{}, err
+	}
 	c := d.begin("")
 	out := func(err error) (HookResponse, error) {
 		return HookResponse{Response: Response{Changes: c.changes}, VM: "vrouter/" + vr.ID}, err

@@ -110,9 +110,6 @@ func (d *Driver) hookName(h hookSpec) string {
 // router's attachnic keeps those of the VMs it reached), and since the hook reads
 // what oned holds now it records them all the same.
 func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
-	if err := d.stateReady(); err != nil { // before a router's floating IPs are written
-		return HookResponse{}, err
-	}
 	made := call == "one.vm.allocate" || call == "one.template.instantiate" || call == "one.vrouter.allocate"
 	if !info.Success && made {
 		return HookResponse{}, nil
@@ -207,10 +204,11 @@ func (d *Driver) InstallHooks(ctx context.Context, command string) ([]string, er
 	}
 	var lines []string
 	timeout := d.hookTimeout()
+	run := command + " hook --name " + d.cfg.Name
 	for _, h := range d.hooks() {
-		tpl := h.template(d.hookName(h), command+" hook --name "+d.cfg.Name, timeout)
+		tpl := h.template(d.hookName(h), run, timeout)
 		old, ok := have[h.key]
-		cmd := h.command(command + " hook --name " + d.cfg.Name)
+		cmd := h.command(run)
 		switch {
 		case ok && old.Timeout == timeout && old.Command == cmd:
 			lines = append(lines, fmt.Sprintf("exists  hook %s (id %s)", d.hookName(h), old.ID))

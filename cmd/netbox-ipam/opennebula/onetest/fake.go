@@ -326,18 +326,16 @@ func (o *Oned) UpdateAR(_ context.Context, vnet, arID string, attrs mapping.Attr
 	})
 }
 
-// computed are the attributes oned computes for an AR's document and never stores.
-var computed = map[string]bool{"MAC_END": true, "IP_END": true, "IP6_END": true, "IP6_ULA": true, "IP6_ULA_END": true,
-	"IP6_GLOBAL": true, "IP6_GLOBAL_END": true, "USED_LEASES": true, "LEASES": true, "PARENT_NETWORK_AR_ID": true}
-
 // kept are the attributes oned copies from the AR whatever the update says (IPAM_MAD
 // when the AR has one; a reservation's PARENT_NETWORK_AR_ID).
-var kept = []string{"TYPE", "MAC", "IP", mapping.AttrARID, mapping.AttrIPAMMAD, "PARENT_NETWORK_AR_ID"}
+var kept = []string{mapping.AttrType, mapping.AttrMAC, mapping.AttrIP, mapping.AttrARID, mapping.AttrIPAMMAD, mapping.AttrParentARID}
 
 func updateAttributes(ar mapping.AR, up mapping.Attrs) (mapping.Attrs, error) {
 	out := mapping.Attrs{}
 	for _, a := range up {
-		if !computed[a.Name] {
+		// oned takes neither what it computes nor a parent from the caller (kept
+		// copies the reservation's own back).
+		if !mapping.ComputedAR(a.Name) && a.Name != "LEASES" && a.Name != mapping.AttrParentARID {
 			out = out.Set(a.Name, a.Value)
 		}
 	}
@@ -350,7 +348,7 @@ func updateAttributes(ar mapping.AR, up mapping.Attrs) (mapping.Attrs, error) {
 	if size == "" {
 		return out.Set(mapping.AttrSize, ar.Attrs.Get(mapping.AttrSize)), nil
 	}
-	if ar.Attrs.Get("PARENT_NETWORK_AR_ID") != "" && size != ar.Attrs.Get(mapping.AttrSize) {
+	if ar.Attrs.Get(mapping.AttrParentARID) != "" && size != ar.Attrs.Get(mapping.AttrSize) {
 		return nil, errors.New("The SIZE of a reservation cannot be changed.")
 	}
 	n, err := strconv.Atoi(size)
