@@ -127,6 +127,13 @@ func printReport(w io.Writer, rep driver.AuditReport, o driver.AuditOptions) {
 		}
 		fmt.Fprintf(w, "missing  virtual-machine  OpenNebula VM %s holds leases of the driver and has no NetBox virtual machine%s\n", id, verb)
 	}
+	for _, v := range rep.OutOfStepVMs {
+		verb := ""
+		if o.Sync && !o.DryRun {
+			verb = "; brought in step"
+		}
+		fmt.Fprintf(w, "drift    virtual-machine  #%-6d OpenNebula VM %s (%s): %s%s\n", v.NetBoxVM, v.VM, v.Name, strings.Join(v.Differences, "; "), verb)
+	}
 	for _, left := range rep.LeftVMs {
 		fmt.Fprintf(w, "left     virtual-machine  %s\n", left)
 	}

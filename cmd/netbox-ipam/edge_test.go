@@ -257,3 +257,29 @@ func TestHookOnFollower(t *testing.T) {
 		})
 	}
 }
+
+// The report's lines for NetBox virtual machines say what audit found and what sync
+// did with it.
+func TestPrintReportVMs(t *testing.T) {
+	rep := driver.AuditReport{MissingVMs: []string{"43"}, Drift: 2,
+		OutOfStepVMs: []driver.VMDrift{{VM: "42", NetBoxVM: 7, Name: "web", Differences: []string{`name "web", the VM's is "web-2"`, "status active, the VM's state makes it offline"}}}}
+	for _, tc := range []struct {
+		o    driver.AuditOptions
+		want []string
+	}{
+		{driver.AuditOptions{All: true}, []string{
+			"missing  virtual-machine  OpenNebula VM 43 holds leases of the driver and has no NetBox virtual machine\n",
+			`drift    virtual-machine  #7      OpenNebula VM 42 (web): name "web", the VM's is "web-2"; status active, the VM's state makes it offline` + "\n"}},
+		{driver.AuditOptions{All: true, Sync: true}, []string{
+			"has no NetBox virtual machine; made\n",
+			"makes it offline; brought in step\n"}},
+	} {
+		var out strings.Builder
+		printReport(&out, rep, tc.o)
+		for _, w := range tc.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%+v: report lacks %q:\n%s", tc.o, w, out.String())
+			}
+		}
+	}
+}

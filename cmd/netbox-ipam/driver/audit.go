@@ -132,8 +132,11 @@ type AuditReport struct {
 	// MissingVMs are the VMs (ids) holding leases of the driver that have no NetBox
 	// virtual machine (vms.enabled, --all); sync makes them.
 	MissingVMs []string `json:"missing_vms,omitempty"`
-	Drift      int      `json:"drift"`           // findings before any repair
-	Requests   int      `json:"netbox_requests"` // how many it took to find out (and repair)
+	// OutOfStepVMs are the NetBox virtual machines that differ from their VM as oned
+	// holds it (a rename, a state, a NIC the hooks missed); sync brings them in step.
+	OutOfStepVMs []VMDrift `json:"out_of_step_vms,omitempty"`
+	Drift        int       `json:"drift"`           // findings before any repair
+	Requests     int       `json:"netbox_requests"` // how many it took to find out (and repair)
 	// Skipped says why sync did nothing (an HA follower); the rest is then empty.
 	Skipped string `json:"skipped,omitempty"`
 	// LeftVMs are the NetBox virtual machines sync did not make or remove because
@@ -225,7 +228,7 @@ func (d *call) audit(ctx context.Context, vnets []mapping.VNet, all bool) (Audit
 			}
 		}
 	}
-	rep.Drift += len(rep.Stale) + len(rep.MissingVMs)
+	rep.Drift += len(rep.Stale) + len(rep.MissingVMs) + len(rep.OutOfStepVMs)
 	return rep, nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -26,24 +28,60 @@ type keptVM struct {
 	interfaces map[string]int
 }
 
+// vmWant is what a VM's NetBox virtual machine should be, from the VM as oned holds it
+// and its NICs with leases of the driver: one rule for the hooks that keep it and for
+// the audit that compares it.
+type vmWant struct {
+	// name, or twin when NetBox has that name in the cluster already: NetBox wants a
+	// name unique in its cluster and at most 64 characters, OpenNebula does not, so a
+	// second "web" becomes "web (VM 43)" (mapping.VMNames).
+	name, twin string
+	status     string
+	cluster    string // the OpenNebula cluster, "" before the VM has one
+	// interfaces are by NIC id (an alias's is its parent's): the interface's name
+	// (mapping.InterfaceNames) and the NIC's MAC.
+	interfaces map[string]wantIface
+}
+
+type wantIface struct{ name, mac string }
+
+func wantVM(vm mapping.VM, nics []leasedNIC) vmWant {
+	w := vmWant{status: mapping.VMStatus(vm.State, vm.LCMState), cluster: vm.ClusterID(), interfaces: map[string]wantIface{}}
+	w.name, w.twin = mapping.VMNames(vm)
+	if w.cluster == "" && len(nics) > 0 && len(nics[0].clusters) > 0 {
+		w.cluster = nics[0].clusters[0] // not placed yet: where its network is
+	}
+	ifaces := vm.Interfaces()
+	names := mapping.InterfaceNames(ifaces)
+	for _, n := range ifaces {
+		w.interfaces[n.ID] = wantIface{names[n.ID], n.MAC}
+	}
+	for _, a := range vm.Aliases {
+		if p, ok := w.interfaces[a.ParentID]; ok {
+			w.interfaces[a.ID] = p
+		}
+	}
+	return w
+}
+
+// sameMAC says whether NetBox's MAC (upper case) is the NIC's (oned writes lower
+// case); an interface without one is taken as it is.
+func sameMAC(netboxMAC, nicMAC string) bool {
+	return netboxMAC == "" || nicMAC == "" || strings.EqualFold(netboxMAC, nicMAC)
+}
+
 // keepVM creates or updates the VM's NetBox virtual machine and its interfaces.
 func (d *call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*keptVM, error) {
-	cid := vm.ClusterID()
-	if cid == "" && len(nics[0].clusters) > 0 {
-		cid = nics[0].clusters[0] // not placed yet: where its network is
-	}
-	if cid == "" {
+	w := wantVM(vm, nics)
+	if w.cluster == "" {
 		d.infof("VM %s: in no OpenNebula cluster yet; its NetBox virtual machine waits for the next hook", vm.ID)
 		return nil, nil
 	}
-	cluster, err := d.clusterFor(ctx, cid)
+	cluster, err := d.clusterFor(ctx, w.cluster)
 	if err != nil {
 		return nil, err
 	}
-	// NetBox wants a name unique in its cluster and at most 64 characters; OpenNebula
-	// does not: a second "web" becomes "web (VM 43)" (mapping.VMNames).
-	name, twin := mapping.VMNames(vm)
-	status := mapping.VMStatus(vm.State, vm.LCMState)
+	name, twin, status := w.name, w.twin, w.status
 	found, err := d.nb.VirtualMachinesWith(ctx, d.cfg.Tag, mapping.CFVMID, vm.ID)
 	if err != nil {
 		return nil, err
@@ -75,12 +113,7 @@ func (d *call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*ke
 			}
 		}
 	}
-	kept.interfaces, err = d.keepInterfaces(ctx, kept.VirtualMachine, vm.Interfaces(), len(found) == 0)
-	for _, a := range vm.Aliases { // an alias's lease goes on its parent's interface
-		if iface, ok := kept.interfaces[a.ParentID]; ok {
-			kept.interfaces[a.ID] = iface
-		}
-	}
+	kept.interfaces, err = d.keepInterfaces(ctx, kept.VirtualMachine, w.interfaces, len(found) == 0)
 	return &kept, err
 }
 
@@ -89,10 +122,13 @@ func nameTaken(err error) bool {
 	return netbox.KindOf(err) == netbox.KindInvalid && strings.Contains(err.Error(), "must be unique")
 }
 
-// keepInterfaces makes the virtual machine's interfaces those of the VM's NICs: it
-// creates the missing ones (with the NIC's MAC) in one request and removes the driver's
-// interfaces of NICs that were detached. It returns interface ids by NIC id.
-func (d *call) keepInterfaces(ctx context.Context, v netbox.VirtualMachine, nics []mapping.NIC, fresh bool) (map[string]int, error) {
+// keepInterfaces makes the virtual machine's interfaces those the VM wants (by NIC
+// id): it creates the missing ones (with the NIC's MAC) in one request and removes the
+// driver's interfaces of NICs that were detached. An interface of the driver with the
+// NIC's name but another MAC was a detached NIC's, whose name a new NIC took: it is
+// replaced, so the new NIC's lease never sits on the old NIC's MAC. It returns
+// interface ids by NIC id.
+func (d *call) keepInterfaces(ctx context.Context, v netbox.VirtualMachine, want map[string]wantIface, fresh bool) (map[string]int, error) {
 	var have []netbox.VMInterface
 	if !fresh {
 		var err error
@@ -100,32 +136,32 @@ func (d *call) keepInterfaces(ctx context.Context, v netbox.VirtualMachine, nics
 			return nil, err
 		}
 	}
-	byName := map[string]netbox.VMInterface{}
-	for _, i := range have {
-		byName[i.Name] = i
+	wanted := map[string]string{} // interface name → MAC
+	for _, i := range want {
+		wanted[i.name] = i.mac
 	}
-	out := map[string]int{}
-	var specs []netbox.VMInterfaceSpec
-	want := map[string]string{} // interface name → NIC id
-	names := mapping.InterfaceNames(nics)
-	for _, n := range nics {
-		name := names[n.ID]
-		want[name] = n.ID
-		if i, ok := byName[name]; ok {
-			out[n.ID] = i.ID
-			continue
-		}
-		specs = append(specs, netbox.VMInterfaceSpec{VMID: v.ID, Name: name, MAC: n.MAC, Description: "OpenNebula VM NIC " + n.ID,
-			Tags: d.tags()})
-	}
+	byName := map[string]int{}
 	var gone []int
 	for _, i := range have {
-		if _, ok := want[i.Name]; !ok && i.HasTag(d.cfg.Tag) {
+		mac, ok := wanted[i.Name]
+		if i.HasTag(d.cfg.Tag) && (!ok || !sameMAC(i.MACAddress, mac)) {
 			gone = append(gone, i.ID)
+			continue
 		}
+		byName[i.Name] = i.ID // someone else's interface of that name is used as it is
 	}
 	if err := d.dropInterfaces(ctx, v, gone); err != nil {
 		return nil, err
+	}
+	var specs []netbox.VMInterfaceSpec
+	for _, id := range sortedKeys(want) {
+		i := want[id]
+		if _, ok := byName[i.name]; ok {
+			continue
+		}
+		byName[i.name] = 0 // an alias shares its parent's interface
+		specs = append(specs, netbox.VMInterfaceSpec{VMID: v.ID, Name: i.name, MAC: i.mac, Description: "OpenNebula VM NIC " + id,
+			Tags: d.tags()})
 	}
 	if len(specs) > 0 {
 		made, err := d.nb.CreateVMInterfaces(ctx, specs)
@@ -134,10 +170,30 @@ func (d *call) keepInterfaces(ctx context.Context, v netbox.VirtualMachine, nics
 		}
 		for _, i := range made {
 			d.noteObject("+", kindInterface, i.ID)
-			out[want[i.Name]] = i.ID
+			byName[i.Name] = i.ID
+		}
+	}
+	out := map[string]int{}
+	for id, i := range want {
+		if byName[i.name] != 0 {
+			out[id] = byName[i.name]
 		}
 	}
 	return out, nil
+}
+
+// sortedKeys are NIC ids in oned's order (numbers), so interfaces are made in it.
+func sortedKeys(m map[string]wantIface) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, _ := strconv.Atoi(ids[i])
+		b, _ := strconv.Atoi(ids[j])
+		return a < b || (a == b && ids[i] < ids[j])
+	})
+	return ids
 }
 
 // dropInterfaces removes interfaces of v after taking the addresses off them.
@@ -232,7 +288,9 @@ func (d *call) dropVM(ctx context.Context, v netbox.VirtualMachine) error {
 // auditVMs compares the driver's NetBox virtual machines with the VMs that hold its
 // leases in vnets (all of oned's networks): a virtual machine whose VM holds none is
 // stale (terminated while the hooks were not running); a VM that holds some and has no
-// virtual machine is missing.
+// virtual machine is missing; one that has it is read from oned and compared with it
+// (vmDrift): what the hooks missed (a rename, a state change, a NIC detached while
+// onehem-server was down) makes it out of step.
 func (d *call) auditVMs(ctx context.Context, vnets []mapping.VNet, rep *AuditReport) error {
 	holders := map[string]bool{}
 	for _, v := range vnets {
@@ -258,6 +316,21 @@ func (d *call) auditVMs(ctx context.Context, vnets []mapping.VNet, rep *AuditRep
 		if !holders[id] {
 			rep.Stale = append(rep.Stale, StaleObject{kindVM, v.ID, "OpenNebula VM " + id + " (" + v.Name + ")"})
 			rep.staleVMs = append(rep.staleVMs, v)
+			continue
+		}
+		vm, err := d.oned.VM(ctx, id)
+		if opennebula.IsGone(err) {
+			continue // terminated since its networks were read: stale at the next run
+		}
+		if err != nil {
+			return err
+		}
+		diff, err := d.vmDrift(ctx, vm, v)
+		if err != nil {
+			return err
+		}
+		if len(diff) > 0 {
+			rep.OutOfStepVMs = append(rep.OutOfStepVMs, VMDrift{VM: id, NetBoxVM: v.ID, Name: v.Name, Differences: diff})
 		}
 	}
 	for id := range holders {
@@ -266,30 +339,139 @@ func (d *call) auditVMs(ctx context.Context, vnets []mapping.VNet, rep *AuditRep
 		}
 	}
 	sort.Strings(rep.MissingVMs)
+	sort.Slice(rep.OutOfStepVMs, func(i, j int) bool { return rep.OutOfStepVMs[i].NetBoxVM < rep.OutOfStepVMs[j].NetBoxVM })
 	return nil
 }
 
-// repairVMs makes the missing virtual machines and, with prune, removes the stale
-// ones, each after reading its VM from oned again under the VM's lock (syncVM): a
-// missing VM that oned has terminated meanwhile is not made, a stale one whose VM
-// holds leases again is kept in step instead of removed. A VM oned or NetBox fails on
-// is reported in FailedVMs and the others go on.
-func (d *call) repairVMs(ctx context.Context, rep *AuditReport, prune bool) {
-	ids := append([]string(nil), rep.MissingVMs...)
-	if prune {
-		for _, v := range rep.staleVMs {
-			ids = append(ids, v.CustomString(mapping.CFVMID))
+// VMDrift is a NetBox virtual machine of the driver that is not what its VM, as oned
+// holds it now, wants: each difference in a phrase.
+type VMDrift struct {
+	VM          string   `json:"vm"`
+	NetBoxVM    int      `json:"netbox_vm"`
+	Name        string   `json:"name"` // NetBox's
+	Differences []string `json:"differences"`
+}
+
+// vmDrift compares the driver's virtual machine v with what vm wants (wantVM): name,
+// status, cluster, an interface with the NIC's MAC per NIC and none of a detached one,
+// each lease of the driver on its NIC's interface and the first one as primary IPv4.
+// It writes nothing; keepInStep makes the same comparisons and writes.
+func (d *call) vmDrift(ctx context.Context, vm mapping.VM, v netbox.VirtualMachine) ([]string, error) {
+	if vm.Done() {
+		return nil, nil
+	}
+	nics, err := d.leasedNICs(ctx, vm)
+	if err != nil || len(nics) == 0 {
+		return nil, err // none: it holds nothing of the driver since its networks were read
+	}
+	w := wantVM(vm, nics)
+	var diff []string
+	if v.Name != w.name && v.Name != w.twin {
+		diff = append(diff, fmt.Sprintf("name %q, the VM's is %q", v.Name, w.name))
+	}
+	if v.Status.Value != w.status {
+		diff = append(diff, fmt.Sprintf("status %s, the VM's state makes it %s", v.Status.Value, w.status))
+	}
+	if w.cluster != "" {
+		c, ok, err := d.nb.ClusterWith(ctx, mapping.Slug(d.cfg.VMs.ClusterType), d.cfg.Tag, mapping.CFClusterID, w.cluster)
+		switch {
+		case err != nil:
+			return nil, err
+		case !ok:
+			diff = append(diff, fmt.Sprintf("no NetBox cluster for OpenNebula cluster %s, where the VM is", w.cluster))
+		case netbox.RefID(v.Cluster) != c.ID:
+			diff = append(diff, fmt.Sprintf("in NetBox cluster %d, the VM is in OpenNebula cluster %s (NetBox cluster %d)", netbox.RefID(v.Cluster), w.cluster, c.ID))
 		}
 	}
-	for i, id := range ids {
-		kept, err := d.syncVM(ctx, id)
-		switch missing := i < len(rep.MissingVMs); {
+	ifaces, err := d.nb.VMInterfaces(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]netbox.VMInterface{}
+	for _, i := range ifaces {
+		byName[i.Name] = i
+	}
+	wanted := map[string]bool{}
+	for _, id := range sortedKeys(w.interfaces) {
+		want := w.interfaces[id]
+		if wanted[want.name] {
+			continue // an alias: its parent's interface
+		}
+		wanted[want.name] = true
+		switch i, ok := byName[want.name]; {
+		case !ok:
+			diff = append(diff, fmt.Sprintf("no interface %s for NIC %s", want.name, id))
+		case i.HasTag(d.cfg.Tag) && !sameMAC(i.MACAddress, want.mac):
+			diff = append(diff, fmt.Sprintf("interface %s has MAC %s, NIC %s has %s", want.name, i.MACAddress, id, want.mac))
+		}
+	}
+	for _, i := range ifaces {
+		if !wanted[i.Name] && i.HasTag(d.cfg.Tag) {
+			diff = append(diff, fmt.Sprintf("interface %s of a NIC the VM no longer has", i.Name))
+		}
+	}
+	have, err := d.leaseObjects(ctx, nics)
+	if err != nil {
+		return nil, err
+	}
+	primary, primaryIP := 0, ""
+	for _, n := range nics {
+		obj, ok := leaseOf(n, have)
+		i, ok2 := byName[w.interfaces[n.ID].name]
+		if !ok || !ok2 {
+			continue // no lease object: the AR's audit says so; no interface: said above
+		}
+		if primary == 0 {
+			primary, primaryIP = obj.ID, n.IP
+		}
+		if obj.AssignedObjectType != netbox.VMInterfaceType || obj.AssignedObjectID != i.ID {
+			diff = append(diff, fmt.Sprintf("lease %s is not on interface %s", n.IP, i.Name))
+		}
+	}
+	if primary != 0 && netbox.RefID(v.PrimaryIP4) != primary {
+		diff = append(diff, fmt.Sprintf("primary IPv4 is not %s, the lease of the VM's first NIC", primaryIP))
+	}
+	return diff, nil
+}
+
+// repairVMs makes the missing virtual machines, brings the out-of-step ones in step
+// and, with prune, removes the stale ones, each after reading its VM from oned again
+// under the VM's lock (syncVM): a missing VM that oned has terminated meanwhile is not
+// made, a stale one whose VM holds leases again is kept in step instead of removed.
+// A VM oned or NetBox fails on is reported in FailedVMs and the others go on.
+func (d *call) repairVMs(ctx context.Context, rep *AuditReport, prune bool) {
+	const (
+		missing = iota
+		outOfStep
+		stale
+	)
+	type todo struct {
+		id   string
+		kind int
+	}
+	var ids []todo
+	for _, id := range rep.MissingVMs {
+		ids = append(ids, todo{id, missing})
+	}
+	for _, v := range rep.OutOfStepVMs {
+		ids = append(ids, todo{v.VM, outOfStep})
+	}
+	if prune {
+		for _, v := range rep.staleVMs {
+			ids = append(ids, todo{v.CustomString(mapping.CFVMID), stale})
+		}
+	}
+	for _, t := range ids {
+		kept, err := d.syncVM(ctx, t.id)
+		switch {
 		case err != nil:
-			rep.FailedVMs = append(rep.FailedVMs, fmt.Sprintf("OpenNebula VM %s: %s", id, mapping.OneLine(err.Error())))
-		case missing && !kept:
-			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+id+" holds no lease of the driver now; nothing made")
-		case !missing && kept:
-			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+id+" holds leases of the driver again; kept, in step")
+			rep.FailedVMs = append(rep.FailedVMs, fmt.Sprintf("OpenNebula VM %s: %s", t.id, mapping.OneLine(err.Error())))
+		case t.kind == missing && !kept:
+			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+t.id+" holds no lease of the driver now; nothing made")
+		case t.kind == outOfStep && !kept:
+			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+t.id+" holds no lease of the driver now; its virtual machine removed")
+		case t.kind == stale && kept:
+			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+t.id+" holds leases of the driver again; kept, in step")
 		}
 	}
 }
