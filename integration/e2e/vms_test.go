@@ -258,3 +258,99 @@ func (o *One) eventuallyVM(t *testing.T, id string, check func(netbox.VirtualMac
 		return check(vms[0], ifaces, on)
 	})
 }
+
+// TestSyncBringsNetBoxVMsInStep: what oned did while onehem-server was stopped (its
+// events are lost) reaches NetBox with sync --all: a rename, a nic-detach and a
+// poweroff of a VM the hooks had recorded, and VMs created meanwhile, one named with
+// 70 characters and two NICs named alike, which NetBox would refuse as they are.
+// Audit names each difference, sync brings every VM in step, audit is clean after.
+func TestSyncBringsNetBoxVMsInStep(t *testing.T) {
+	o := oned(t)
+	loc := o.vars["ONE_LOCATION"]
+	if loc == "" {
+		t.Skip("onehem-server is only stopped on the test oned's own machine (.opennebula.env)")
+	}
+	env := []string{"NETBOX_IPAM_CONFIG=" + o.vmsConfig(t)}
+	if _, code := o.driverEnv(t, "netbox", nil, env, "setup"); code != 0 {
+		t.Fatalf("setup with vms: exit %d", code)
+	}
+	o.installHooks(t, env)
+	_, net := o.spanNet(t, "10.118.0.0/24", "10.118.0.10", 40, "")
+	vm := o.runningVM(t, fmt.Sprintf("NAME = %q\nNIC = [ NETWORK_ID = %d ]\nNIC = [ NETWORK_ID = %d ]", uniq("in-step"), net, net))
+	id := strconv.Itoa(vm.ID)
+	o.eventuallyVM(t, id, func(v netbox.VirtualMachine, ifaces map[string]netbox.VMInterface, on map[string]string) error {
+		if len(ifaces) != 2 || len(on) != 2 || v.Status.Value != "active" {
+			return fmt.Errorf("status %s, interfaces %v, addresses on them %v", v.Status.Value, ifaces, on)
+		}
+		return nil
+	})
+
+	hem := filepath.Join(loc, "bin", "onehem-server")
+	o.must(t, hem, "stop")
+	started := false
+	start := func() {
+		if !started {
+			started = true
+			o.must(t, hem, "start")
+		}
+	}
+	t.Cleanup(start)
+	renamed := uniq("renamed-while-down")
+	o.must(t, "onevm", "rename", id, renamed)
+	o.must(t, "onevm", "nic-detach", id, vm.NICs[1].NICID)
+	o.waitRunning(t, vm.ID)
+	o.must(t, "onevm", "poweroff", "--hard", id)
+	eventually(t, "VM "+id+" POWEROFF", func() error {
+		if s, err := o.vmState(vm.ID); err != nil || s != 8 {
+			return fmt.Errorf("state %d (%v)", s, err)
+		}
+		return nil
+	})
+	long := strings.Repeat("a", 60) + uniq("")[:10]
+	// Running before onehem-server is back: no event of theirs is left for it.
+	longVM := o.runningVM(t, fmt.Sprintf("NAME = %q\nNIC = [ NAME = \"eth\", NETWORK_ID = %d ]\nNIC = [ NAME = \"eth\", NETWORK_ID = %d ]", long, net, net))
+	plain := o.runningVM(t, fmt.Sprintf("NAME = %q\nNIC = [ NETWORK_ID = %d ]", uniq("plain"), net))
+	start()
+
+	out, code := o.driverEnv(t, "netbox", nil, env, "audit", "--all")
+	for _, want := range []string{
+		fmt.Sprintf("OpenNebula VM %s (", id),
+		fmt.Sprintf("the VM's is %q", renamed),
+		"status active, the VM's state makes it offline",
+		"interface NIC1 of a NIC the VM no longer has",
+		"missing  virtual-machine  OpenNebula VM " + strconv.Itoa(longVM.ID) + " ",
+		"missing  virtual-machine  OpenNebula VM " + strconv.Itoa(plain.ID) + " ",
+	} {
+		if code != 8 || !strings.Contains(out, want) {
+			t.Errorf("audit --all: exit %d, want 8 and %q\n%s", code, want, out)
+		}
+	}
+	if out, code := o.driverEnv(t, "netbox", nil, env, "sync", "--all"); code != 0 || !strings.Contains(out, "brought in step") {
+		t.Fatalf("sync --all: exit %d\n%s", code, out)
+	}
+	o.eventuallyVM(t, id, func(v netbox.VirtualMachine, ifaces map[string]netbox.VMInterface, on map[string]string) error {
+		if v.Name != renamed || v.Status.Value != "offline" || len(ifaces) != 1 || on[vm.NICs[0].IP] != "NIC0" {
+			return fmt.Errorf("%q %s, interfaces %v, addresses on them %v", v.Name, v.Status.Value, ifaces, on)
+		}
+		return nil
+	})
+	// NetBox allows 64 characters and one interface name per VM: the rule of the
+	// README's "NetBox virtual machines" (mapping.VMNames, mapping.InterfaceNames).
+	o.eventuallyVM(t, strconv.Itoa(longVM.ID), func(v netbox.VirtualMachine, ifaces map[string]netbox.VMInterface, on map[string]string) error {
+		suffix := fmt.Sprintf(" (VM %d)", longVM.ID) // long is ASCII: bytes are characters
+		want := long[:64-len(suffix)-1] + "…" + suffix
+		if v.Name != want || len(ifaces) != 2 || on[longVM.NICs[0].IP] != "eth" || on[longVM.NICs[1].IP] != "eth (NIC 1)" {
+			return fmt.Errorf("%q (want %q), interfaces %v, addresses on them %v", v.Name, want, ifaces, on)
+		}
+		return nil
+	})
+	o.eventuallyVM(t, strconv.Itoa(plain.ID), func(v netbox.VirtualMachine, ifaces map[string]netbox.VMInterface, on map[string]string) error {
+		if len(ifaces) != 1 || on[plain.NICs[0].IP] != "NIC0" {
+			return fmt.Errorf("interfaces %v, addresses on them %v", ifaces, on)
+		}
+		return nil
+	})
+	if out, code := o.driverEnv(t, "netbox", nil, env, "audit", "--all"); code != 0 {
+		t.Errorf("audit --all after sync: exit %d\n%s", code, out)
+	}
+}
