@@ -308,10 +308,10 @@ func (c *Client) DeleteIPAddresses(ctx context.Context, ids []int) error {
 	})
 }
 
-// IPRangesSpanning lists the IP ranges carrying the tag that start at first and end at
-// last (host addresses, any mask), in all VRFs.
-func (c *Client) IPRangesSpanning(ctx context.Context, tag, first, last string) ([]IPRange, error) {
-	q := url.Values{"tag": {tag}, "start_address": {first}, "end_address": {last}}
+// IPRangesStartingAt lists the IP ranges carrying the tag that start at first (a host
+// address, any mask), in all VRFs.
+func (c *Client) IPRangesStartingAt(ctx context.Context, tag, first string) ([]IPRange, error) {
+	q := url.Values{"tag": {tag}, "start_address": {first}}
 	return listAll[IPRange](ctx, c, "/api/ipam/ip-ranges/", q, 100)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -163,5 +164,46 @@ func TestUpdatearDropsDriverAttributes(t *testing.T) {
 	o.deleteVNet(t, net)
 	if ps, rs := o.prefixes(t, v.ID), o.ranges(t, v.ID); len(ps)+len(rs) != 0 {
 		t.Errorf("after delete NetBox still holds prefixes %v and ranges %v", ps, rs)
+	}
+}
+
+// TestSyncKeepsUpdatearSize: sync's picture shows an AR that lost its NetBox ids
+// (updatear without --append), so sync would write them back; an updatear SIZE made
+// after the picture is kept: sync leaves the AR whose span changed and says so, and
+// the next sync, from a new picture, restores the ids onto the new SIZE and makes the
+// range match it.
+func TestSyncKeepsUpdatearSize(t *testing.T) {
+	o := oned(t)
+	v := o.vrf(t)
+	net := o.createVNet(t, vnetTemplate(uniq("resized"),
+		`TYPE = "IP4", NETWORK_ADDRESS = "10.133.0.0", NETWORK_MASK = "255.255.255.0", SIZE = "20", IPAM_MAD = "netbox", NETBOX_VRF = "`+strconv.Itoa(v.ID)+`"`))
+	o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]", net))
+	o.must(t, "onevnet", "updatear", strconv.Itoa(net), "0", template(t, `AR = [ AR_ID = "0", SIZE = "20" ]`))
+	picture := o.vnetXML(t, net) // SIZE 20, no ids
+	o.must(t, "onevnet", "updatear", strconv.Itoa(net), "0", template(t, `AR = [ AR_ID = "0", SIZE = "25" ]`))
+
+	out, code := o.driver(t, "netbox", picture, "sync")
+	if code != 0 || !strings.Contains(out, "changed during sync") {
+		t.Errorf("sync from the picture before the resize: exit %d, want 0 and what it left\n%s", code, out)
+	}
+	ar := arOf(t, o.vnet(t, net), "0")
+	if ar.Attrs.Get("SIZE") != "25" {
+		t.Fatalf("sync reverted the resize made during it: oned's AR is %v", ar.Attrs)
+	}
+	if rs := o.driverRanges(t, v.ID); len(rs) != 1 || spanOf(t, rs[0]) != "10.133.0.2-10.133.0.21" {
+		t.Fatalf("sync from the old picture changed the range: %v", rs)
+	}
+
+	if out, code := o.driver(t, "netbox", o.vnetXML(t, net), "sync"); code != 0 {
+		t.Fatalf("sync from a new picture: exit %d\n%s", code, out)
+	}
+	rs := o.driverRanges(t, v.ID)
+	ar = arOf(t, o.vnet(t, net), "0")
+	if len(rs) != 1 || spanOf(t, rs[0]) != "10.133.0.2-10.133.0.26" || ar.Attrs.Get("SIZE") != "25" ||
+		ar.Attrs.Get("NETBOX_IP_RANGE_ID") != strconv.Itoa(rs[0].ID) {
+		t.Errorf("after the second sync: range %v, oned's AR %v", rs, ar.Attrs)
+	}
+	if kinds, code := o.auditKinds(t, net); code != 0 {
+		t.Errorf("audit after sync: exit %d, %v", code, kinds)
 	}
 }

@@ -17,13 +17,11 @@ func (n *NetBox) GetIPRange(_ context.Context, id int) (netbox.IPRange, error) {
 	})
 }
 
-// IPRangesSpanning lists the ranges with the tag from first to last, in all VRFs.
-func (n *NetBox) IPRangesSpanning(_ context.Context, tag, first, last string) ([]netbox.IPRange, error) {
-	f, l := hostOf(first), hostOf(last)
-	return call(n, "IPRangesSpanning", func() ([]netbox.IPRange, error) {
-		return sorted(n.Ranges, func(r *netbox.IPRange) bool {
-			return r.HasTag(tag) && hostOf(r.StartAddress) == f && hostOf(r.EndAddress) == l
-		}), nil
+// IPRangesStartingAt lists the ranges with the tag that start at first, in all VRFs.
+func (n *NetBox) IPRangesStartingAt(_ context.Context, tag, first string) ([]netbox.IPRange, error) {
+	f := hostOf(first)
+	return call(n, "IPRangesStartingAt", func() ([]netbox.IPRange, error) {
+		return sorted(n.Ranges, func(r *netbox.IPRange) bool { return r.HasTag(tag) && hostOf(r.StartAddress) == f }), nil
 	})
 }
 

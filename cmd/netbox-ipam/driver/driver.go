@@ -103,27 +103,34 @@ func (d *call) needRange(ctx context.Context, ar mapping.Attrs) (mapping.StoredA
 // findRange fills in the AR's IP range when the AR no longer names it: `onevnet
 // updatear` without --append keeps only OpenNebula's own attributes, so the driver's
 // ids can vanish while its range lives on. The range is then the driver's (its tag)
-// spanning exactly the AR; two such ranges (in two VRFs) are an error naming both.
+// that starts at the AR's first address: oned keeps an AR's IP through every updatear,
+// while the same updatear may change its SIZE, so the range found may end elsewhere
+// (ipRange and audit then say so, and sync makes it match). Two such ranges (in two
+// VRFs) are an error naming both.
 func (d *call) findRange(ctx context.Context, s *mapping.StoredAR) error {
 	if s.RangeID != 0 {
 		return nil
 	}
-	rs, err := d.nb.IPRangesSpanning(ctx, d.cfg.Tag, s.First.String(), s.Last.String())
+	rs, err := d.nb.IPRangesStartingAt(ctx, d.cfg.Tag, s.First.String())
 	if err != nil {
 		return err
 	}
 	var ids []string
+	exact := true
 	for _, r := range rs {
-		if first, last, err := r.Span(); err == nil && first == s.First && last == s.Last {
+		if first, last, err := r.Span(); err == nil && first == s.First {
 			ids = append(ids, strconv.Itoa(r.ID))
-			s.RangeID = r.ID
+			s.RangeID, exact = r.ID, last == s.Last
 		}
 	}
-	if len(ids) > 1 {
-		return statef("%s has no %s and NetBox IP ranges %s all span it; add %s = <id> to the AR (onevnet updatear --append)", s, mapping.AttrIPRangeID, strings.Join(ids, ", "), mapping.AttrIPRangeID)
-	}
-	if len(ids) == 1 {
+	switch {
+	case len(ids) > 1:
+		s.RangeID = 0
+		return statef("%s has no %s and NetBox IP ranges %s all start at its first address; add %s = <id> to the AR (onevnet updatear --append)", s, mapping.AttrIPRangeID, strings.Join(ids, ", "), mapping.AttrIPRangeID)
+	case len(ids) == 1 && exact:
 		d.infof("%s has no %s; using NetBox IP range %s, which spans it", s, mapping.AttrIPRangeID, ids[0])
+	case len(ids) == 1:
+		d.infof("%s has no %s; using NetBox IP range %s, which starts at its first address (and ends elsewhere)", s, mapping.AttrIPRangeID, ids[0])
 	}
 	return nil
 }

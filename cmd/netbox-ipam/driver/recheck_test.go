@@ -161,29 +161,44 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 }
 
 // Sync converges: whatever it repaired, an audit right after finds nothing. The AR
-// lost its NetBox ids (onevnet updatear without --append): sync writes them back into
-// the AR as oned holds it (the fake applies updatear as oned does), and the next
+// lost its NetBox ids (onevnet updatear without --append), and the same updatear may
+// have changed its SIZE: sync finds the range by the AR's first address (which no
+// updatear changes), makes it match the AR, and writes the ids back into the AR as
+// oned holds it (the fake applies updatear as oned does), keeping its SIZE; the next
 // audit is clean. A restore that dropped the driver's attributes fails here.
 func TestSyncRestoresLostIDs(t *testing.T) {
-	f, ar := registered(t, nil)
-	lost := with(ar).Set(mapping.AttrIPRangeID, "").Set(mapping.AttrPrefixID, "")
-	f.setVNet(vnetXML(lost))
-	ctx := context.Background()
-	rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil)
-	if err != nil || !strings.Contains(kinds(rep), "ids 10.70.0.10") {
-		t.Fatalf("audit: %q, %v", kinds(rep), err)
-	}
-	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true}, nil); err != nil {
-		t.Fatal(err)
-	}
-	rep, err = f.d.Audit(ctx, AuditOptions{All: true}, nil)
-	if err != nil || rep.Drift != 0 || kinds(rep) != "" {
-		t.Fatalf("audit after sync: %q, drift %d, %v\n%s", kinds(rep), rep.Drift, err, f.doc("7"))
-	}
-	for _, a := range []string{mapping.AttrIPRangeID, mapping.AttrPrefixID} {
-		if !strings.Contains(f.doc("7"), "<"+a+"><![CDATA["+ar.Get(a)+"]]>") {
-			t.Errorf("%s not restored: %s", a, f.doc("7"))
-		}
+	for _, tc := range []struct{ name, size, found, last string }{
+		{"ids lost", "10", "ids 10.70.0.10", "10.70.0.19"},
+		{"ids lost and resized", "15", "ids 10.70.0.10, range 10.70.0.10", "10.70.0.24"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, ar := registered(t, nil)
+			lost := with(ar).Set(mapping.AttrIPRangeID, "").Set(mapping.AttrPrefixID, "").Set(mapping.AttrSize, tc.size)
+			f.setVNet(vnetXML(lost))
+			ctx := context.Background()
+			rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil)
+			if err != nil || kinds(rep) != tc.found {
+				t.Fatalf("audit: %q, %v; want %q", kinds(rep), err, tc.found)
+			}
+			if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true}, nil); err != nil {
+				t.Fatal(err)
+			}
+			rep, err = f.d.Audit(ctx, AuditOptions{All: true}, nil)
+			if err != nil || rep.Drift != 0 || kinds(rep) != "" {
+				t.Fatalf("audit after sync: %q, drift %d, %v\n%s", kinds(rep), rep.Drift, err, f.doc("7"))
+			}
+			for _, a := range []string{mapping.AttrIPRangeID, mapping.AttrPrefixID} {
+				if !strings.Contains(f.doc("7"), "<"+a+"><![CDATA["+ar.Get(a)+"]]>") {
+					t.Errorf("%s not restored: %s", a, f.doc("7"))
+				}
+			}
+			if !strings.Contains(f.doc("7"), "<SIZE><![CDATA["+tc.size+"]]>") {
+				t.Errorf("SIZE not kept: %s", f.doc("7"))
+			}
+			if _, last, err := f.nb.Ranges[atoi(ar.Get(mapping.AttrIPRangeID))].Span(); err != nil || last.String() != tc.last {
+				t.Errorf("range ends at %s (%v), want %s", last, err, tc.last)
+			}
+		})
 	}
 }
 

@@ -27,7 +27,7 @@ type Prefixes interface {
 // IPRanges are the NetBox IP ranges that stand for ARs.
 type IPRanges interface {
 	GetIPRange(ctx context.Context, id int) (netbox.IPRange, error)
-	IPRangesSpanning(ctx context.Context, tag, first, last string) ([]netbox.IPRange, error)
+	IPRangesStartingAt(ctx context.Context, tag, first string) ([]netbox.IPRange, error)
 	IPRangesLabelled(ctx context.Context, tag, description string) ([]netbox.IPRange, error)
 	IPRangesTagged(ctx context.Context, tag string) ([]netbox.IPRange, error)
 	FirstIPRangeIn(ctx context.Context, vrfID int, parent string) (netbox.IPRange, bool, error)
