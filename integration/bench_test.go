@@ -1,9 +1,7 @@
 package integration
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,14 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/integration/nbrecord"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
@@ -72,7 +69,7 @@ func BenchmarkDriver(b *testing.B) {
 	}
 	var table []row
 	measure := func(label string, a action) {
-		rec := newRecorder(b, env.URL)
+		rec := nbrecord.New(b, env.URL)
 		if a.setup != nil {
 			a.setup(0)
 		}
@@ -97,13 +94,13 @@ func BenchmarkDriver(b *testing.B) {
 			if a.seed != nil {
 				seed = a.seed()
 			}
-			flo = append(flo, rec.replay(b, env.URL, env.Token, seed))
+			flo = append(flo, rec.Replay(b, env.URL, env.Token, seed))
 			if a.after != nil {
 				a.after(i)
 			}
 		}
-		table = append(table, row{label, median(drv), median(flo), len(rec.calls)})
-		b.Logf("%s: %s", label, rec.summary())
+		table = append(table, row{label, median(drv), median(flo), len(rec.Calls())})
+		b.Logf("%s: %s", label, rec.Summary())
 	}
 
 	// --- a /24 AR ---------------------------------------------------------------
@@ -324,134 +321,6 @@ func benchBigAR(b testing.TB, c *netbox.Client) bigAR {
 		}
 	}
 	return bigAR{S: S, vrf: vrf.ID, fill: fill, size: size}
-}
-
-// recorder is a proxy that records the driver's NetBox requests and their answers, so
-// the floor can replay exactly them.
-type recorder struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	calls []call
-}
-
-type call struct {
-	method, uri string
-	body        []byte
-	answer      []byte
-	status      int
-}
-
-var idInPath = regexp.MustCompile(`/(\d+)/`)
-
-func newRecorder(b testing.TB, target string) *recorder {
-	r := &recorder{}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
-		body, _ := io.ReadAll(q.Body)
-		out, _ := http.NewRequest(q.Method, target+q.URL.RequestURI(), bytes.NewReader(body))
-		out.Header = q.Header.Clone()
-		resp, err := http.DefaultTransport.RoundTrip(out)
-		if err != nil {
-			http.Error(w, err.Error(), 502)
-			return
-		}
-		answer, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		r.mu.Lock()
-		r.calls = append(r.calls, call{q.Method, q.URL.RequestURI(), body, answer, resp.StatusCode})
-		r.mu.Unlock()
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		w.Write(answer)
-	}))
-	b.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *recorder) URL() string { return r.srv.URL }
-
-func (r *recorder) summary() string {
-	var s []string
-	for _, c := range r.calls {
-		s = append(s, c.method+" "+idInPath.ReplaceAllString(strings.SplitN(c.uri, "?", 2)[0], "/{id}/"))
-	}
-	return strings.Join(s, ", ")
-}
-
-// replay sends the recorded requests with a fresh minimal client (a new connection,
-// as a new driver process has) and returns the time they took. Ids that an earlier
-// answer of the recording returned are replaced by the ids this replay got.
-func (r *recorder) replay(b testing.TB, base, token string, seed map[string]string) time.Duration {
-	client := &http.Client{Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
-	ids := map[string]string{}
-	for k, v := range seed {
-		ids[k] = v
-	}
-	auth := netbox.AuthHeader(token)
-	start := time.Now()
-	for _, c := range r.calls {
-		uri := idInPath.ReplaceAllStringFunc(c.uri, func(m string) string {
-			if n, ok := ids[strings.Trim(m, "/")]; ok {
-				return "/" + n + "/"
-			}
-			return m
-		})
-		req, _ := http.NewRequest(c.method, base+uri, bytes.NewReader(c.body))
-		req.Header.Set("Authorization", auth)
-		req.Header.Set("Accept", "application/json")
-		if len(c.body) > 0 {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		answer, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != c.status {
-			b.Fatalf("replay of %s %s: HTTP %d, the driver got %d: %s", c.method, uri, resp.StatusCode, c.status, answer)
-		}
-		mapIDs(c.answer, answer, ids)
-	}
-	return time.Since(start)
-}
-
-// mapIDs pairs the "id"s of a recorded answer with those of its replay, in order.
-func mapIDs(recorded, replayed []byte, ids map[string]string) {
-	a, b := collectIDs(recorded), collectIDs(replayed)
-	for i := range a {
-		if i < len(b) {
-			ids[a[i]] = b[i]
-		}
-	}
-}
-
-func collectIDs(raw []byte) []string {
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return nil
-	}
-	var out []string
-	var walk func(any, bool)
-	walk = func(x any, top bool) {
-		switch t := x.(type) {
-		case map[string]any:
-			if id, ok := t["id"].(float64); ok && top {
-				out = append(out, strconv.Itoa(int(id)))
-			}
-			if res, ok := t["results"]; ok {
-				walk(res, true)
-			}
-		case []any:
-			for _, e := range t {
-				walk(e, true)
-			}
-		}
-	}
-	walk(v, true)
-	return out
 }
 
 // instant answers a get_address's two requests at once with what NetBox would say,

@@ -137,6 +137,8 @@ type AuditReport struct {
 	OutOfStepVMs []VMDrift `json:"out_of_step_vms,omitempty"`
 	Drift        int       `json:"drift"`           // findings before any repair
 	Requests     int       `json:"netbox_requests"` // how many it took to find out (and repair)
+	// OnedRequests is how many oned requests (XML-RPC calls, commands) it took.
+	OnedRequests int `json:"oned_requests"`
 	// Skipped says why sync did nothing (an HA follower); the rest is then empty.
 	Skipped string `json:"skipped,omitempty"`
 	// LeftVMs are the NetBox virtual machines sync did not make or remove because
@@ -153,7 +155,7 @@ type AuditReport struct {
 // from oned, after asking the front-end whether sync may act (frontEndGate).
 func (d *Driver) Audit(ctx context.Context, o AuditOptions, stdin io.Reader) (AuditReport, error) {
 	c := d.begin("")
-	start, began := d.nb.Requests(), d.now()
+	start, onedStart, began := d.nb.Requests(), d.oned.Requests(), d.now()
 	skip, err := d.frontEndGate(ctx, o)
 	if err != nil || skip != "" {
 		return AuditReport{Skipped: skip}, err
@@ -178,7 +180,7 @@ func (d *Driver) Audit(ctx context.Context, o AuditOptions, stdin io.Reader) (Au
 			return rep, err
 		}
 	}
-	rep.Requests = d.nb.Requests() - start
+	rep.Requests, rep.OnedRequests = d.nb.Requests()-start, d.oned.Requests()-onedStart
 	return rep, nil
 }
 

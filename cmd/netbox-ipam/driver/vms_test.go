@@ -468,9 +468,13 @@ func TestSyncRereadsVM(t *testing.T) {
 			})
 		}
 	}
+	before := f.oned.Requests()
 	rep, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true}, nil)
 	if err != nil || len(rep.OutOfStepVMs) != 1 || !strings.Contains(rep.OutOfStepVMs[0].Differences[0], `"web-2"`) {
 		t.Fatalf("sync: %v %+v", err, rep.OutOfStepVMs)
+	}
+	if n := f.oned.Requests() - before; rep.OnedRequests != n || n < 4 { // raft, pool, network, VM twice
+		t.Errorf("the report counts %d oned requests, the fake answered %d", rep.OnedRequests, n)
 	}
 	for _, v := range f.nb.VMs {
 		if v.Name != "web-3" {

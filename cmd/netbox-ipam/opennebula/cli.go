@@ -15,7 +15,7 @@ import (
 // the PATH, for an operator whose access goes through them (a wrapper, another
 // ONE_AUTH in their environment): NETBOX_IPAM_ONE=cli. oned's RAFT state has no
 // command, so it is still asked over XML-RPC.
-func CLI(getenv func(string) string) Client { return documents{cli{rpc{getenv}}} }
+func CLI(getenv func(string) string) Client { return newDocuments(cli{rpc{getenv}}) }
 
 type cli struct{ raftOf rpc }
 

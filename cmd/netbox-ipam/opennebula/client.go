@@ -44,6 +44,9 @@ type Client interface {
 	// AddressRange::update_attributes: it keeps TYPE, IP, MAC and AR_ID whatever attrs
 	// say, and refuses a SIZE that would leave a lease outside the AR).
 	UpdateAR(ctx context.Context, vnet, arID string, attrs mapping.Attrs) error
+	// Requests is how many requests (XML-RPC calls, commands) the client has sent, for
+	// the driver's log and audit's report.
+	Requests() int
 }
 
 // User is who a client acts as: its name and whether it is in the oneadmin group

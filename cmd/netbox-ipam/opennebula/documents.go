@@ -3,6 +3,7 @@ package opennebula
 import (
 	"context"
 	"encoding/xml"
+	"sync/atomic"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -21,8 +22,60 @@ type transport interface {
 	updateAR(ctx context.Context, vnet, ar int, template string) error
 }
 
-// documents is the Client over a transport: ids checked, answers parsed.
-type documents struct{ t transport }
+// documents is the Client over a transport: ids checked, answers parsed, requests
+// counted.
+type documents struct {
+	t transport
+	n *atomic.Int64
+}
+
+func newDocuments(t transport) documents {
+	n := new(atomic.Int64)
+	return documents{counted{t, n}, n}
+}
+
+func (c documents) Requests() int { return int(c.n.Load()) }
+
+// counted counts the requests a transport sends.
+type counted struct {
+	t transport
+	n *atomic.Int64
+}
+
+func (c counted) info(ctx context.Context, object string, id int) ([]byte, error) {
+	c.n.Add(1)
+	return c.t.info(ctx, object, id)
+}
+
+func (c counted) pool(ctx context.Context, object string) ([]byte, error) {
+	c.n.Add(1)
+	return c.t.pool(ctx, object)
+}
+
+func (c counted) raft(ctx context.Context) ([]byte, error) {
+	c.n.Add(1)
+	return c.t.raft(ctx)
+}
+
+func (c counted) createHook(ctx context.Context, template string) error {
+	c.n.Add(1)
+	return c.t.createHook(ctx, template)
+}
+
+func (c counted) updateHook(ctx context.Context, id int, template string) error {
+	c.n.Add(1)
+	return c.t.updateHook(ctx, id, template)
+}
+
+func (c counted) deleteHook(ctx context.Context, id int) error {
+	c.n.Add(1)
+	return c.t.deleteHook(ctx, id)
+}
+
+func (c counted) updateAR(ctx context.Context, vnet, ar int, template string) error {
+	c.n.Add(1)
+	return c.t.updateAR(ctx, vnet, ar, template)
+}
 
 func (c documents) VM(ctx context.Context, id string) (mapping.VM, error) {
 	doc, err := c.info(ctx, "vm", "virtual machine", id)

@@ -20,7 +20,7 @@ import (
 // it: ONE_XMLRPC (default http://localhost:2633/RPC2) and the credentials in ONE_AUTH
 // (default ~/.one/one_auth), read through getenv. It answers in milliseconds where
 // each CLI command starts Ruby first (about a quarter of a second on a front-end).
-func RPC(getenv func(string) string) Client { return documents{rpc{getenv}} }
+func RPC(getenv func(string) string) Client { return newDocuments(rpc{getenv}) }
 
 type rpc struct{ getenv func(string) string }
 

@@ -94,6 +94,13 @@ func (o *Oned) Count(prefix string) int {
 	return n
 }
 
+// Requests is how many calls the fake has answered or refused.
+func (o *Oned) Requests() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.Calls)
+}
+
 // HookList is the hooks oned holds, with their templates as last written.
 func (o *Oned) HookList() map[string]string {
 	o.mu.Lock()
