@@ -17,7 +17,7 @@ ARCHES     ?= amd64 arm64
 PKG_VERSION ?= $(shell v='$(VERSION)'; case $$v in (v[0-9]*) v=$$(echo "$$v" | cut -c2-) ;; (*) v=0.0.0-$$(git rev-list --count HEAD 2>/dev/null || echo 0)-g$$v ;; esac; \
   echo "$$v" | sed -e 's/-\([0-9]*\)-g/+\1.g/' -e 's/-dirty$$/.dirty/')
 
-.PHONY: demo all build packages sums test-packages test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix test-compose netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench bench-e2e fuzz
+.PHONY: bench-sync demo all build packages sums test-packages test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix test-compose netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench bench-e2e fuzz
 
 all: build
 
@@ -140,6 +140,12 @@ bench: netbox-up
 ## dummy IPAM and the NetBox floor (integration/e2e/bench_test.go); needs opennebula-up.
 bench-e2e: netbox-up
 	$(GO) test -run '^$$' -bench BenchmarkFleet -benchtime 1x -timeout 30m ./integration/e2e/
+
+## audit --all and sync --all over 50 and 200 networks (5,000 leases) through the test
+## oned, beside the floor of their bare reads (integration/e2e/bench_sync_test.go);
+## needs opennebula-up. About 20 minutes, most of it making and freeing the leases.
+bench-sync: netbox-up
+	$(GO) test -run '^$$' -bench BenchmarkSyncAll -benchtime 1x -timeout 60m ./integration/e2e/
 
 ## A longer fuzzing run of each target (`make test` runs their seed corpora). FUZZTIME=60s.
 FUZZTIME ?= 60s
