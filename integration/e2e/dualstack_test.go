@@ -2,7 +2,12 @@ package e2e
 
 import (
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -73,4 +78,86 @@ func TestDualStack(t *testing.T) {
 	if ips := o.ips(t, v.ID); len(ips) != 0 {
 		t.Errorf("after terminate NetBox still holds %v", ips)
 	}
+}
+
+// TestMACGlobalSpace: with oned.conf's MAC_GLOBAL_SPACE = "YES" (OpenNebula 7.4 and
+// later) an AR's first MAC comes from oned's global pool (AddressRange::init_mac,
+// after the driver registered the AR), no longer from MAC_PREFIX and the AR's IPv4
+// address; a lease's MAC is still the AR's MAC plus its index. NetBox holds the MAC
+// oned gave each lease (get_address on an IP4 AR, allocate_address on an IP4_6 one),
+// the IP4_6 lease's SLAAC address follows from it, and audit is clean.
+func TestMACGlobalSpace(t *testing.T) {
+	o := oned(t)
+	loc := o.vars["ONE_LOCATION"]
+	if loc == "" {
+		t.Skip("oned.conf is only readable on the test oned's own machine")
+	}
+	conf, err := os.ReadFile(filepath.Join(loc, "etc", "oned.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^MAC_GLOBAL_SPACE\s*=\s*"YES"`).Match(conf) {
+		t.Skip(`oned runs without MAC_GLOBAL_SPACE = "YES"; ONE_MAC_GLOBAL_SPACE=YES integration/opennebula/up sets it (7.4 and later; make test-e2e-releases does)`)
+	}
+	v := o.vrf(t)
+	o.prefix(t, v.ID, "10.161.0.0/24")
+	vrf := strconv.Itoa(v.ID)
+	net := o.createVNet(t, vnetTemplate(uniq("gmac"),
+		`TYPE = "IP4", IP = "10.161.0.10", SIZE = "10", IPAM_MAD = "netbox", NETBOX_VRF = "`+vrf+`"`,
+		`TYPE = "IP4_6", IP = "10.161.0.100", SIZE = "10", IPAM_MAD = "netbox", NETBOX_VRF = "`+vrf+`", GLOBAL_PREFIX = "2001:db8:161::"`))
+	vnet := o.vnet(t, net)
+	mac0, mac1 := arOf(t, vnet, "0").Attrs.Get("MAC"), arOf(t, vnet, "1").Attrs.Get("MAC")
+	if mac0 == "02:00:0a:a1:00:0a" || mac1 == "02:00:0a:a1:00:64" {
+		t.Fatalf("the ARs' MACs %s and %s are MAC_PREFIX and their IPv4 addresses: MAC_GLOBAL_SPACE is not in effect", mac0, mac1)
+	}
+	vm := o.createVM(t, fmt.Sprintf("NIC = [ NETWORK_ID = %d ]\nNIC = [ NETWORK_ID = %d, IP = \"10.161.0.105\" ]", net, net))
+	if len(vm.NICs) != 2 || vm.NICs[0].IP != "10.161.0.10" || vm.NICs[1].IP != "10.161.0.105" {
+		t.Fatalf("VM NICs %+v", vm.NICs)
+	}
+	for i, want := range []string{macPlus(t, mac0, 0), macPlus(t, mac1, 5)} {
+		if vm.NICs[i].MAC != want {
+			t.Errorf("NIC %d has MAC %s; the AR's MAC plus the lease's index is %s", i, vm.NICs[i].MAC, want)
+		}
+	}
+	// The IP4 lease's MAC is written later (lease_mac: later): sync writes it here.
+	if out, code := o.driver(t, "netbox", o.vnetXML(t, net), "sync"); code != 0 {
+		t.Fatalf("sync: exit %d\n%s", code, out)
+	}
+	ips := o.ips(t, v.ID)
+	for _, nic := range vm.NICs {
+		for _, a := range []string{nic.IP, nic.IP6Global} {
+			if a == "" {
+				continue
+			}
+			if ip, ok := ips[a]; !ok || ip.CF["one_mac"] != nic.MAC {
+				t.Errorf("NetBox's %s: %+v, want one_mac %s", a, ip, nic.MAC)
+			}
+		}
+	}
+	if vm.NICs[1].IP6Global == "" || !strings.HasPrefix(vm.NICs[1].IP6Global, "2001:db8:161:") {
+		t.Errorf("the IP4_6 lease has no SLAAC address in 2001:db8:161::/64: %+v", vm.NICs[1])
+	}
+	if kinds, code := o.auditKinds(t, net); code != 0 {
+		t.Errorf("audit: exit %d, %v", code, kinds)
+	}
+}
+
+// macPlus is MAC mac plus n, as oned computes a lease's MAC.
+func macPlus(t *testing.T, mac string, n uint64) string {
+	t.Helper()
+	hw, err := net.ParseMAC(mac)
+	if err != nil || len(hw) != 6 {
+		t.Fatalf("MAC %q: %v", mac, err)
+	}
+	var v uint64
+	for _, b := range hw {
+		v = v<<8 | uint64(b)
+	}
+	v += n
+	out := make(net.HardwareAddr, 6)
+	for i := 5; i >= 0; i-- {
+		out[i] = byte(v)
+		v >>= 8
+	}
+	return out.String()
 }
