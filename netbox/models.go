@@ -79,6 +79,9 @@ type Prefix struct {
 	IsPool    bool    `json:"is_pool"`
 	ScopeType *string `json:"scope_type"`
 	ScopeID   *int    `json:"scope_id"`
+	// Created is when NetBox made it: sync --prune leaves a young one alone (its AR
+	// may be one oned is registering right now).
+	Created time.Time `json:"created"`
 }
 
 // Net parses the prefix ("10.0.0.0/24").
@@ -95,6 +98,7 @@ type IPRange struct {
 	Tenant       *Ref        `json:"tenant"`
 	Status       Choice      `json:"status"`
 	MarkUtilized bool        `json:"mark_utilized"`
+	Created      time.Time   `json:"created"` // as Prefix.Created
 }
 
 // Span returns the first and last address of the range.

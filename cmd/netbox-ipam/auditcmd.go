@@ -134,6 +134,9 @@ func printReport(w io.Writer, rep driver.AuditReport, o driver.AuditOptions) {
 		}
 		fmt.Fprintf(w, "drift    virtual-machine  #%-6d OpenNebula VM %s (%s): %s%s\n", v.NetBoxVM, v.VM, v.Name, strings.Join(v.Differences, "; "), verb)
 	}
+	for _, left := range rep.LeftStale {
+		fmt.Fprintf(w, "left     %s\n", left)
+	}
 	for _, left := range rep.LeftVMs {
 		fmt.Fprintf(w, "left     virtual-machine  %s\n", left)
 	}

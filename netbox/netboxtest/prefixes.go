@@ -77,7 +77,8 @@ func (n *NetBox) addPrefix(op string, s netbox.PrefixSpec) (netbox.Prefix, error
 		status = "active"
 	}
 	p := &netbox.Prefix{Tagged: tagged(n.id(), s.Tags, s.CustomFields, s.Description), Prefix: s.Prefix,
-		VRF: n.ref("vrf", s.VRFID), Role: n.ref("role", s.RoleID), Tenant: n.ref("tenant", s.TenantID), Status: netbox.Choice{Value: status}}
+		VRF: n.ref("vrf", s.VRFID), Role: n.ref("role", s.RoleID), Tenant: n.ref("tenant", s.TenantID), Status: netbox.Choice{Value: status},
+		Created: n.now().UTC()}
 	if s.ScopeType != "" {
 		p.ScopeType, p.ScopeID = &s.ScopeType, &s.ScopeID
 	}

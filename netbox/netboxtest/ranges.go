@@ -67,7 +67,8 @@ func (n *NetBox) CreateIPRange(_ context.Context, s netbox.IPRangeSpec) (netbox.
 			return netbox.IPRange{}, err
 		}
 		r := &netbox.IPRange{Tagged: tagged(n.id(), s.Tags, s.CustomFields, s.Description), StartAddress: s.Start, EndAddress: s.End,
-			VRF: n.ref("vrf", s.VRFID), Role: n.ref("role", s.RoleID), Tenant: n.ref("tenant", s.TenantID), Status: netbox.Choice{Value: s.Status}}
+			VRF: n.ref("vrf", s.VRFID), Role: n.ref("role", s.RoleID), Tenant: n.ref("tenant", s.TenantID), Status: netbox.Choice{Value: s.Status},
+			Created: n.now().UTC()}
 		n.Ranges[r.ID] = r
 		return *r, nil
 	})

@@ -108,7 +108,7 @@ func (s *scenario) prefixes(vrf, role int) {
 		return
 	}
 	defer func() { s.no(c.DeletePrefix(ctx, parent.ID), "delete prefix") }()
-	s.must(netbox.RefID(parent.VRF) == vrf && netbox.RefID(parent.Role) == role && parent.HasTag(ScenarioTag) && parent.CustomString(scenarioField) == "parent",
+	s.must(netbox.RefID(parent.VRF) == vrf && netbox.RefID(parent.Role) == role && parent.HasTag(ScenarioTag) && parent.CustomString(scenarioField) == "parent" && !parent.Created.IsZero(),
 		"created prefix %+v", parent)
 	_, err = c.CreatePrefix(ctx, netbox.PrefixSpec{Prefix: "10.251.0.0/16", VRFID: vrf})
 	s.must(netbox.KindOf(err) == netbox.KindInvalid, "duplicate prefix: %v", err)
@@ -148,6 +148,7 @@ func (s *scenario) ranges(vrf int, p netbox.Prefix) {
 	defer func() { s.no(c.DeleteIPRange(ctx, r.ID), "delete range") }()
 	first, last, err := r.Span()
 	s.must(err == nil && first.String() == "10.251.0.10" && last.String() == "10.251.0.19" && r.Size.String() == "10", "range %+v", r)
+	s.must(!r.Created.IsZero(), "range without created: %+v", r) // sync --prune's age rule reads it
 	_, err = c.CreateIPRange(ctx, netbox.IPRangeSpec{Start: "10.251.0.15/24", End: "10.251.0.25/24", VRFID: vrf})
 	s.must(netbox.KindOf(err) == netbox.KindInvalid, "overlapping range: %v", err)
 	got, err := c.GetIPRange(ctx, r.ID)

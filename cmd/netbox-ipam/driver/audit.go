@@ -144,7 +144,10 @@ type AuditReport struct {
 	// LeftVMs are the NetBox virtual machines sync did not make or remove because
 	// oned changed them during the run; FailedVMs those NetBox refused (the others
 	// went on: the run was partial).
-	LeftVMs   []string `json:"left_vms,omitempty"`
+	LeftVMs []string `json:"left_vms,omitempty"`
+	// LeftStale are the stale ranges and prefixes --prune did not remove because NetBox
+	// made them too recently (an AR oned may be registering).
+	LeftStale []string `json:"left_stale,omitempty"`
 	FailedVMs []string `json:"failed_vms,omitempty"`
 
 	staleVMs []netbox.VirtualMachine
@@ -377,21 +380,44 @@ func (d *call) repair(ctx context.Context, rep *AuditReport, prune bool, began t
 	if !prune {
 		return nil
 	}
-	for _, st := range rep.Stale {
-		if st.Kind == kindIPRange {
-			if err := d.pruneRange(ctx, st.ID); err != nil {
+	settled := d.settled(began)
+	for _, kind := range []string{kindIPRange, kindPrefix} { // ranges first: a prefix goes once empty
+		for _, st := range rep.Stale {
+			if st.Kind != kind {
+				continue
+			}
+			prune := d.pruneRange
+			if kind == kindPrefix {
+				prune = d.prunePrefix
+			}
+			left, err := prune(ctx, st.ID, settled)
+			if err != nil {
 				return err
 			}
-		}
-	}
-	for _, st := range rep.Stale {
-		if st.Kind == kindPrefix {
-			if err := d.prunePrefix(ctx, st.ID); err != nil {
-				return err
+			if left != "" {
+				rep.LeftStale = append(rep.LeftStale, "changed during sync: "+left+"; left for the next run")
 			}
 		}
 	}
 	return nil
+}
+
+// settled is the time before which NetBox objects are old enough to judge: what NetBox
+// made after the audit began, or within the driver's timeout of now, may belong to an
+// action oned has not seen the answer of yet (a lease, an AR being registered).
+func (d *call) settled(began time.Time) time.Time {
+	if s := d.now().Add(-d.cfg.Timeout); s.Before(began) {
+		return s
+	}
+	return began
+}
+
+// tooYoung says why an object made at created is left, or "" when it is settled.
+func tooYoung(what string, created, settled time.Time) string {
+	if created.IsZero() || !created.After(settled) {
+		return ""
+	}
+	return fmt.Sprintf("%s: NetBox made it at %s, too recently to tell it from one oned is still recording", what, created.UTC().Format(time.RFC3339))
 }
 
 // repairAR reads the AR's network from oned again (the picture may be minutes old, or
@@ -412,10 +438,7 @@ func (d *call) repairAR(ctx context.Context, r *ARReport, began time.Time) error
 		r.Left = append(r.Left, "changed during sync: "+why+"; left for the next run")
 		return nil
 	}
-	settled := d.now().Add(-d.cfg.Timeout)
-	if began.Before(settled) {
-		settled = began
-	}
+	settled := d.settled(began)
 	_, confirmed := mapping.Compare(r.VNet, now, r.spans, r.held)
 	var left []string
 	r.repairs, left = mapping.Recheck(r.repairs, confirmed, r.held, settled)
@@ -562,20 +585,24 @@ func (d *call) recordMissing(ctx context.Context, r *ARReport) error {
 	return nil
 }
 
-// pruneRange removes a stale IP range of the driver with the driver's leases in it.
-func (d *call) pruneRange(ctx context.Context, id int) error {
+// pruneRange removes a stale IP range of the driver with the driver's leases in it,
+// unless NetBox made it after settled: it says why it left it then.
+func (d *call) pruneRange(ctx context.Context, id int, settled time.Time) (left string, err error) {
 	rng, err := d.nb.GetIPRange(ctx, id)
 	if netbox.IsNotFound(err) {
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
+	}
+	if left := tooYoung(fmt.Sprintf("stale ip-range #%d", id), rng.Created, settled); left != "" {
+		return left, nil
 	}
 	first, last, _ := rng.Span()
 	span := mapping.Span{First: first, Last: last}
 	objs, err := d.nb.IPAddressesIn(ctx, netbox.RefID(rng.VRF), mapping.Covering([]mapping.Span{span}).String())
 	if err != nil {
-		return err
+		return "", err
 	}
 	var ids []int
 	for _, o := range objs {
@@ -584,21 +611,25 @@ func (d *call) pruneRange(ctx context.Context, id int) error {
 		}
 	}
 	if err := d.removeAddresses(ctx, ids); err != nil {
-		return err
+		return "", err
 	}
-	return d.remove(ctx, kindIPRange, id)
+	return "", d.remove(ctx, kindIPRange, id)
 }
 
-// prunePrefix removes a stale prefix of the driver that holds nothing.
-func (d *call) prunePrefix(ctx context.Context, id int) error {
+// prunePrefix removes a stale prefix of the driver that holds nothing, unless NetBox
+// made it after settled (as pruneRange).
+func (d *call) prunePrefix(ctx context.Context, id int, settled time.Time) (left string, err error) {
 	p, err := d.nb.GetPrefix(ctx, id)
 	if netbox.IsNotFound(err) {
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
-	return d.removePrefixIfEmpty(ctx, p, netbox.RefID(p.VRF))
+	if left := tooYoung(fmt.Sprintf("stale prefix #%d", id), p.Created, settled); left != "" {
+		return left, nil
+	}
+	return "", d.removePrefixIfEmpty(ctx, p, netbox.RefID(p.VRF))
 }
 
 // arRestore is what oned's AR should carry back from NetBox: the ids updatear dropped
