@@ -58,6 +58,9 @@ type call struct {
 	stamp   string
 	changes Changes
 	ars     map[[2]string]*leasedNIC // the hooks' NIC ARs: (network, AR) → range and VRF, nil when not the driver's
+	// clusters are the driver's NetBox clusters audit looked up, by OpenNebula cluster
+	// (a zero Cluster: none).
+	clusters map[string]netbox.Cluster
 }
 
 func (d *Driver) begin(reqID string) *call {

@@ -373,7 +373,7 @@ func (d *call) vmDrift(ctx context.Context, vm mapping.VM, v netbox.VirtualMachi
 		diff = append(diff, fmt.Sprintf("status %s, the VM's state makes it %s", v.Status.Value, w.status))
 	}
 	if w.cluster != "" {
-		c, ok, err := d.nb.ClusterWith(ctx, mapping.Slug(d.cfg.VMs.ClusterType), d.cfg.Tag, mapping.CFClusterID, w.cluster)
+		c, ok, err := d.clusterOf(ctx, w.cluster)
 		switch {
 		case err != nil:
 			return nil, err
@@ -474,6 +474,23 @@ func (d *call) repairVMs(ctx context.Context, rep *AuditReport, prune bool) {
 			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+t.id+" holds leases of the driver again; kept, in step")
 		}
 	}
+}
+
+// clusterOf finds the driver's NetBox cluster of OpenNebula cluster cid, once per call
+// (an audit compares many VMs of few clusters).
+func (d *call) clusterOf(ctx context.Context, cid string) (netbox.Cluster, bool, error) {
+	if c, ok := d.clusters[cid]; ok {
+		return c, c.ID != 0, nil
+	}
+	c, ok, err := d.nb.ClusterWith(ctx, mapping.Slug(d.cfg.VMs.ClusterType), d.cfg.Tag, mapping.CFClusterID, cid)
+	if err != nil {
+		return c, false, err
+	}
+	if d.clusters == nil {
+		d.clusters = map[string]netbox.Cluster{}
+	}
+	d.clusters[cid] = c
+	return c, ok, nil
 }
 
 // clusterFor is the NetBox cluster of OpenNebula cluster cid: the driver's cluster of
