@@ -388,7 +388,7 @@ func TestLeaseMACLater(t *testing.T) {
 }
 
 // An AR whose NetBox ids were dropped (onevnet updatear without --append) is found by
-// its span; when the driver has that span in two VRFs, the action fails naming both
+// its first address; when the driver has a range starting there in two VRFs, the action fails naming both
 // ranges and changes nothing.
 func TestLostIDsAmbiguous(t *testing.T) {
 	c := Client(t)
@@ -404,5 +404,5 @@ func TestLostIDsAmbiguous(t *testing.T) {
 	}
 	lost := []string{"AR_ID=0", "TYPE=IP4", "IP=10.88.0.2", "SIZE=10", "IPAM_MAD=netbox"} // what oned keeps
 	r := Run(t, "get_address", "2", Req(lost, []string{"SIZE=1"}), tagEnv)
-	mustFail(t, r, "NetBox IP ranges "+ranges[0]+", "+ranges[1]+" all span it")
+	mustFail(t, r, "NetBox IP ranges "+ranges[0]+", "+ranges[1]+" all start at its first address")
 }
