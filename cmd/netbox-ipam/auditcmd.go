@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/reconcile"
 )
 
 // audit and sync: their command line, and their report as text or JSON.
@@ -18,8 +16,8 @@ const auditUsage = "usage: netbox-ipam audit [--json] [--all] [FILE…]   |   ne
 	"FILE: `onevnet show -x` output (- or nothing: stdin); --all: every network of onevnet (or: the FILEs are all of them); --prune: sync also removes stale ranges and prefixes"
 
 // parseAuditArgs reads audit's or sync's arguments after the command name.
-func parseAuditArgs(name string, args []string) (driver.AuditOptions, error) {
-	o := driver.AuditOptions{Sync: name == "sync"}
+func parseAuditArgs(name string, args []string) (reconcile.Options, error) {
+	o := reconcile.Options{Sync: name == "sync"}
 	for _, a := range args {
 		switch {
 		case a == "--json":
@@ -48,7 +46,7 @@ func (p *program) audit(s *session, ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(p.stderr, err)
 	}
-	rep, err := s.d.Audit(ctx, o, p.stdin)
+	rep, err := reconcile.Run(ctx, s.d, o, p.stdin)
 	if err != nil {
 		return fail(p.stderr, err)
 	}
@@ -63,7 +61,7 @@ func (p *program) audit(s *session, ctx context.Context, args []string) int {
 			return fail(p.stderr, err)
 		}
 	} else {
-		printReport(p.stdout, rep, o)
+		reconcile.Text(p.stdout, rep, o)
 	}
 	return auditExit(p.stderr, rep, o)
 }
@@ -71,7 +69,7 @@ func (p *program) audit(s *session, ctx context.Context, args []string) int {
 // auditExit is audit's or sync's exit code for a report it printed: 10 with one line
 // on stderr when sync failed on some virtual machines, 8 when audit (or a dry run)
 // found drift, else 0.
-func auditExit(stderr io.Writer, rep driver.AuditReport, o driver.AuditOptions) int {
+func auditExit(stderr io.Writer, rep reconcile.Plan, o reconcile.Options) int {
 	if len(rep.FailedVMs) > 0 {
 		fmt.Fprintf(stderr, "netbox-ipam: sync was partial: %d NetBox virtual machine(s) could not be kept in step (see failed above); the rest is done\n", len(rep.FailedVMs))
 		return exitPartial
@@ -80,75 +78,4 @@ func auditExit(stderr io.Writer, rep driver.AuditReport, o driver.AuditOptions) 
 		return exitDrift
 	}
 	return 0
-}
-
-func printReport(w io.Writer, rep driver.AuditReport, o driver.AuditOptions) {
-	sort.SliceStable(rep.ARs, func(i, j int) bool {
-		a, _ := strconv.Atoi(rep.ARs[i].VNet)
-		b, _ := strconv.Atoi(rep.ARs[j].VNet)
-		return a < b
-	})
-	for _, r := range rep.ARs {
-		fmt.Fprintf(w, "network %s AR %s  %s  NetBox IP range %d  %d lease(s)\n", r.VNet, r.AR, r.Span, r.IPRange, r.Leases)
-		for _, f := range r.Findings {
-			obj := "-"
-			if f.Object != 0 {
-				obj = "#" + strconv.Itoa(f.Object)
-			}
-			fmt.Fprintf(w, "  %-8s %-15s %-7s %s\n", f.Kind, f.IP, obj, f.Detail)
-		}
-		if len(r.Findings) == 0 {
-			fmt.Fprintf(w, "  in step\n")
-		}
-		for _, done := range r.Done {
-			fmt.Fprintf(w, "  sync: %s\n", done)
-		}
-		for _, left := range r.Left {
-			fmt.Fprintf(w, "  sync: %s\n", left)
-		}
-	}
-	for _, st := range rep.Stale {
-		verb := "no AR references it"
-		if st.Kind == "virtual-machine" {
-			verb = "the VM holds no lease of the driver"
-		}
-		switch {
-		case o.Sync && !o.DryRun && o.Prune:
-			verb += "; removed (the driver's objects only)"
-		case o.Sync && !o.DryRun:
-			verb += "; kept (sync --all --prune removes it)"
-		}
-		fmt.Fprintf(w, "stale    %-8s #%-6d %s: %s\n", st.Kind, st.ID, st.What, verb)
-	}
-	for _, id := range rep.MissingVMs {
-		verb := ""
-		if o.Sync && !o.DryRun {
-			verb = "; made"
-		}
-		fmt.Fprintf(w, "missing  virtual-machine  OpenNebula VM %s holds leases of the driver and has no NetBox virtual machine%s\n", id, verb)
-	}
-	for _, v := range rep.OutOfStepVMs {
-		verb := ""
-		if o.Sync && !o.DryRun {
-			verb = "; brought in step"
-		}
-		fmt.Fprintf(w, "drift    virtual-machine  #%-6d OpenNebula VM %s (%s): %s%s\n", v.NetBoxVM, v.VM, v.Name, strings.Join(v.Differences, "; "), verb)
-	}
-	for _, left := range rep.LeftStale {
-		fmt.Fprintf(w, "left     %s\n", left)
-	}
-	for _, left := range rep.LeftVMs {
-		fmt.Fprintf(w, "left     virtual-machine  %s\n", left)
-	}
-	for _, failed := range rep.FailedVMs {
-		fmt.Fprintf(w, "failed   virtual-machine  %s\n", failed)
-	}
-	switch {
-	case o.Sync && o.DryRun:
-		fmt.Fprintf(w, "dry run: %d drift finding(s); sync would repair what the lines above say\n", rep.Drift)
-	case o.Sync:
-		fmt.Fprintf(w, "synced: %d drift finding(s) repaired where safe\n", rep.Drift)
-	default:
-		fmt.Fprintf(w, "%d drift finding(s) in %d AR(s)\n", rep.Drift, len(rep.ARs))
-	}
 }

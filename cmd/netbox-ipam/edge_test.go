@@ -15,6 +15,7 @@ import (
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/reconcile"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -206,17 +207,17 @@ func TestDescribe(t *testing.T) {
 func TestAuditExit(t *testing.T) {
 	cases := []struct {
 		name   string
-		rep    driver.AuditReport
-		o      driver.AuditOptions
+		rep    reconcile.Plan
+		o      reconcile.Options
 		code   int
 		stderr string
 	}{
-		{"audit in step", driver.AuditReport{}, driver.AuditOptions{}, 0, ""},
-		{"audit with drift", driver.AuditReport{Drift: 2}, driver.AuditOptions{}, exitDrift, ""},
-		{"dry run with drift", driver.AuditReport{Drift: 2}, driver.AuditOptions{Sync: true, DryRun: true}, exitDrift, ""},
-		{"sync repaired the drift", driver.AuditReport{Drift: 2}, driver.AuditOptions{Sync: true}, 0, ""},
-		{"sync left what changed meanwhile", driver.AuditReport{Drift: 1, LeftVMs: []string{"changed during sync: …"}}, driver.AuditOptions{Sync: true}, 0, ""},
-		{"sync failed on a VM", driver.AuditReport{Drift: 2, FailedVMs: []string{"OpenNebula VM 44: …"}}, driver.AuditOptions{Sync: true}, exitPartial,
+		{"audit in step", reconcile.Plan{}, reconcile.Options{}, 0, ""},
+		{"audit with drift", reconcile.Plan{Drift: 2}, reconcile.Options{}, exitDrift, ""},
+		{"dry run with drift", reconcile.Plan{Drift: 2}, reconcile.Options{Sync: true, DryRun: true}, exitDrift, ""},
+		{"sync repaired the drift", reconcile.Plan{Drift: 2}, reconcile.Options{Sync: true}, 0, ""},
+		{"sync left what changed meanwhile", reconcile.Plan{Drift: 1, LeftVMs: []string{"changed during sync: …"}}, reconcile.Options{Sync: true}, 0, ""},
+		{"sync failed on a VM", reconcile.Plan{Drift: 2, FailedVMs: []string{"OpenNebula VM 44: …"}}, reconcile.Options{Sync: true}, exitPartial,
 			"netbox-ipam: sync was partial: 1 NetBox virtual machine(s) could not be kept in step (see failed above); the rest is done\n"},
 	}
 	for _, tc := range cases {
@@ -255,31 +256,5 @@ func TestHookOnFollower(t *testing.T) {
 				t.Errorf("oned asked %v, NetBox %v", e.oned.Calls, e.nb.Calls)
 			}
 		})
-	}
-}
-
-// The report's lines for NetBox virtual machines say what audit found and what sync
-// did with it.
-func TestPrintReportVMs(t *testing.T) {
-	rep := driver.AuditReport{MissingVMs: []string{"43"}, Drift: 2,
-		OutOfStepVMs: []driver.VMDrift{{VM: "42", NetBoxVM: 7, Name: "web", Differences: []string{`name "web", the VM's is "web-2"`, "status active, the VM's state makes it offline"}}}}
-	for _, tc := range []struct {
-		o    driver.AuditOptions
-		want []string
-	}{
-		{driver.AuditOptions{All: true}, []string{
-			"missing  virtual-machine  OpenNebula VM 43 holds leases of the driver and has no NetBox virtual machine\n",
-			`drift    virtual-machine  #7      OpenNebula VM 42 (web): name "web", the VM's is "web-2"; status active, the VM's state makes it offline` + "\n"}},
-		{driver.AuditOptions{All: true, Sync: true}, []string{
-			"has no NetBox virtual machine; made\n",
-			"makes it offline; brought in step\n"}},
-	} {
-		var out strings.Builder
-		printReport(&out, rep, tc.o)
-		for _, w := range tc.want {
-			if !strings.Contains(out.String(), w) {
-				t.Errorf("%+v: report lacks %q:\n%s", tc.o, w, out.String())
-			}
-		}
 	}
 }

@@ -35,35 +35,35 @@ type Response struct {
 
 // Register handles register_address_range (AR shape R).
 func (d *Driver) Register(ctx context.Context, req Request) (RegisterResponse, error) {
-	c := d.begin(req.ID)
+	c := d.Begin(req.ID)
 	ar, err := c.register(ctx, req.AR)
 	return RegisterResponse{AR: ar, Changes: c.changes}, err
 }
 
 // GetAddress handles get_address: ADDRESS SIZE free addresses of the AR, contiguous.
 func (d *Driver) GetAddress(ctx context.Context, req Request) (LeaseResponse, error) {
-	c := d.begin(req.ID)
+	c := d.Begin(req.ID)
 	ip, n, err := c.getAddress(ctx, req.Request)
 	return LeaseResponse{IP: ip, Size: n, Changes: c.changes}, err
 }
 
 // Allocate handles allocate_address: exactly ADDRESS IP…IP+SIZE-1, atomically.
 func (d *Driver) Allocate(ctx context.Context, req Request) (Response, error) {
-	c := d.begin(req.ID)
+	c := d.Begin(req.ID)
 	err := c.allocate(ctx, req.Request)
 	return Response{Changes: c.changes}, err
 }
 
 // Free handles free_address. Once the request is understood it succeeds: see free.
 func (d *Driver) Free(ctx context.Context, req Request) (Response, error) {
-	c := d.begin(req.ID)
+	c := d.Begin(req.ID)
 	warning, err := c.free(ctx, req.Request)
 	return Response{Changes: c.changes, Warning: warning}, err
 }
 
 // Unregister handles unregister_address_range (AR shapes S and V).
 func (d *Driver) Unregister(ctx context.Context, req Request) (Response, error) {
-	c := d.begin(req.ID)
+	c := d.Begin(req.ID)
 	err := c.unregister(ctx, req.AR)
 	return Response{Changes: c.changes}, err
 }

@@ -40,6 +40,17 @@ func New(cfg config.Config, store Backend, oned opennebula.Client, info io.Write
 	return d
 }
 
+// Config, NetBox, OpenNebula and Now are what audit and sync (package reconcile) read
+// through the driver: they act with its configuration, store and clock.
+func (d *Driver) Config() config.Config         { return d.cfg }
+func (d *Driver) NetBox() Backend               { return d.nb }
+func (d *Driver) OpenNebula() opennebula.Client { return d.oned }
+func (d *Driver) Now() time.Time                { return d.now() }
+
+// WithClock sets the clock sync judges the age of NetBox objects by (a test moves it
+// on instead of waiting).
+func (d *Driver) WithClock(now func() time.Time) *Driver { d.now = now; return d }
+
 // Request is one OpenNebula action: oned's request id and the decoded request.
 type Request struct {
 	ID string
@@ -50,9 +61,9 @@ type Request struct {
 // ("-kind/id"), rollbacks included. Responses carry it even when the call failed.
 type Changes []string
 
-// call is one action's own state: its request id, the time it started (with the id it
+// Call is one action's own state: its request id, the time it started (with the id it
 // makes the descriptions that find a lost answer's objects unique) and its changes.
-type call struct {
+type Call struct {
 	*Driver
 	reqID   string
 	stamp   string
@@ -63,8 +74,8 @@ type call struct {
 	clusters map[string]netbox.Cluster
 }
 
-func (d *Driver) begin(reqID string) *call {
-	return &call{Driver: d, reqID: reqID, stamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z")}
+func (d *Driver) Begin(reqID string) *Call {
+	return &Call{Driver: d, reqID: reqID, stamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z")}
 }
 
 // infof writes a line to oned.log (infoLine).
@@ -83,18 +94,18 @@ func infoLine(text string) string {
 	return "INFO: " + text + "\n"
 }
 
-func (d *Driver) tags() []netbox.TagRef { return []netbox.TagRef{{Slug: d.cfg.Tag}} }
+func (d *Driver) Tags() []netbox.TagRef { return []netbox.TagRef{{Slug: d.cfg.Tag}} }
 
-// owned reports whether the driver may delete or change an object.
-func (d *Driver) owned(t netbox.Tagged) bool { return t.HasTag(d.cfg.Tag) }
+// Owned reports whether the driver may delete or change an object.
+func (d *Driver) Owned(t netbox.Tagged) bool { return t.HasTag(d.cfg.Tag) }
 
 // needRange is mapping.ReadStoredAR for actions that need the AR's NetBox IP range.
-func (d *call) needRange(ctx context.Context, ar mapping.Attrs) (mapping.StoredAR, error) {
+func (d *Call) needRange(ctx context.Context, ar mapping.Attrs) (mapping.StoredAR, error) {
 	s, err := mapping.ReadStoredAR(ar)
 	if err != nil {
 		return s, err
 	}
-	if err := d.findRange(ctx, &s); err != nil {
+	if err := d.FindRange(ctx, &s); err != nil {
 		return s, err
 	}
 	if s.RangeID == 0 {
@@ -103,14 +114,14 @@ func (d *call) needRange(ctx context.Context, ar mapping.Attrs) (mapping.StoredA
 	return s, nil
 }
 
-// findRange fills in the AR's IP range when the AR no longer names it: `onevnet
+// FindRange fills in the AR's IP range when the AR no longer names it: `onevnet
 // updatear` without --append keeps only OpenNebula's own attributes, so the driver's
 // ids can vanish while its range lives on. The range is then the driver's (its tag)
 // that starts at the AR's first address: oned keeps an AR's IP through every updatear,
 // while the same updatear may change its SIZE, so the range found may end elsewhere
 // (ipRange and audit then say so, and sync makes it match). Two such ranges (in two
 // VRFs) are an error naming both.
-func (d *call) findRange(ctx context.Context, s *mapping.StoredAR) error {
+func (d *Call) FindRange(ctx context.Context, s *mapping.StoredAR) error {
 	if s.RangeID != 0 {
 		return nil
 	}
@@ -139,7 +150,7 @@ func (d *call) findRange(ctx context.Context, s *mapping.StoredAR) error {
 }
 
 // ipRange reads the AR's IP range and checks that it still covers exactly the AR.
-func (d *call) ipRange(ctx context.Context, s mapping.StoredAR) (netbox.IPRange, error) {
+func (d *Call) ipRange(ctx context.Context, s mapping.StoredAR) (netbox.IPRange, error) {
 	r, err := d.nb.GetIPRange(ctx, s.RangeID)
 	if netbox.IsNotFound(err) {
 		return r, statef("NetBox IP range %d of %s no longer exists; restore it in NetBox or re-create the AR", s.RangeID, s)
@@ -157,47 +168,47 @@ func (d *call) ipRange(ctx context.Context, s mapping.StoredAR) (netbox.IPRange,
 	return r, nil
 }
 
-// arObjects is what NetBox still holds of a stored AR: its IP range and its prefix
+// ARObjects is what NetBox still holds of a stored AR: its IP range and its prefix
 // (nil when not named or gone), and the AR's VRF, taken from the range, else the
 // prefix.
-type arObjects struct {
-	rng    *netbox.IPRange
-	prefix *netbox.Prefix
-	vrf    int
+type ARObjects struct {
+	Range  *netbox.IPRange
+	Prefix *netbox.Prefix
+	VRF    int
 }
 
-// known reports whether the AR's VRF is known (its range or its prefix exists).
-func (o arObjects) known() bool { return o.rng != nil || o.prefix != nil }
+// Known reports whether the AR's VRF is Known (its range or its prefix exists).
+func (o ARObjects) Known() bool { return o.Range != nil || o.Prefix != nil }
 
-// arObjects reads the AR's IP range and, when needed, its prefix: always with
+// ObjectsOf reads the AR's IP range and, when needed, its prefix: always with
 // withPrefix, otherwise only when the range is gone. Gone is not an error.
-func (d *call) arObjects(ctx context.Context, s mapping.StoredAR, withPrefix bool) (arObjects, error) {
-	var o arObjects
+func (d *Call) ObjectsOf(ctx context.Context, s mapping.StoredAR, withPrefix bool) (ARObjects, error) {
+	var o ARObjects
 	if s.RangeID != 0 {
 		r, err := d.nb.GetIPRange(ctx, s.RangeID)
 		switch {
 		case err == nil:
-			o.rng, o.vrf = &r, netbox.RefID(r.VRF)
+			o.Range, o.VRF = &r, netbox.RefID(r.VRF)
 		case !netbox.IsNotFound(err):
 			return o, err
 		}
 	}
-	if s.PrefixID == 0 && o.rng != nil && withPrefix { // the AR lost its ids (see findRange)
-		p, ok, err := d.containingPrefix(ctx, o.vrf, s.Span)
+	if s.PrefixID == 0 && o.Range != nil && withPrefix { // the AR lost its ids (see findRange)
+		p, ok, err := d.containingPrefix(ctx, o.VRF, s.Span)
 		if err != nil {
 			return o, err
 		}
 		if ok {
-			o.prefix = &p
+			o.Prefix = &p
 		}
 	}
-	if s.PrefixID != 0 && (withPrefix || o.rng == nil) {
+	if s.PrefixID != 0 && (withPrefix || o.Range == nil) {
 		p, err := d.nb.GetPrefix(ctx, s.PrefixID)
 		switch {
 		case err == nil:
-			o.prefix = &p
-			if o.rng == nil {
-				o.vrf = netbox.RefID(p.VRF)
+			o.Prefix = &p
+			if o.Range == nil {
+				o.VRF = netbox.RefID(p.VRF)
 			}
 		case !netbox.IsNotFound(err):
 			return o, err
@@ -207,7 +218,7 @@ func (d *call) arObjects(ctx context.Context, s mapping.StoredAR, withPrefix boo
 }
 
 // containingPrefix is the most specific prefix of a VRF holding first…last.
-func (d *call) containingPrefix(ctx context.Context, vrf int, span mapping.Span) (netbox.Prefix, bool, error) {
+func (d *Call) containingPrefix(ctx context.Context, vrf int, span mapping.Span) (netbox.Prefix, bool, error) {
 	cands, err := d.nb.PrefixesContaining(ctx, vrf, span.First.String())
 	if err != nil {
 		return netbox.Prefix{}, false, err
@@ -223,13 +234,13 @@ func (d *call) containingPrefix(ctx context.Context, vrf int, span mapping.Span)
 }
 
 // leaseSpec is the NetBox object of one lease: tag, custom fields, description.
-func (d *call) leaseSpec(s mapping.StoredAR, addr netip.Addr, bits int, vrfID int, mac string) netbox.IPAddressSpec {
+func (d *Call) leaseSpec(s mapping.StoredAR, addr netip.Addr, bits int, vrfID int, mac string) netbox.IPAddressSpec {
 	cf := map[string]any{mapping.CFRequestID: d.reqID, mapping.CFARID: s.ID}
 	if mac != "" {
 		cf[mapping.CFMAC] = mac
 	}
 	spec := netbox.IPAddressSpec{
-		VRFID: vrfID, Status: "active", Tags: d.tags(), CustomFields: cf,
+		VRFID: vrfID, Status: "active", Tags: d.Tags(), CustomFields: cf,
 		Description: fmt.Sprintf("OpenNebula AR %s lease, request %s at %s", s.ID, d.reqID, d.stamp),
 	}
 	if addr.IsValid() {

@@ -45,18 +45,8 @@ func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
 	return f
 }
 
-// attrs builds AR or ADDRESS attributes from "NAME=value" pairs.
-func attrs(kv ...string) mapping.Attrs {
-	var out mapping.Attrs
-	for _, x := range kv {
-		k, v, _ := strings.Cut(x, "=")
-		out = append(out, mapping.Attr{Name: k, Value: v})
-	}
-	return out
-}
-
 func request(ar mapping.Attrs, addr ...string) Request {
-	return Request{ID: "41", Request: mapping.Request{AR: ar, Address: attrs(addr...)}}
+	return Request{ID: "41", Request: mapping.Request{AR: ar, Address: onetest.Attrs(addr...)}}
 }
 
 // prefix puts a prefix someone else made into NetBox.
@@ -72,7 +62,7 @@ func (f *fixture) prefix(cidr string, vrf int, cf map[string]any) netbox.Prefix 
 // register registers an AR and returns the attributes oned would store.
 func (f *fixture) register(kv ...string) mapping.Attrs {
 	f.t.Helper()
-	resp, err := f.d.Register(context.Background(), request(attrs(kv...)))
+	resp, err := f.d.Register(context.Background(), request(onetest.Attrs(kv...)))
 	if err != nil {
 		f.t.Fatalf("register %v: %v", kv, err)
 	}
@@ -134,9 +124,6 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
-// with is a copy of ar, to change without touching ar (Attrs.Set changes in place).
-func with(ar mapping.Attrs) mapping.Attrs { return append(mapping.Attrs(nil), ar...) }
-
 // failedAs reports whether err matches want, "kind: part of the message" (kindOf).
 func failedAs(t *testing.T, err error, want string) {
 	t.Helper()
@@ -149,35 +136,7 @@ func failedAs(t *testing.T, err error, want string) {
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
 
 // setVNet puts the networks of docs (`onevnet show -x`) into f's oned.
-func (f *fixture) setVNet(docs ...string) {
-	f.t.Helper()
-	for _, doc := range docs {
-		vs, err := mapping.ParseVNets([]byte(doc))
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		f.oned.SetVNet(vs...)
-	}
-}
-
-// parseVM and parseVRouter read the documents oned shows (`onevm show -x`).
-func parseVM(t *testing.T, doc string) mapping.VM {
-	t.Helper()
-	vm, err := mapping.ParseVM([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vm
-}
-
-func parseVRouter(t *testing.T, doc string) mapping.VRouter {
-	t.Helper()
-	vr, err := mapping.ParseVRouter([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vr
-}
+func (f *fixture) setVNet(docs ...string) { f.t.Helper(); f.oned.SetVNetXML(f.t, docs...) }
 
 // hook runs the VM hook for vm, which is what oned holds now.
 func (f *fixture) hook(ctx context.Context, vm mapping.VM) (HookResponse, error) {

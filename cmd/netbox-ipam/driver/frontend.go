@@ -12,15 +12,12 @@ import (
 // everything else would look like orphans), and, in an HA front-end, whether this oned
 // leads (every front-end runs the same cron line; only the leader's view is current).
 
-// frontEndGate asks the front-end what audit and sync need to know when they read the
-// networks from oned (--all, no files): sync goes through syncGate (skip says
-// why it does nothing); audit only warns that a user outside the oneadmin group sees
-// part of the networks.
-func (d *Driver) frontEndGate(ctx context.Context, o AuditOptions) (skip string, err error) {
-	if !o.All || len(o.Files) > 0 {
-		return "", nil
-	}
-	if o.Sync && !o.DryRun {
+// ViewGate asks the front-end what audit and sync need to know when they read the
+// networks from oned (--all, no files): a run that acts goes through syncGate (skip
+// says why it does nothing); one that only reports is warned that a user outside the
+// oneadmin group sees part of the networks.
+func (d *Driver) ViewGate(ctx context.Context, acting bool) (skip string, err error) {
+	if acting {
 		return d.syncGate(ctx)
 	}
 	if u, err := d.oned.Self(ctx); err == nil && !u.Admin {

@@ -29,22 +29,22 @@ func (d *Driver) Hook(ctx context.Context, id string) (HookResponse, error) {
 	if err := opennebula.CheckID("virtual machine", id); err != nil { // it names files and locks
 		return HookResponse{}, err
 	}
-	if err := d.stateReady(); err != nil {
+	if err := d.StateReady(); err != nil {
 		return HookResponse{}, err
 	}
 	if !d.cfg.VMs.Enabled {
 		return d.spoolAndDrain(ctx, id) // labels only: many VMs' at once (spool.go)
 	}
-	c := d.begin("")
-	_, err := c.syncVM(ctx, id)
+	c := d.Begin("")
+	_, err := c.SyncVM(ctx, id)
 	return HookResponse{Response: Response{Changes: c.changes}, VM: id}, err
 }
 
-// syncVM is Hook for sync (vms.enabled): under the VM's lock it reads VM id from oned
+// SyncVM is Hook for sync (vms.enabled): under the VM's lock it reads VM id from oned
 // and acts on what oned holds now, never on what an earlier read said. A VM oned no
 // longer has, or has terminated, loses its NetBox virtual machine. kept says whether
 // the VM has one afterwards (it holds leases of the driver now).
-func (c *call) syncVM(ctx context.Context, id string) (kept bool, err error) {
+func (c *Call) SyncVM(ctx context.Context, id string) (kept bool, err error) {
 	unlock, err := c.lock(ctx, "vm-"+c.cfg.Name+"-"+id)
 	if err != nil {
 		return false, fmt.Errorf("cannot lock VM %s's hooks: %w", id, err)
@@ -63,7 +63,7 @@ func (c *call) syncVM(ctx context.Context, id string) (kept bool, err error) {
 // keepInStep makes NetBox hold what vm holds (vms.enabled, under the VM's lock): its
 // virtual machine, an interface per NIC with a lease of the driver, the records; or
 // nothing of it once it holds no lease of the driver. kept says which.
-func (c *call) keepInStep(ctx context.Context, vm mapping.VM) (kept bool, err error) {
+func (c *Call) keepInStep(ctx context.Context, vm mapping.VM) (kept bool, err error) {
 	if vm.Done() { // oned has freed its leases
 		return false, c.forgetVM(ctx, vm.ID)
 	}
@@ -99,7 +99,7 @@ func (c *call) keepInStep(ctx context.Context, vm mapping.VM) (kept bool, err er
 // has nothing left to record. A VM whose networks cannot be read (deleted since, or
 // oned failing) is left out and added to failed, and the others are recorded; the
 // error is NetBox's, for the whole batch.
-func (c *call) recordMany(ctx context.Context, vms []mapping.VM, failed *batchError) (HookResponse, error) {
+func (c *Call) recordMany(ctx context.Context, vms []mapping.VM, failed *batchError) (HookResponse, error) {
 	start := len(c.changes)
 	ids := make([]string, 0, len(vms))
 	for _, vm := range vms {
@@ -156,7 +156,7 @@ func (b *batchError) err(of int) error {
 
 // leaseObjects reads the driver's objects at the NICs' addresses, in all VRFs (leaseOf
 // picks each NIC's): one NetBox request per 100 addresses, none for no NIC.
-func (c *call) leaseObjects(ctx context.Context, nics []leasedNIC) ([]netbox.IPAddress, error) {
+func (c *Call) leaseObjects(ctx context.Context, nics []leasedNIC) ([]netbox.IPAddress, error) {
 	if len(nics) == 0 {
 		return nil, nil
 	}
@@ -169,7 +169,7 @@ func (c *call) leaseObjects(ctx context.Context, nics []leasedNIC) ([]netbox.IPA
 
 // writeRecords writes the records' changes in bulk and says so in oned.log, naming
 // their holder (who).
-func (c *call) writeRecords(ctx context.Context, who string, changes []map[string]any) error {
+func (c *Call) writeRecords(ctx context.Context, who string, changes []map[string]any) error {
 	if len(changes) == 0 {
 		return nil
 	}
@@ -184,10 +184,10 @@ func (c *call) writeRecords(ctx context.Context, who string, changes []map[strin
 // id and name, then each of its VMs (Hook): they are made inside oned, without
 // one.vm.allocate and its hook.
 func (d *Driver) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookResponse, error) {
-	if err := d.stateReady(); err != nil { // as Hook, before the floating IPs are written
+	if err := d.StateReady(); err != nil { // as Hook, before the floating IPs are written
 		return HookResponse{}, err
 	}
-	c := d.begin("")
+	c := d.Begin("")
 	out := func(err error) (HookResponse, error) {
 		return HookResponse{Response: Response{Changes: c.changes}, VM: "vrouter/" + vr.ID}, err
 	}
@@ -224,7 +224,7 @@ type HookResponse struct {
 // (record: their custom fields and description) and, with kept, put each on its NIC's
 // interface; and the object that should be the VM's primary IPv4: its first NIC's
 // lease. who names the holder in oned.log.
-func (d *call) records(who string, nics []leasedNIC, have []netbox.IPAddress, kept *keptVM, record func(mapping.NIC) (map[string]any, string)) ([]map[string]any, int) {
+func (d *Call) records(who string, nics []leasedNIC, have []netbox.IPAddress, kept *keptVM, record func(mapping.NIC) (map[string]any, string)) ([]map[string]any, int) {
 	var changes []map[string]any
 	primary := 0
 	for _, n := range nics {
@@ -266,7 +266,7 @@ type leasedNIC struct {
 // leasedNICs keeps the VM's IPv4 leases (its NICs, PCI NICs and aliases: vm.Leases)
 // whose AR is this driver's, reading each network from oned once and each AR's range
 // from NetBox once per call (d.ars).
-func (d *call) leasedNICs(ctx context.Context, vm mapping.VM) ([]leasedNIC, error) {
+func (d *Call) leasedNICs(ctx context.Context, vm mapping.VM) ([]leasedNIC, error) {
 	if d.ars == nil {
 		d.ars = map[[2]string]*leasedNIC{}
 	}
@@ -294,7 +294,7 @@ func (d *call) leasedNICs(ctx context.Context, vm mapping.VM) ([]leasedNIC, erro
 
 // arOfNIC finds the NIC's AR in oned and, when it is this driver's, its IP range and
 // VRF; nil when the AR is another IPAM's or its range is gone.
-func (d *call) arOfNIC(ctx context.Context, n mapping.NIC) (*leasedNIC, error) {
+func (d *Call) arOfNIC(ctx context.Context, n mapping.NIC) (*leasedNIC, error) {
 	v, err := d.oned.VNet(ctx, n.NetworkID)
 	if err != nil {
 		return nil, err
@@ -307,7 +307,7 @@ func (d *call) arOfNIC(ctx context.Context, n mapping.NIC) (*leasedNIC, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := d.findRange(ctx, &s); err != nil || s.RangeID == 0 {
+		if err := d.FindRange(ctx, &s); err != nil || s.RangeID == 0 {
 			return nil, err
 		}
 		r, err := d.nb.GetIPRange(ctx, s.RangeID)

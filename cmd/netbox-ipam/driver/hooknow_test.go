@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -54,7 +55,7 @@ func TestHookActsOnOnedNow(t *testing.T) {
 				f, ar := twoLeases(t, vms)
 				ctx := context.Background()
 				f.oned.SetCluster("100", "default")
-				f.setVNet(vnetXML(ar))
+				f.setVNet(onetest.VNetXML(ar))
 				// Then: VM 42 was made on .10 and hooked; now VM 43 holds .10 and is hooked.
 				if _, err := f.hook(ctx, web("10.70.0.10")); err != nil {
 					t.Fatal(err)
@@ -115,7 +116,7 @@ func TestSpoolLooksAgainAfterUnlock(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.setVNet(vnetXML(ar))
+	f.setVNet(onetest.VNetXML(ar))
 	vm := func(id, ip string) mapping.VM {
 		return mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: ip, MAC: "02:00:00:00:00:" + id}}}
 	}
@@ -154,7 +155,7 @@ func TestSpoolOneVMFails(t *testing.T) {
 	if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 		t.Fatal(err)
 	}
-	f.setVNet(vnetXML(ar))                        // network 8 is gone
+	f.setVNet(onetest.VNetXML(ar))                // network 8 is gone
 	unlock, err := f.d.lock(ctx, f.d.drainLock()) // another hook is draining
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +212,7 @@ func TestHooksOfOneVMAtOnce(t *testing.T) {
 	gate.cond = sync.NewCond(&gate.mu)
 	f.d.nb = gate
 	f.d.lock = (&memLocker{waiting: gate.wait}).lock
-	f.oned.SetVM(vmWith("3", "3", "100", "0", "1"))
+	f.oned.SetVM(onetest.WebVM("3", "3", "100", "0", "1"))
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for i := 0; i < 2; i++ {
@@ -263,9 +264,9 @@ func TestHookAliasAndPCI(t *testing.T) {
 		t.Run(map[bool]string{false: "labels", true: "vms"}[vms], func(t *testing.T) {
 			f, ar := twoLeases(t, vms)
 			ctx := context.Background()
-			dummy := strings.Replace(vnetXML(attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=192.168.0.10", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1)
+			dummy := strings.Replace(onetest.VNetXML(onetest.Attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=192.168.0.10", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1)
 			f.oned.SetCluster("100", "default")
-			f.setVNet(vnetXML(ar), dummy)
+			f.setVNet(onetest.VNetXML(ar), dummy)
 			vm := mapping.VM{ID: "42", Name: "web", State: "3", LCMState: "3",
 				NICs:    []mapping.NIC{{ID: "0", Name: "eth0", NetworkID: "9", ARID: "0", IP: "192.168.0.10", MAC: "02:00:c0:a8:00:0a"}},
 				PCI:     []mapping.NIC{{ID: "1", Name: "NIC1", Type: "NIC", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0a:46:00:0a"}},

@@ -14,7 +14,7 @@ import (
 const runRetries = 10
 
 // getAddress takes SIZE free addresses of the AR, contiguous.
-func (d *call) getAddress(ctx context.Context, req mapping.Request) (netip.Addr, int, error) {
+func (d *Call) getAddress(ctx context.Context, req mapping.Request) (netip.Addr, int, error) {
 	s, err := d.needRange(ctx, req.AR)
 	if err != nil {
 		return netip.Addr{}, 0, err
@@ -41,7 +41,7 @@ func (d *call) getAddress(ctx context.Context, req mapping.Request) (netip.Addr,
 
 // takeOne asks NetBox's available-ips of the range for one address: NetBox picks it
 // under its lock, so racing clients never get the same one.
-func (d *call) takeOne(ctx context.Context, s mapping.StoredAR) (netip.Addr, error) {
+func (d *Call) takeOne(ctx context.Context, s mapping.StoredAR) (netip.Addr, error) {
 	lease, err := d.takeFromRange(ctx, s, d.leaseSpec(s, netip.Addr{}, 0, 0, ""))
 	switch {
 	case netbox.IsNotFound(err):
@@ -69,12 +69,12 @@ func (d *call) takeOne(ctx context.Context, s mapping.StoredAR) (netip.Addr, err
 // It takes the lowest free block; when other clients took part of it meanwhile (NetBox
 // refuses the whole request), it tries again at a random free block, so that racing
 // reservations spread out instead of all chasing the same one.
-func (d *call) takeRun(ctx context.Context, s mapping.StoredAR, n int) (netip.Addr, error) {
+func (d *Call) takeRun(ctx context.Context, s mapping.StoredAR, n int) (netip.Addr, error) {
 	r, err := d.ipRange(ctx, s)
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	bits := rangeBits(r)
+	bits := RangeBits(r)
 	for attempt := 0; attempt < runRetries; attempt++ {
 		avail, err := d.nb.AvailableInRange(ctx, r.ID, 1000)
 		if err != nil {
@@ -112,7 +112,7 @@ func (d *call) takeRun(ctx context.Context, s mapping.StoredAR, n int) (netip.Ad
 	return netip.Addr{}, conflictf("could not reserve %d contiguous addresses in %s: other clients kept taking them (%d tries)", n, s, runRetries)
 }
 
-func rangeBits(r netbox.IPRange) int {
+func RangeBits(r netbox.IPRange) int {
 	p, err := netip.ParsePrefix(r.StartAddress)
 	if err != nil {
 		return 32
@@ -123,7 +123,7 @@ func rangeBits(r netbox.IPRange) int {
 // completeLeases records what a lease needs beyond available-ips: the MAC (known only
 // once NetBox chose the address) and the lease's IPv6 addresses (leaseIPv6). On failure
 // the leases are removed, so OpenNebula and NetBox stay in step.
-func (d *call) completeLeases(ctx context.Context, s mapping.StoredAR, leases []netbox.IPAddress) (err error) {
+func (d *Call) completeLeases(ctx context.Context, s mapping.StoredAR, leases []netbox.IPAddress) (err error) {
 	ids := make([]int, 0, len(leases))
 	for _, l := range leases {
 		ids = append(ids, l.ID)
@@ -160,18 +160,18 @@ func (d *call) completeLeases(ctx context.Context, s mapping.StoredAR, leases []
 }
 
 // dropLeases removes leases this call created, on its own short deadline.
-func (d *call) dropLeases(ids ...int) {
+func (d *Call) dropLeases(ids ...int) {
 	ctx, cancel := cleanupCtx()
 	defer cancel()
 	for _, id := range ids {
-		if err := d.remove(ctx, kindIPAddress, id); err != nil {
+		if err := d.Remove(ctx, ObjectIPAddress, id); err != nil {
 			d.infof("could not remove ip-address %d after a failure: %v", id, err)
 		}
 	}
 }
 
 // allocate holds exactly IP…IP+SIZE-1, atomically.
-func (d *call) allocate(ctx context.Context, req mapping.Request) error {
+func (d *Call) allocate(ctx context.Context, req mapping.Request) error {
 	s, err := d.needRange(ctx, req.AR)
 	if err != nil {
 		return err
@@ -184,7 +184,7 @@ func (d *call) allocate(ctx context.Context, req mapping.Request) error {
 	if err != nil {
 		return err
 	}
-	vrf, bits := netbox.RefID(r.VRF), rangeBits(r)
+	vrf, bits := netbox.RefID(r.VRF), RangeBits(r)
 	if err := d.refuseTaken(ctx, vrf, addrs); err != nil {
 		return err
 	}
@@ -209,7 +209,7 @@ func (d *call) allocate(ctx context.Context, req mapping.Request) error {
 }
 
 // refuseTaken fails naming the first of addrs that NetBox already holds, whoever owns it.
-func (d *call) refuseTaken(ctx context.Context, vrf int, addrs []netip.Addr) error {
+func (d *Call) refuseTaken(ctx context.Context, vrf int, addrs []netip.Addr) error {
 	have, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(addrs))
 	if err != nil {
 		return err
@@ -234,7 +234,7 @@ func (d *call) refuseTaken(ctx context.Context, vrf int, addrs []netip.Addr) err
 // unreachable, slow, failing or refusing the token still gets success: the objects
 // stay in NetBox, an INFO line in oned.log and the warning (for the driver's log) name
 // them, and `netbox-ipam audit` reports them as orphans that `sync` removes.
-func (d *call) free(ctx context.Context, req mapping.Request) (warning string, err error) {
+func (d *Call) free(ctx context.Context, req mapping.Request) (warning string, err error) {
 	s, err := mapping.ReadStoredAR(req.AR)
 	if err != nil {
 		return "", err
@@ -250,27 +250,27 @@ func (d *call) free(ctx context.Context, req mapping.Request) (warning string, e
 	return "", nil
 }
 
-func (d *call) removeLeases(ctx context.Context, s mapping.StoredAR, addrs []netip.Addr) error {
+func (d *Call) removeLeases(ctx context.Context, s mapping.StoredAR, addrs []netip.Addr) error {
 	if s.LostIDs() {
-		if err := d.findRange(ctx, &s); err != nil {
+		if err := d.FindRange(ctx, &s); err != nil {
 			return err
 		}
 	}
-	o, err := d.arObjects(ctx, s, false)
+	o, err := d.ObjectsOf(ctx, s, false)
 	if err != nil {
 		return err
 	}
-	if !o.known() {
+	if !o.Known() {
 		d.infof("neither the IP range nor the prefix of %s exists; nothing to free", s)
 		return nil
 	}
 	lookup := append(append([]netip.Addr{}, addrs...), s.IPv6Addrs(addrs)...)
-	have, err := d.nb.IPAddressesAt(ctx, o.vrf, addrStrings(lookup))
+	have, err := d.nb.IPAddressesAt(ctx, o.VRF, addrStrings(lookup))
 	if err != nil {
 		return err
 	}
 	for _, h := range have {
-		if !d.owned(h.Tagged) {
+		if !d.Owned(h.Tagged) {
 			d.infof("left %s alone: NetBox ip-address %d is not tagged %s", h.Address, h.ID, d.cfg.Tag)
 			continue
 		}
@@ -283,12 +283,12 @@ func (d *call) removeLeases(ctx context.Context, s mapping.StoredAR, addrs []net
 }
 
 // release deletes a lease, or deprecates it when so configured.
-func (d *call) release(ctx context.Context, a netbox.IPAddress) error {
+func (d *Call) release(ctx context.Context, a netbox.IPAddress) error {
 	if d.cfg.Release == "deprecate" {
 		_, err := d.nb.PatchIPAddress(ctx, a.ID, map[string]any{"status": "deprecated"})
 		return err
 	}
-	return d.remove(ctx, kindIPAddress, a.ID)
+	return d.Remove(ctx, ObjectIPAddress, a.ID)
 }
 
 // addrStrings is addrs as NetBox's address filter takes them.

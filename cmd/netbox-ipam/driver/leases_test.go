@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -18,8 +19,8 @@ import (
 func registered(t *testing.T, extra []string, configure ...func(*config.Config)) (*fixture, mapping.Attrs) {
 	f := newFixture(t, configure...)
 	f.prefix("10.70.0.0/24", 0, nil)
-	base := attrs("TYPE=IP4", "IP=10.70.0.10", "SIZE=10", "MAC=02:00:0a:46:00:0a")
-	for _, a := range attrs(extra...) {
+	base := onetest.Attrs("TYPE=IP4", "IP=10.70.0.10", "SIZE=10", "MAC=02:00:0a:46:00:0a")
+	for _, a := range onetest.Attrs(extra...) {
 		base = base.Set(a.Name, a.Value)
 	}
 	var kv []string

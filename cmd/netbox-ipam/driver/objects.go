@@ -17,30 +17,30 @@ import (
 
 // The kinds of NetBox objects the driver owns, as the log names them.
 const (
-	kindIPAddress = "ip-address"
-	kindIPRange   = "ip-range"
-	kindPrefix    = "prefix"
+	ObjectIPAddress = "ip-address"
+	ObjectIPRange   = "ip-range"
+	ObjectPrefix    = "prefix"
 	// vms.enabled (vms.go)
-	kindClusterType = "cluster-type"
-	kindCluster     = "cluster"
-	kindVM          = "virtual-machine"
-	kindInterface   = "vm-interface"
+	ObjectClusterType = "cluster-type"
+	ObjectCluster     = "cluster"
+	ObjectVM          = "virtual-machine"
+	ObjectInterface   = "vm-interface"
 )
 
-// noteObject records a NetBox object this call created (+) or removed (-).
-func (d *call) noteObject(sign, kind string, id int) {
+// NoteObject records a NetBox object this call created (+) or removed (-).
+func (d *Call) NoteObject(sign, kind string, id int) {
 	d.changes = append(d.changes, fmt.Sprintf("%s%s/%d", sign, kind, id))
 }
 
-// remove deletes one object the driver owns; already gone is success.
-func (d *call) remove(ctx context.Context, kind string, id int) error {
+// Remove deletes one object the driver owns; already gone is success.
+func (d *Call) Remove(ctx context.Context, kind string, id int) error {
 	var err error
 	switch kind {
-	case kindIPAddress:
+	case ObjectIPAddress:
 		err = d.nb.DeleteIPAddress(ctx, id)
-	case kindIPRange:
+	case ObjectIPRange:
 		err = d.nb.DeleteIPRange(ctx, id)
-	case kindPrefix:
+	case ObjectPrefix:
 		err = d.nb.DeletePrefix(ctx, id)
 	default:
 		return fmt.Errorf("cannot remove a NetBox %s", kind)
@@ -49,13 +49,13 @@ func (d *call) remove(ctx context.Context, kind string, id int) error {
 		return nil
 	}
 	if err == nil {
-		d.noteObject("-", kind, id)
+		d.NoteObject("-", kind, id)
 	}
 	return err
 }
 
-// removeAddresses deletes IP addresses the driver owns, in bulk.
-func (d *call) removeAddresses(ctx context.Context, ids []int) error {
+// RemoveAddresses deletes IP addresses the driver owns, in bulk.
+func (d *Call) RemoveAddresses(ctx context.Context, ids []int) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -63,13 +63,13 @@ func (d *call) removeAddresses(ctx context.Context, ids []int) error {
 		return err
 	}
 	for _, id := range ids {
-		d.noteObject("-", kindIPAddress, id)
+		d.NoteObject("-", ObjectIPAddress, id)
 	}
 	return nil
 }
 
 // takeFromRange is available-ips POST of one lease in the AR's IP range.
-func (d *call) takeFromRange(ctx context.Context, s mapping.StoredAR, spec netbox.IPAddressSpec) (netbox.IPAddress, error) {
+func (d *Call) takeFromRange(ctx context.Context, s mapping.StoredAR, spec netbox.IPAddressSpec) (netbox.IPAddress, error) {
 	got, err := netbox.CreateOnce(ctx,
 		func(c context.Context) ([]netbox.IPAddress, error) {
 			return d.nb.TakeFromRange(c, s.RangeID, []netbox.IPAddressSpec{spec})
@@ -82,14 +82,14 @@ func (d *call) takeFromRange(ctx context.Context, s mapping.StoredAR, spec netbo
 					mine = append(mine, h)
 				}
 			}
-			d.infoLost(fmt.Sprintf("a lease in NetBox IP range %d", s.RangeID), len(mine))
+			d.InfoLost(fmt.Sprintf("a lease in NetBox IP range %d", s.RangeID), len(mine))
 			return mine, len(mine) > 0, err
 		})
 	if err != nil {
 		return netbox.IPAddress{}, err
 	}
 	for _, g := range got {
-		d.noteObject("+", kindIPAddress, g.ID)
+		d.NoteObject("+", ObjectIPAddress, g.ID)
 	}
 	if len(got) != 1 {
 		ids := make([]int, 0, len(got))
@@ -103,7 +103,7 @@ func (d *call) takeFromRange(ctx context.Context, s mapping.StoredAR, spec netbo
 }
 
 // createLeases creates IP addresses at the specs' exact addresses in one atomic request.
-func (d *call) createLeases(ctx context.Context, specs []netbox.IPAddressSpec) ([]netbox.IPAddress, error) {
+func (d *Call) createLeases(ctx context.Context, specs []netbox.IPAddressSpec) ([]netbox.IPAddress, error) {
 	want := map[netip.Addr]int{} // address → VRF
 	for _, s := range specs {
 		if p, err := netip.ParsePrefix(s.Address); err == nil {
@@ -121,20 +121,20 @@ func (d *call) createLeases(ctx context.Context, specs []netbox.IPAddressSpec) (
 					mine = append(mine, h)
 				}
 			}
-			d.infoLost(fmt.Sprintf("IP addresses (%d)", len(specs)), len(mine))
+			d.InfoLost(fmt.Sprintf("IP addresses (%d)", len(specs)), len(mine))
 			if err == nil && len(mine) > 0 && len(mine) != len(specs) {
 				err = statef("NetBox holds %d of the %d addresses of one atomic request", len(mine), len(specs))
 			}
 			return mine, len(mine) == len(specs), err
 		})
 	for _, g := range got {
-		d.noteObject("+", kindIPAddress, g.ID)
+		d.NoteObject("+", ObjectIPAddress, g.ID)
 	}
 	return got, err
 }
 
 // createPrefixOnce creates a prefix named by the AR.
-func (d *call) createPrefixOnce(ctx context.Context, spec netbox.PrefixSpec) (netbox.Prefix, error) {
+func (d *Call) createPrefixOnce(ctx context.Context, spec netbox.PrefixSpec) (netbox.Prefix, error) {
 	return d.notePrefix(netbox.CreateOnce(ctx,
 		func(c context.Context) (netbox.Prefix, error) { return d.nb.CreatePrefix(c, spec) },
 		func(c context.Context) (netbox.Prefix, bool, error) {
@@ -145,7 +145,7 @@ func (d *call) createPrefixOnce(ctx context.Context, spec netbox.PrefixSpec) (ne
 }
 
 // carvePrefix takes a child prefix of length from parent through available-prefixes.
-func (d *call) carvePrefix(ctx context.Context, parent netbox.Prefix, length int, spec netbox.PrefixSpec) (netbox.Prefix, error) {
+func (d *Call) carvePrefix(ctx context.Context, parent netbox.Prefix, length int, spec netbox.PrefixSpec) (netbox.Prefix, error) {
 	pnet, _ := parent.Net()
 	return d.notePrefix(netbox.CreateOnce(ctx,
 		func(c context.Context) (netbox.Prefix, error) { return d.nb.CarvePrefix(c, parent.ID, length, spec) },
@@ -157,50 +157,50 @@ func (d *call) carvePrefix(ctx context.Context, parent netbox.Prefix, length int
 		}))
 }
 
-func (d *call) notePrefix(p netbox.Prefix, err error) (netbox.Prefix, error) {
+func (d *Call) notePrefix(p netbox.Prefix, err error) (netbox.Prefix, error) {
 	if err == nil {
-		d.noteObject("+", kindPrefix, p.ID)
+		d.NoteObject("+", ObjectPrefix, p.ID)
 	}
 	return p, err
 }
 
-func (d *call) onePrefix(ctx context.Context, desc string, match func(netbox.Prefix) bool) (netbox.Prefix, bool, error) {
+func (d *Call) onePrefix(ctx context.Context, desc string, match func(netbox.Prefix) bool) (netbox.Prefix, bool, error) {
 	have, err := d.nb.PrefixesLabelled(ctx, d.cfg.Tag, desc)
 	if err != nil {
 		return netbox.Prefix{}, false, err
 	}
 	for _, p := range have {
 		if match(p) {
-			d.infoLost("a prefix", 1)
+			d.InfoLost("a prefix", 1)
 			return p, true, nil
 		}
 	}
-	d.infoLost("a prefix", 0)
+	d.InfoLost("a prefix", 0)
 	return netbox.Prefix{}, false, nil
 }
 
 // createIPRange creates the AR's IP range.
-func (d *call) createIPRange(ctx context.Context, spec netbox.IPRangeSpec) (netbox.IPRange, error) {
+func (d *Call) createIPRange(ctx context.Context, spec netbox.IPRangeSpec) (netbox.IPRange, error) {
 	r, err := netbox.CreateOnce(ctx,
 		func(c context.Context) (netbox.IPRange, error) { return d.nb.CreateIPRange(c, spec) },
 		func(c context.Context) (netbox.IPRange, bool, error) {
 			have, err := d.nb.IPRangesLabelled(c, d.cfg.Tag, spec.Description)
 			for _, r := range have {
 				if r.StartAddress == spec.Start && r.EndAddress == spec.End && netbox.RefID(r.VRF) == spec.VRFID {
-					d.infoLost("an IP range", 1)
+					d.InfoLost("an IP range", 1)
 					return r, true, nil
 				}
 			}
-			d.infoLost("an IP range", 0)
+			d.InfoLost("an IP range", 0)
 			return netbox.IPRange{}, false, err
 		})
 	if err == nil {
-		d.noteObject("+", kindIPRange, r.ID)
+		d.NoteObject("+", ObjectIPRange, r.ID)
 	}
 	return r, err
 }
 
-// infoLost tells oned.log that an answer was lost and what the look-up found.
-func (d *call) infoLost(what string, found int) {
+// InfoLost tells oned.log that an answer was lost and what the look-up found.
+func (d *Call) InfoLost(what string, found int) {
 	d.infof("NetBox's answer to creating %s was lost; the look-up by description found %d", what, found)
 }

@@ -18,7 +18,7 @@ type placement struct {
 	vrfName, status                 string
 }
 
-func (d *call) placement(ctx context.Context, ar mapping.Attrs) (placement, error) {
+func (d *Call) placement(ctx context.Context, ar mapping.Attrs) (placement, error) {
 	var p placement
 	pick := func(attr, conf string) string {
 		if v := ar.Get(attr); v != "" {
@@ -74,7 +74,7 @@ func (p placement) prefixSpec(cidr, desc string, tags []netbox.TagRef) netbox.Pr
 // undo collects what a register created, to remove it if a later step fails.
 type undo []func(context.Context) error
 
-func (u undo) run(d *call) {
+func (u undo) run(d *Call) {
 	ctx, cancel := cleanupCtx()
 	defer cancel()
 	for i := len(u) - 1; i >= 0; i-- {
@@ -85,7 +85,7 @@ func (u undo) run(d *call) {
 }
 
 // register handles register_address_range: AR shape R in, the AR oned stores out.
-func (d *call) register(ctx context.Context, ar mapping.Attrs) (answer mapping.Attrs, err error) {
+func (d *Call) register(ctx context.Context, ar mapping.Attrs) (answer mapping.Attrs, err error) {
 	typ, size, hasSize, err := registerable(ar)
 	if err != nil {
 		return nil, err
@@ -123,12 +123,12 @@ func (d *call) register(ctx context.Context, ar mapping.Attrs) (answer mapping.A
 	rng, err := d.createIPRange(ctx, netbox.IPRangeSpec{
 		Start: netip.PrefixFrom(span.First, net.Bits()).String(), End: netip.PrefixFrom(span.Last, net.Bits()).String(),
 		VRFID: netbox.RefID(prefix.VRF), RoleID: pl.roleID, TenantID: pl.tenantID, Status: "active",
-		Description: desc, Tags: d.tags(),
+		Description: desc, Tags: d.Tags(),
 	})
 	if err != nil {
 		return nil, spanError(err, span)
 	}
-	u = append(u, func(c context.Context) error { return d.remove(c, kindIPRange, rng.ID) })
+	u = append(u, func(c context.Context) error { return d.Remove(c, ObjectIPRange, rng.ID) })
 	d.infof("registered %s…%s as NetBox IP range %d in prefix %s (id %d)", span.First, span.Last, rng.ID, net.Masked(), prefix.ID)
 	return arAnswer(ar, typ, span, net, settings, prefix, rng.ID), nil
 }
@@ -162,7 +162,7 @@ func registerable(ar mapping.Attrs) (typ string, size int, hasSize bool, err err
 // registerPrefix finds or makes the AR's prefix, in one of three ways: (1) the AR names
 // IP and SIZE; (2) it names a network; (3) it gives only SIZE, to carve from a pool.
 // The span is known in case 1 only.
-func (d *call) registerPrefix(ctx context.Context, ar mapping.Attrs, size int, hasSize bool, pl placement, desc string, u *undo) (netbox.Prefix, mapping.Span, error) {
+func (d *Call) registerPrefix(ctx context.Context, ar mapping.Attrs, size int, hasSize bool, pl placement, desc string, u *undo) (netbox.Prefix, mapping.Span, error) {
 	switch {
 	case ar.Has(mapping.AttrIP):
 		if !hasSize {
@@ -215,7 +215,7 @@ func spanError(err error, span mapping.Span) error {
 
 // registerSpan is case 1: the AR names IP and SIZE. The prefix is the most specific
 // one holding the span, or the AR's NETWORK_ADDRESS/NETWORK_MASK, created.
-func (d *call) registerSpan(ctx context.Context, ar mapping.Attrs, size int, pl placement, desc string, u *undo) (netbox.Prefix, mapping.Span, error) {
+func (d *Call) registerSpan(ctx context.Context, ar mapping.Attrs, size int, pl placement, desc string, u *undo) (netbox.Prefix, mapping.Span, error) {
 	span, err := mapping.ParseSpan("AR IP", ar.Get(mapping.AttrIP), size)
 	if err != nil {
 		return netbox.Prefix{}, span, err
@@ -238,17 +238,17 @@ func (d *call) registerSpan(ctx context.Context, ar mapping.Attrs, size int, pl 
 	return p, span, err
 }
 
-func (d *call) createPrefix(ctx context.Context, pl placement, net netip.Prefix, desc string, u *undo) (netbox.Prefix, error) {
-	p, err := d.createPrefixOnce(ctx, pl.prefixSpec(net.String(), desc, d.tags()))
+func (d *Call) createPrefix(ctx context.Context, pl placement, net netip.Prefix, desc string, u *undo) (netbox.Prefix, error) {
+	p, err := d.createPrefixOnce(ctx, pl.prefixSpec(net.String(), desc, d.Tags()))
 	if err != nil {
 		return p, err
 	}
-	*u = append(*u, func(c context.Context) error { return d.remove(c, kindPrefix, p.ID) })
+	*u = append(*u, func(c context.Context) error { return d.Remove(c, ObjectPrefix, p.ID) })
 	return p, nil
 }
 
 // reserveNetwork is case 2: the AR names a network; use NetBox's prefix or create it.
-func (d *call) reserveNetwork(ctx context.Context, ar mapping.Attrs, pl placement, desc string, u *undo) (netbox.Prefix, error) {
+func (d *Call) reserveNetwork(ctx context.Context, ar mapping.Attrs, pl placement, desc string, u *undo) (netbox.Prefix, error) {
 	net, err := mapping.Network(ar)
 	if err != nil {
 		return netbox.Prefix{}, err
@@ -264,7 +264,7 @@ func (d *call) reserveNetwork(ctx context.Context, ar mapping.Attrs, pl placemen
 }
 
 // carve is case 3: a new prefix from a pool parent.
-func (d *call) carve(ctx context.Context, ar mapping.Attrs, size int, pl placement, desc string, u *undo) (netbox.Prefix, error) {
+func (d *Call) carve(ctx context.Context, ar mapping.Attrs, size int, pl placement, desc string, u *undo) (netbox.Prefix, error) {
 	length, err := mapping.CarveLength(ar, size)
 	if err != nil {
 		return netbox.Prefix{}, err
@@ -282,7 +282,7 @@ func (d *call) carve(ctx context.Context, ar mapping.Attrs, size int, pl placeme
 		if err != nil {
 			return netbox.Prefix{}, err
 		}
-		spec := pl.prefixSpec("", desc, d.tags())
+		spec := pl.prefixSpec("", desc, d.Tags())
 		spec.VRFID = netbox.RefID(parent.VRF) // a child lives in its parent's VRF
 		p, err := d.carvePrefix(ctx, parent, length, spec)
 		if netbox.KindOf(err) == netbox.KindConflict {
@@ -292,13 +292,13 @@ func (d *call) carve(ctx context.Context, ar mapping.Attrs, size int, pl placeme
 		if err != nil {
 			return p, err
 		}
-		*u = append(*u, func(c context.Context) error { return d.remove(c, kindPrefix, p.ID) })
+		*u = append(*u, func(c context.Context) error { return d.Remove(c, ObjectPrefix, p.ID) })
 		return p, nil
 	}
 	return netbox.Prefix{}, conflictf("no free /%d left in pool %s; add room to the pool in NetBox or set another NETBOX_PARENT_PREFIX", length, strings.Join(full, ", "))
 }
 
-func (d *call) parentPrefix(ctx context.Context, pl placement, ref string) (netbox.Prefix, error) {
+func (d *Call) parentPrefix(ctx context.Context, pl placement, ref string) (netbox.Prefix, error) {
 	if id, err := strconv.Atoi(ref); err == nil {
 		p, err := d.nb.GetPrefix(ctx, id)
 		if netbox.IsNotFound(err) {
@@ -320,7 +320,7 @@ func (d *call) parentPrefix(ctx context.Context, pl placement, ref string) (netb
 // networkSettings merges the prefix's network settings with the AR's and the
 // configured defaults (mapping.MergeSettings) and writes what the prefix lacked into
 // its custom fields.
-func (d *call) networkSettings(ctx context.Context, ar mapping.Attrs, p netbox.Prefix, net netip.Prefix, u *undo) (map[string]string, error) {
+func (d *Call) networkSettings(ctx context.Context, ar mapping.Attrs, p netbox.Prefix, net netip.Prefix, u *undo) (map[string]string, error) {
 	m, err := mapping.MergeSettings(p.CustomString, ar, net, mapping.Defaults{Gateway: d.cfg.Gateway,
 		DNS: d.cfg.Defaults.DNS, GuestMTU: d.cfg.Defaults.GuestMTU, SearchDomain: d.cfg.Defaults.SearchDomain})
 	if err != nil || len(m.Write) == 0 {

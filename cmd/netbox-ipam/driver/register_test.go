@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -76,7 +77,7 @@ func TestRegister(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(f)
 			}
-			resp, err := f.d.Register(context.Background(), request(attrs(tc.ar...)))
+			resp, err := f.d.Register(context.Background(), request(onetest.Attrs(tc.ar...)))
 			if tc.wantErr != "" {
 				failedAs(t, err, tc.wantErr)
 			} else if err != nil {
@@ -117,7 +118,7 @@ func TestRegisterRollsBack(t *testing.T) {
 			f := newFixture(t)
 			existing := f.prefix("10.60.0.0/24", 0, nil)
 			f.nb.Inject(netboxtest.Fault{Op: tc.failOp, Err: boom})
-			resp, err := f.d.Register(context.Background(), request(attrs(tc.ar...)))
+			resp, err := f.d.Register(context.Background(), request(onetest.Attrs(tc.ar...)))
 			if kindOf(err) != tc.wantKind {
 				t.Fatalf("err %v, want %s", err, tc.wantKind)
 			}
@@ -160,7 +161,7 @@ func TestRegisterLostAnswers(t *testing.T) {
 			if op == "CarvePrefix" {
 				ar = []string{"TYPE=IP4", "SIZE=5"}
 			}
-			resp, err := f.d.Register(context.Background(), request(attrs(ar...)))
+			resp, err := f.d.Register(context.Background(), request(onetest.Attrs(ar...)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -102,39 +101,6 @@ func TestAllocateLostAnswer(t *testing.T) {
 	}
 	if f.addr("10.70.0.15") == nil || f.nb.Count("CreateIPAddresses") != 3 {
 		t.Fatalf("not sent again: %v", f.nb.Calls)
-	}
-}
-
-// sync --all --prune removes a stale prefix of the driver only when nothing is left in
-// it, and a stale range or prefix only once it is older than the audit and the
-// driver's timeout: a young one may be an AR that oned is registering right now (a
-// network in LOCK_CREATE, whose AR oned writes once the driver has answered).
-func TestPruneStale(t *testing.T) {
-	f := newFixture(t)
-	empty, _ := f.nb.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: "10.80.0.0/24", Tags: f.d.tags()})
-	busy, _ := f.nb.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: "10.81.0.0/24", Tags: f.d.tags()})
-	f.take("10.81.0.7", false)
-	young, _ := f.nb.CreateIPRange(context.Background(), netbox.IPRangeSpec{Start: "10.82.0.10/24", End: "10.82.0.19/24", Tags: f.d.tags()})
-	rep, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true, Prune: true}, nil)
-	if err != nil || rep.Drift != 3 || len(rep.LeftStale) != 3 || !strings.Contains(rep.LeftStale[0], "stale ip-range #"+itoa(young.ID)+": NetBox made it at") {
-		t.Fatalf("sync of young stale objects: %+v, %v", rep, err)
-	}
-	if len(f.nb.Prefixes) != 2 || len(f.nb.Ranges) != 1 {
-		t.Fatalf("young stale objects removed: %d prefixes, %d ranges left", len(f.nb.Prefixes), len(f.nb.Ranges))
-	}
-	f.d.now = func() time.Time { return time.Now().Add(time.Minute) }
-	rep, err = f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true, Prune: true}, nil)
-	if err != nil || rep.Drift != 3 || len(rep.LeftStale) != 0 {
-		t.Fatalf("sync: %+v, %v", rep, err)
-	}
-	if _, ok := f.nb.Ranges[young.ID]; ok {
-		t.Errorf("stale range kept a minute on")
-	}
-	if _, ok := f.nb.Prefixes[empty.ID]; ok {
-		t.Errorf("empty stale prefix kept")
-	}
-	if _, ok := f.nb.Prefixes[busy.ID]; !ok || !strings.Contains(f.info.String(), "kept prefix 10.81.0.0/24") {
-		t.Errorf("busy stale prefix removed; info %q", f.info)
 	}
 }
 

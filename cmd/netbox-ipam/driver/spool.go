@@ -112,7 +112,7 @@ func (d *Driver) drainLock() string {
 // follow (hooks queue them meanwhile, finding the lock held); a batch NetBox fails
 // ends the drain.
 func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
-	c := d.begin("") // one call: each network's AR is asked for once per drain
+	c := d.Begin("") // one call: each network's AR is asked for once per drain
 	var failedErr error
 	for {
 		if err := ctx.Err(); err != nil {

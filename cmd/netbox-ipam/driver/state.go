@@ -33,11 +33,11 @@ func (d *Driver) ownDir(dir string) error {
 	return d.checkOwn(dir, fi)
 }
 
-// stateReady makes the state folder when it is missing and checks that it is the
+// StateReady makes the state folder when it is missing and checks that it is the
 // driver's own: every hook and every sync that keeps NetBox VMs asks first, so that
 // nothing reaches NetBox from a front-end whose state someone else could have
 // written.
-func (d *Driver) stateReady() error { return d.ownDir(d.cfg.StateDir) }
+func (d *Driver) StateReady() error { return d.ownDir(d.cfg.StateDir) }
 
 // stateDir makes the driver's state folder and sub, one of its folders, and returns
 // sub's path.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
@@ -60,7 +61,7 @@ func TestStateFolderRefused(t *testing.T) {
 			if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 				t.Fatal(err)
 			}
-			f.setVNet(vnetXML(ar))
+			f.setVNet(onetest.VNetXML(ar))
 			tc.spoil(t, f)
 			f.nb.Calls = nil
 			_, err := f.hook(context.Background(), mapping.VM{ID: "42", Name: "web", NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10"}}})
@@ -78,9 +79,8 @@ func TestStateFolderRefused(t *testing.T) {
 			if _, err := f.d.HookCall(context.Background(), "one.vrouter.instantiate", info); kindOf(err) != "setup" {
 				t.Errorf("router hook: %v, want a refusal", err)
 			}
-			f.d.cfg.VMs.Enabled = true
-			if _, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true}, nil); kindOf(err) != "setup" {
-				t.Errorf("sync with vms: %v, want a refusal", err)
+			if err := f.d.StateReady(); kindOf(err) != "setup" { // what sync with vms.enabled asks first
+				t.Errorf("state ready: %v, want a refusal", err)
 			}
 			if f.nb.Requests() != 0 {
 				t.Errorf("NetBox written with unsafe state: %v", f.nb.Calls)
@@ -94,7 +94,7 @@ func TestStateFolderMade(t *testing.T) {
 	f, ar := registered(t, nil)
 	f.d.cfg.StateDir = filepath.Join(t.TempDir(), "netbox-ipam")
 	f.d.spool = filepath.Join(f.d.cfg.StateDir, "spool-netbox")
-	f.setVNet(vnetXML(ar))
+	f.setVNet(onetest.VNetXML(ar))
 	if _, err := f.hook(context.Background(), mapping.VM{ID: "42"}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 // unregister removes the driver's leftover leases inside the AR, its IP range, and the
 // prefix when the driver created it and nothing else is left in it. Gone already is
 // success; nothing foreign is touched.
-func (d *call) unregister(ctx context.Context, ar mapping.Attrs) error {
+func (d *Call) unregister(ctx context.Context, ar mapping.Attrs) error {
 	s, err := mapping.ReadStoredAR(ar)
 	if err != nil {
 		return err
@@ -23,7 +23,7 @@ func (d *call) unregister(ctx context.Context, ar mapping.Attrs) error {
 		return nil
 	}
 	if s.LostIDs() {
-		if err := d.findRange(ctx, &s); err != nil {
+		if err := d.FindRange(ctx, &s); err != nil {
 			return err
 		}
 	}
@@ -31,26 +31,26 @@ func (d *call) unregister(ctx context.Context, ar mapping.Attrs) error {
 		d.infof("%s holds no NetBox ids and no NetBox IP range tagged %s spans it; nothing to remove", s, d.cfg.Tag)
 		return nil
 	}
-	o, err := d.arObjects(ctx, s, true)
+	o, err := d.ObjectsOf(ctx, s, true)
 	if err != nil {
 		return err
 	}
-	if o.prefix != nil {
-		if err := d.removeLeftoverLeases(ctx, s, *o.prefix, o.vrf); err != nil {
+	if o.Prefix != nil {
+		if err := d.removeLeftoverLeases(ctx, s, *o.Prefix, o.VRF); err != nil {
 			return err
 		}
 	}
 	switch {
-	case o.rng == nil:
-	case !d.owned(o.rng.Tagged):
-		d.infof("left NetBox IP range %d alone: it is not tagged %s", o.rng.ID, d.cfg.Tag)
+	case o.Range == nil:
+	case !d.Owned(o.Range.Tagged):
+		d.infof("left NetBox IP range %d alone: it is not tagged %s", o.Range.ID, d.cfg.Tag)
 	default:
-		if err := d.remove(ctx, kindIPRange, o.rng.ID); err != nil {
+		if err := d.Remove(ctx, ObjectIPRange, o.Range.ID); err != nil {
 			return err
 		}
 	}
-	if o.prefix != nil && d.owned(o.prefix.Tagged) {
-		if err := d.removePrefixIfEmpty(ctx, *o.prefix, o.vrf); err != nil {
+	if o.Prefix != nil && d.Owned(o.Prefix.Tagged) {
+		if err := d.RemovePrefixIfEmpty(ctx, *o.Prefix, o.VRF); err != nil {
 			return err
 		}
 	}
@@ -61,7 +61,7 @@ func (d *call) unregister(ctx context.Context, ar mapping.Attrs) error {
 // removeLeftoverLeases removes the driver's leases inside the AR's span, with their
 // IPv6 addresses, in bulk: an AR may hold thousands, and one request per lease would
 // not fit in the deadline.
-func (d *call) removeLeftoverLeases(ctx context.Context, s mapping.StoredAR, prefix netbox.Prefix, vrf int) error {
+func (d *Call) removeLeftoverLeases(ctx context.Context, s mapping.StoredAR, prefix netbox.Prefix, vrf int) error {
 	ips, err := d.nb.IPAddressesIn(ctx, vrf, prefix.Prefix)
 	if err != nil {
 		return err
@@ -69,7 +69,7 @@ func (d *call) removeLeftoverLeases(ctx context.Context, s mapping.StoredAR, pre
 	var ids []int
 	var v4 []netip.Addr
 	for _, ip := range ips {
-		if a, err := ip.Addr(); err == nil && s.Has(a) && d.owned(ip.Tagged) {
+		if a, err := ip.Addr(); err == nil && s.Has(a) && d.Owned(ip.Tagged) {
 			ids = append(ids, ip.ID)
 			v4 = append(v4, a)
 		}
@@ -80,17 +80,17 @@ func (d *call) removeLeftoverLeases(ctx context.Context, s mapping.StoredAR, pre
 			return err
 		}
 		for _, ip := range more {
-			if d.owned(ip.Tagged) {
+			if d.Owned(ip.Tagged) {
 				ids = append(ids, ip.ID)
 			}
 		}
 	}
-	return d.removeAddresses(ctx, ids)
+	return d.RemoveAddresses(ctx, ids)
 }
 
-// removePrefixIfEmpty removes a prefix the driver created unless addresses or ranges
+// RemovePrefixIfEmpty removes a prefix the driver created unless addresses or ranges
 // of anyone, including other ARs, are still inside.
-func (d *call) removePrefixIfEmpty(ctx context.Context, p netbox.Prefix, vrf int) error {
+func (d *Call) RemovePrefixIfEmpty(ctx context.Context, p netbox.Prefix, vrf int) error {
 	ip, found, err := d.nb.FirstIPAddressIn(ctx, vrf, p.Prefix)
 	if err != nil {
 		return err
@@ -107,5 +107,5 @@ func (d *call) removePrefixIfEmpty(ctx context.Context, p netbox.Prefix, vrf int
 		d.infof("kept prefix %s (id %d): it still holds IP range %s-%s", p.Prefix, p.ID, r.StartAddress, r.EndAddress)
 		return nil
 	}
-	return d.remove(ctx, kindPrefix, p.ID)
+	return d.Remove(ctx, ObjectPrefix, p.ID)
 }

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -71,7 +70,7 @@ func sameMAC(netboxMAC, nicMAC string) bool {
 }
 
 // keepVM creates or updates the VM's NetBox virtual machine and its interfaces.
-func (d *call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*keptVM, error) {
+func (d *Call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*keptVM, error) {
 	w := wantVM(vm, nics)
 	if w.cluster == "" {
 		d.infof("VM %s: in no OpenNebula cluster yet; its NetBox virtual machine waits for the next hook", vm.ID)
@@ -89,7 +88,7 @@ func (d *call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*ke
 	var kept keptVM
 	if len(found) == 0 {
 		spec := netbox.VirtualMachineSpec{Name: name, Status: status, ClusterID: cluster,
-			Description: "OpenNebula VM " + vm.ID, Tags: d.tags(), CustomFields: map[string]any{mapping.CFVMID: vm.ID}}
+			Description: "OpenNebula VM " + vm.ID, Tags: d.Tags(), CustomFields: map[string]any{mapping.CFVMID: vm.ID}}
 		kept.VirtualMachine, err = d.nb.CreateVirtualMachine(ctx, spec)
 		if nameTaken(err) {
 			spec.Name = twin
@@ -98,7 +97,7 @@ func (d *call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*ke
 		if err != nil {
 			return nil, err
 		}
-		d.noteObject("+", kindVM, kept.ID)
+		d.NoteObject("+", ObjectVM, kept.ID)
 	} else {
 		kept.VirtualMachine = found[0]
 		if (kept.Name != name && kept.Name != twin) || kept.Status.Value != status || netbox.RefID(kept.Cluster) != cluster {
@@ -128,7 +127,7 @@ func nameTaken(err error) bool {
 // NIC's name but another MAC was a detached NIC's, whose name a new NIC took: it is
 // replaced, so the new NIC's lease never sits on the old NIC's MAC. It returns
 // interface ids by NIC id.
-func (d *call) keepInterfaces(ctx context.Context, v netbox.VirtualMachine, want map[string]wantIface, fresh bool) (map[string]int, error) {
+func (d *Call) keepInterfaces(ctx context.Context, v netbox.VirtualMachine, want map[string]wantIface, fresh bool) (map[string]int, error) {
 	var have []netbox.VMInterface
 	if !fresh {
 		var err error
@@ -161,7 +160,7 @@ func (d *call) keepInterfaces(ctx context.Context, v netbox.VirtualMachine, want
 		}
 		byName[i.name] = 0 // an alias shares its parent's interface
 		specs = append(specs, netbox.VMInterfaceSpec{VMID: v.ID, Name: i.name, MAC: i.mac, Description: "OpenNebula VM NIC " + id,
-			Tags: d.tags()})
+			Tags: d.Tags()})
 	}
 	if len(specs) > 0 {
 		made, err := d.nb.CreateVMInterfaces(ctx, specs)
@@ -169,7 +168,7 @@ func (d *call) keepInterfaces(ctx context.Context, v netbox.VirtualMachine, want
 			return nil, err
 		}
 		for _, i := range made {
-			d.noteObject("+", kindInterface, i.ID)
+			d.NoteObject("+", ObjectInterface, i.ID)
 			byName[i.Name] = i.ID
 		}
 	}
@@ -197,7 +196,7 @@ func sortedKeys(m map[string]wantIface) []string {
 }
 
 // dropInterfaces removes interfaces of v after taking the addresses off them.
-func (d *call) dropInterfaces(ctx context.Context, v netbox.VirtualMachine, ids []int) error {
+func (d *Call) dropInterfaces(ctx context.Context, v netbox.VirtualMachine, ids []int) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -212,7 +211,7 @@ func (d *call) dropInterfaces(ctx context.Context, v netbox.VirtualMachine, ids 
 		return err
 	}
 	for _, id := range ids {
-		d.noteObject("-", kindInterface, id)
+		d.NoteObject("-", ObjectInterface, id)
 	}
 	return nil
 }
@@ -220,7 +219,7 @@ func (d *call) dropInterfaces(ctx context.Context, v netbox.VirtualMachine, ids 
 // unassign takes the addresses of v that match off their interfaces, so that deleting
 // the interfaces leaves them in NetBox; the primary IPv4 is cleared first, since
 // NetBox refuses to move a primary address.
-func (d *call) unassign(ctx context.Context, v netbox.VirtualMachine, match func(netbox.IPAddress) bool) error {
+func (d *Call) unassign(ctx context.Context, v netbox.VirtualMachine, match func(netbox.IPAddress) bool) error {
 	on, err := d.nb.IPAddressesOfVM(ctx, v.ID)
 	if err != nil {
 		return err
@@ -245,7 +244,7 @@ func (d *call) unassign(ctx context.Context, v netbox.VirtualMachine, match func
 }
 
 // setPrimary makes address id the virtual machine's primary IPv4.
-func (d *call) setPrimary(ctx context.Context, v *keptVM, id int) error {
+func (d *Call) setPrimary(ctx context.Context, v *keptVM, id int) error {
 	if id == 0 || netbox.RefID(v.PrimaryIP4) == id {
 		return nil
 	}
@@ -255,7 +254,7 @@ func (d *call) setPrimary(ctx context.Context, v *keptVM, id int) error {
 
 // forgetVM removes the NetBox virtual machine of OpenNebula VM id, if the driver has
 // one, leaving every address that was on it in NetBox.
-func (d *call) forgetVM(ctx context.Context, id string) error {
+func (d *Call) forgetVM(ctx context.Context, id string) error {
 	if !d.cfg.VMs.Enabled {
 		return nil
 	}
@@ -274,89 +273,22 @@ func (d *call) forgetVM(ctx context.Context, id string) error {
 
 // dropVM deletes one of the driver's virtual machines after taking every address off
 // its interfaces.
-func (d *call) dropVM(ctx context.Context, v netbox.VirtualMachine) error {
+func (d *Call) dropVM(ctx context.Context, v netbox.VirtualMachine) error {
 	if err := d.unassign(ctx, v, func(netbox.IPAddress) bool { return true }); err != nil {
 		return err
 	}
 	if err := d.nb.DeleteVirtualMachine(ctx, v.ID); err != nil && !netbox.IsNotFound(err) {
 		return err
 	}
-	d.noteObject("-", kindVM, v.ID)
+	d.NoteObject("-", ObjectVM, v.ID)
 	return nil
 }
 
-// auditVMs compares the driver's NetBox virtual machines with the VMs that hold its
-// leases in vnets (all of oned's networks): a virtual machine whose VM holds none is
-// stale (terminated while the hooks were not running); a VM that holds some and has no
-// virtual machine is missing; one that has it is read from oned and compared with it
-// (vmDrift): what the hooks missed (a rename, a state change, a NIC detached while
-// onehem-server was down) makes it out of step.
-func (d *call) auditVMs(ctx context.Context, vnets []mapping.VNet, rep *AuditReport) error {
-	holders := map[string]bool{}
-	for _, v := range vnets {
-		for _, ar := range v.ARs {
-			if !ar.UsesIPAM(d.cfg.Name) {
-				continue
-			}
-			for _, l := range ar.Leases {
-				if l.VM != "" && l.VM != "-1" {
-					holders[l.VM] = true
-				}
-			}
-		}
-	}
-	have, err := d.nb.VirtualMachinesWith(ctx, d.cfg.Tag, mapping.CFVMID)
-	if err != nil {
-		return err
-	}
-	kept := map[string]bool{}
-	for _, v := range have {
-		id := v.CustomString(mapping.CFVMID)
-		kept[id] = true
-		if !holders[id] {
-			rep.Stale = append(rep.Stale, StaleObject{kindVM, v.ID, "OpenNebula VM " + id + " (" + v.Name + ")"})
-			rep.staleVMs = append(rep.staleVMs, v)
-			continue
-		}
-		vm, err := d.oned.VM(ctx, id)
-		if opennebula.IsGone(err) {
-			continue // terminated since its networks were read: stale at the next run
-		}
-		if err != nil {
-			return err
-		}
-		diff, err := d.vmDrift(ctx, vm, v)
-		if err != nil {
-			return err
-		}
-		if len(diff) > 0 {
-			rep.OutOfStepVMs = append(rep.OutOfStepVMs, VMDrift{VM: id, NetBoxVM: v.ID, Name: v.Name, Differences: diff})
-		}
-	}
-	for id := range holders {
-		if !kept[id] {
-			rep.MissingVMs = append(rep.MissingVMs, id)
-		}
-	}
-	sort.Strings(rep.MissingVMs)
-	sort.Slice(rep.OutOfStepVMs, func(i, j int) bool { return rep.OutOfStepVMs[i].NetBoxVM < rep.OutOfStepVMs[j].NetBoxVM })
-	return nil
-}
-
-// VMDrift is a NetBox virtual machine of the driver that is not what its VM, as oned
-// holds it now, wants: each difference in a phrase.
-type VMDrift struct {
-	VM          string   `json:"vm"`
-	NetBoxVM    int      `json:"netbox_vm"`
-	Name        string   `json:"name"` // NetBox's
-	Differences []string `json:"differences"`
-}
-
-// vmDrift compares the driver's virtual machine v with what vm wants (wantVM): name,
+// VMDifferences compares the driver's virtual machine v with what vm wants (wantVM): name,
 // status, cluster, an interface with the NIC's MAC per NIC and none of a detached one,
 // each lease of the driver on its NIC's interface and the first one as primary IPv4.
 // It writes nothing; keepInStep makes the same comparisons and writes.
-func (d *call) vmDrift(ctx context.Context, vm mapping.VM, v netbox.VirtualMachine) ([]string, error) {
+func (d *Call) VMDifferences(ctx context.Context, vm mapping.VM, v netbox.VirtualMachine) ([]string, error) {
 	if vm.Done() {
 		return nil, nil
 	}
@@ -434,51 +366,9 @@ func (d *call) vmDrift(ctx context.Context, vm mapping.VM, v netbox.VirtualMachi
 	return diff, nil
 }
 
-// repairVMs makes the missing virtual machines, brings the out-of-step ones in step
-// and, with prune, removes the stale ones, each after reading its VM from oned again
-// under the VM's lock (syncVM): a missing VM that oned has terminated meanwhile is not
-// made, a stale one whose VM holds leases again is kept in step instead of removed.
-// A VM oned or NetBox fails on is reported in FailedVMs and the others go on.
-func (d *call) repairVMs(ctx context.Context, rep *AuditReport, prune bool) {
-	const (
-		missing = iota
-		outOfStep
-		stale
-	)
-	type todo struct {
-		id   string
-		kind int
-	}
-	var ids []todo
-	for _, id := range rep.MissingVMs {
-		ids = append(ids, todo{id, missing})
-	}
-	for _, v := range rep.OutOfStepVMs {
-		ids = append(ids, todo{v.VM, outOfStep})
-	}
-	if prune {
-		for _, v := range rep.staleVMs {
-			ids = append(ids, todo{v.CustomString(mapping.CFVMID), stale})
-		}
-	}
-	for _, t := range ids {
-		kept, err := d.syncVM(ctx, t.id)
-		switch {
-		case err != nil:
-			rep.FailedVMs = append(rep.FailedVMs, fmt.Sprintf("OpenNebula VM %s: %s", t.id, mapping.OneLine(err.Error())))
-		case t.kind == missing && !kept:
-			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+t.id+" holds no lease of the driver now; nothing made")
-		case t.kind == outOfStep && !kept:
-			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+t.id+" holds no lease of the driver now; its virtual machine removed")
-		case t.kind == stale && kept:
-			rep.LeftVMs = append(rep.LeftVMs, "changed during sync: OpenNebula VM "+t.id+" holds leases of the driver again; kept, in step")
-		}
-	}
-}
-
 // clusterOf finds the driver's NetBox cluster of OpenNebula cluster cid, once per call
 // (an audit compares many VMs of few clusters).
-func (d *call) clusterOf(ctx context.Context, cid string) (netbox.Cluster, bool, error) {
+func (d *Call) clusterOf(ctx context.Context, cid string) (netbox.Cluster, bool, error) {
 	if c, ok := d.clusters[cid]; ok {
 		return c, c.ID != 0, nil
 	}
@@ -496,7 +386,7 @@ func (d *call) clusterOf(ctx context.Context, cid string) (netbox.Cluster, bool,
 // clusterFor is the NetBox cluster of OpenNebula cluster cid: the driver's cluster of
 // type vms.cluster_type carrying one_cluster_id, created (with the type, when missing)
 // under OpenNebula's name for it.
-func (d *call) clusterFor(ctx context.Context, cid string) (int, error) {
+func (d *Call) clusterFor(ctx context.Context, cid string) (int, error) {
 	slug := mapping.Slug(d.cfg.VMs.ClusterType)
 	c, ok, err := d.nb.ClusterWith(ctx, slug, d.cfg.Tag, mapping.CFClusterID, cid)
 	if err != nil || ok {
@@ -515,7 +405,7 @@ func (d *call) clusterFor(ctx context.Context, cid string) (int, error) {
 	if netbox.IsNotFound(err) {
 		t, err = d.nb.CreateClusterType(ctx, d.cfg.VMs.ClusterType, slug, d.cfg.Tag, "OpenNebula clusters, kept by OpenNebula's netbox IPAM driver")
 		if err == nil {
-			d.noteObject("+", kindClusterType, t.ID)
+			d.NoteObject("+", ObjectClusterType, t.ID)
 		}
 	}
 	if err != nil {
@@ -526,10 +416,10 @@ func (d *call) clusterFor(ctx context.Context, cid string) (int, error) {
 		return 0, err
 	}
 	c, err = d.nb.CreateCluster(ctx, netbox.ClusterSpec{Name: name, TypeID: t.ID, Description: "OpenNebula cluster " + cid,
-		Tags: d.tags(), CustomFields: map[string]any{mapping.CFClusterID: cid}})
+		Tags: d.Tags(), CustomFields: map[string]any{mapping.CFClusterID: cid}})
 	if err != nil {
 		return 0, err
 	}
-	d.noteObject("+", kindCluster, c.ID)
+	d.NoteObject("+", ObjectCluster, c.ID)
 	return c.ID, nil
 }

@@ -9,24 +9,15 @@ import (
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
-func attrs(kv ...string) mapping.Attrs {
-	var out mapping.Attrs
-	for _, x := range kv {
-		k, v, _ := strings.Cut(x, "=")
-		out = append(out, mapping.Attr{Name: k, Value: v})
-	}
-	return out
-}
-
 // The fake applies updatear as oned does (the end-to-end TestOnedClient
 // runs it through the real one): the attributes replace the AR's but TYPE, IP, MAC
 // and AR_ID, a SIZE that strands a lease is refused, and no SIZE keeps the AR's.
 func TestUpdateARIsOneds(t *testing.T) {
 	ctx := context.Background()
 	o := New()
-	ar := attrs("AR_ID=0", "TYPE=IP4", "IP=10.70.0.10", "SIZE=10", "MAC=02:00:0a:46:00:0a", "DNS=1.1.1.1", "IP_END=10.70.0.19")
+	ar := Attrs("AR_ID=0", "TYPE=IP4", "IP=10.70.0.10", "SIZE=10", "MAC=02:00:0a:46:00:0a", "DNS=1.1.1.1", "IP_END=10.70.0.19")
 	o.SetVNet(mapping.VNet{ID: "7", ARs: []mapping.AR{{Attrs: ar, Leases: []mapping.Lease{{IP: "10.70.0.15", VM: "42"}}}}})
-	if err := o.UpdateAR(ctx, "7", "0", attrs("IP=10.9.9.9", "SIZE=12", "GATEWAY=10.70.0.1", "USED_LEASES=1")); err != nil {
+	if err := o.UpdateAR(ctx, "7", "0", Attrs("IP=10.9.9.9", "SIZE=12", "GATEWAY=10.70.0.1", "USED_LEASES=1")); err != nil {
 		t.Fatal(err)
 	}
 	v, _ := o.VNet(ctx, "7")
@@ -35,27 +26,27 @@ func TestUpdateARIsOneds(t *testing.T) {
 		got.Get("TYPE") != "IP4" || got.Get("USED_LEASES") != "" || got.Get("AR_ID") != "0" || len(v.ARs[0].Leases) != 1 {
 		t.Fatalf("after updatear: %v, leases %v", got, v.ARs[0].Leases)
 	}
-	if err := o.UpdateAR(ctx, "7", "0", attrs("SIZE=3")); err == nil || !strings.Contains(err.Error(), "New SIZE cannot be applied") {
+	if err := o.UpdateAR(ctx, "7", "0", Attrs("SIZE=3")); err == nil || !strings.Contains(err.Error(), "New SIZE cannot be applied") {
 		t.Fatalf("a SIZE stranding .15: %v", err)
 	}
-	if err := o.UpdateAR(ctx, "7", "0", attrs("GATEWAY=10.70.0.254")); err != nil {
+	if err := o.UpdateAR(ctx, "7", "0", Attrs("GATEWAY=10.70.0.254")); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := o.VNet(ctx, "7"); v.ARs[0].Attrs.Get("SIZE") != "12" {
 		t.Fatalf("no SIZE given: %v", v.ARs[0].Attrs)
 	}
-	if err := o.UpdateAR(ctx, "7", "0", attrs("IPAM_MAD=dummy", "SIZE=12")); err != nil {
+	if err := o.UpdateAR(ctx, "7", "0", Attrs("IPAM_MAD=dummy", "SIZE=12")); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := o.VNet(ctx, "7"); v.ARs[0].Attrs.Get("IPAM_MAD") != "dummy" {
 		t.Fatalf("an AR without IPAM_MAD takes the one given: %v", v.ARs[0].Attrs)
 	}
 	// A reservation keeps its parent and its SIZE.
-	o.SetVNet(mapping.VNet{ID: "9", ARs: []mapping.AR{{Attrs: attrs("AR_ID=0", "TYPE=IP4", "IP=10.70.0.10", "SIZE=2", "IPAM_MAD=netbox", "PARENT_NETWORK_AR_ID=0")}}})
-	if err := o.UpdateAR(ctx, "9", "0", attrs("SIZE=4")); err == nil || !strings.Contains(err.Error(), "reservation cannot be changed") {
+	o.SetVNet(mapping.VNet{ID: "9", ARs: []mapping.AR{{Attrs: Attrs("AR_ID=0", "TYPE=IP4", "IP=10.70.0.10", "SIZE=2", "IPAM_MAD=netbox", "PARENT_NETWORK_AR_ID=0")}}})
+	if err := o.UpdateAR(ctx, "9", "0", Attrs("SIZE=4")); err == nil || !strings.Contains(err.Error(), "reservation cannot be changed") {
 		t.Fatalf("a reservation's SIZE: %v", err)
 	}
-	if err := o.UpdateAR(ctx, "9", "0", attrs("DNS=10.70.0.53")); err != nil {
+	if err := o.UpdateAR(ctx, "9", "0", Attrs("DNS=10.70.0.53")); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := o.VNet(ctx, "9"); v.ARs[0].Attrs.Get("PARENT_NETWORK_AR_ID") != "0" || v.ARs[0].Attrs.Get("IPAM_MAD") != "netbox" {

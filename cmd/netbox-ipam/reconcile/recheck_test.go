@@ -1,4 +1,4 @@
-package driver
+package reconcile
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "a VM takes the orphan's address", picture: []string{"10.70.0.10 42"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(vnetXML(ar, "10.70.0.10 42", "10.70.0.11 44"))
+				f.setVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 44"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
 				if f.addr("10.70.0.11") == nil {
@@ -63,7 +63,7 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "the missing lease is freed", picture: []string{"10.70.0.10 42", "10.70.0.11 43", "10.70.0.12 43"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(vnetXML(ar, "10.70.0.10 42", "10.70.0.11 43"))
+				f.setVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 43"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
 				if a := f.addr("10.70.0.12"); a != nil {
@@ -75,7 +75,7 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "the lease goes to another VM", picture: []string{"10.70.0.10 42", "10.70.0.11 43"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(vnetXML(ar, "10.70.0.10 42", "10.70.0.11 45"))
+				f.setVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 45"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
 				if a := f.addr("10.70.0.11"); a == nil || a.CustomString(mapping.CFVMID) == "43" {
@@ -87,7 +87,7 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "updatear SIZE", picture: []string{"10.70.0.10 42"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(vnetXML(with(ar).Set(mapping.AttrSize, "20"), "10.70.0.10 42"))
+				f.setVNet(onetest.VNetXML(onetest.With(ar).Set(mapping.AttrSize, "20"), "10.70.0.10 42"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
 				if o.Count("UpdateAR") != 0 || !strings.Contains(f.doc("7"), "<SIZE><![CDATA[20]]>") || f.addr("10.70.0.11") == nil {
@@ -99,7 +99,7 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "another attribute edited: the restore keeps it", picture: []string{"10.70.0.10 42"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(vnetXML(with(ar).Set("OWNER", "alice"), "10.70.0.10 42"))
+				f.setVNet(onetest.VNetXML(onetest.With(ar).Set("OWNER", "alice"), "10.70.0.10 42"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
 				if !strings.Contains(f.doc("7"), "<OWNER><![CDATA[alice]]>") || !strings.Contains(f.doc("7"), "10.70.0.53") {
@@ -110,7 +110,7 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "the DNS edited in oned", picture: []string{"10.70.0.10 42"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(vnetXML(with(ar).Set(mapping.AttrDNS, "10.70.0.54"), "10.70.0.10 42"))
+				f.setVNet(onetest.VNetXML(onetest.With(ar).Set(mapping.AttrDNS, "10.70.0.54"), "10.70.0.10 42"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
 				if o.Count("UpdateAR") != 0 || !strings.Contains(f.doc("7"), "10.70.0.54") {
@@ -132,7 +132,7 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f, ar := registered(t, nil)
+			f, ar := registered(t)
 			f.nb.Now = func() time.Time { return time.Now().Add(-time.Hour) }
 			for i := 0; i < 2; i++ {
 				if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
@@ -143,11 +143,11 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 				p.CustomFields[mapping.CFDNS] = "10.70.0.53"
 			}
 			o := f.oned
-			f.setVNet(vnetXML(ar, tc.picture...))
+			f.setVNet(onetest.VNetXML(ar, tc.picture...))
 			if tc.meanwhile != nil {
-				f.afterPicture(func() { tc.meanwhile(f, o, ar) })
+				f.oned.AfterPicture(func() { tc.meanwhile(f, o, ar) })
 			}
-			rep, err := f.d.Audit(context.Background(), AuditOptions{Sync: true, All: true}, nil)
+			rep, err := Run(context.Background(), f.d, Options{Sync: true, All: true}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,18 +172,18 @@ func TestSyncRestoresLostIDs(t *testing.T) {
 		{"ids lost and resized", "15", "ids 10.70.0.10, range 10.70.0.10", "10.70.0.24"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, ar := registered(t, nil)
-			lost := with(ar).Set(mapping.AttrIPRangeID, "").Set(mapping.AttrPrefixID, "").Set(mapping.AttrSize, tc.size)
-			f.setVNet(vnetXML(lost))
+			f, ar := registered(t)
+			lost := onetest.With(ar).Set(mapping.AttrIPRangeID, "").Set(mapping.AttrPrefixID, "").Set(mapping.AttrSize, tc.size)
+			f.setVNet(onetest.VNetXML(lost))
 			ctx := context.Background()
-			rep, err := f.d.Audit(ctx, AuditOptions{All: true}, nil)
+			rep, err := Run(ctx, f.d, Options{All: true}, nil)
 			if err != nil || kinds(rep) != tc.found {
 				t.Fatalf("audit: %q, %v; want %q", kinds(rep), err, tc.found)
 			}
-			if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true}, nil); err != nil {
+			if _, err := Run(ctx, f.d, Options{Sync: true, All: true}, nil); err != nil {
 				t.Fatal(err)
 			}
-			rep, err = f.d.Audit(ctx, AuditOptions{All: true}, nil)
+			rep, err = Run(ctx, f.d, Options{All: true}, nil)
 			if err != nil || rep.Drift != 0 || kinds(rep) != "" {
 				t.Fatalf("audit after sync: %q, drift %d, %v\n%s", kinds(rep), rep.Drift, err, f.doc("7"))
 			}
@@ -211,7 +211,7 @@ func TestSyncVMsReadEachVMAgain(t *testing.T) {
 	}
 	f, ar := vmFixture(t)
 	ctx := context.Background()
-	if _, err := f.hook(ctx, vmWith("3", "3", "100", "0")); err != nil { // VM 42 on .10 has its NetBox VM
+	if _, err := f.hook(ctx, onetest.WebVM("3", "3", "100", "0")); err != nil { // VM 42 on .10 has its NetBox VM
 		t.Fatal(err)
 	}
 	// The picture: VM 42 holds nothing (stale), VMs 43 and 44 hold .11 and .12 (missing).
@@ -231,10 +231,10 @@ func TestSyncVMsReadEachVMAgain(t *testing.T) {
 		}
 		f.oned.SetVM(vm)
 	}
-	f.setVNet(vnetXML(ar, "10.70.0.11 43", "10.70.0.12 44")) // the picture
-	f.afterPicture(func() { f.setVNet(vnetXML(ar, "10.70.0.10 42", "10.70.0.12 44")) })
+	f.setVNet(onetest.VNetXML(ar, "10.70.0.11 43", "10.70.0.12 44")) // the picture
+	f.oned.AfterPicture(func() { f.setVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.12 44")) })
 	f.nb.Inject(netboxFault("CreateVirtualMachine"))
-	rep, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true, Prune: true}, nil)
+	rep, err := Run(ctx, f.d, Options{Sync: true, All: true, Prune: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestSyncVMsReadEachVMAgain(t *testing.T) {
 		t.Errorf("left %q", left)
 	}
 	// The next run makes 44's: one refusal does not stick.
-	if _, err := f.d.Audit(ctx, AuditOptions{Sync: true, All: true, Prune: true}, nil); err != nil {
+	if _, err := Run(ctx, f.d, Options{Sync: true, All: true, Prune: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range f.nb.VMs {

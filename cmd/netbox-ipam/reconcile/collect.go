@@ -1,0 +1,392 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// Collection compares OpenNebula's view of its networks (`onevnet show -x`, or oned
+// itself with --all) with NetBox: per AR of the driver, the drift mapping.Compare
+// finds, the AR's IP range, and (with --all, when every network is in view) the
+// driver's ranges and prefixes no AR references and, with vms.enabled, its virtual
+// machines. It reads and never writes. The NetBox reads are per AR and per page, never
+// per address.
+
+// run is one audit or sync: the driver's call its changes go through.
+type run struct {
+	*driver.Call
+	nb   driver.Backend
+	oned opennebula.Client
+}
+
+// Run audits, or with o.Sync syncs: it collects the plan, filters it by the
+// policies o asks for and applies what is left. The plan's Drift counts what was
+// found before any repair. Networks come from o.Files or stdin, or with o.All and no
+// files from oned, after asking the front-end whether sync may act (gate).
+func Run(ctx context.Context, d *driver.Driver, o Options, stdin io.Reader) (Plan, error) {
+	r := &run{Call: d.Begin(""), nb: d.NetBox(), oned: d.OpenNebula()}
+	start, onedStart, began := r.nb.Requests(), r.oned.Requests(), d.Now()
+	skip, err := gate(ctx, d, o)
+	if err != nil || skip != "" {
+		return Plan{Skipped: skip}, err
+	}
+	if o.acting() && d.Config().VMs.Enabled {
+		// Sync keeps NetBox VMs under the hooks' per-VM locks: a state folder that is
+		// not the driver's refuses the run at once, not VM by VM.
+		if err := d.StateReady(); err != nil {
+			return Plan{}, err
+		}
+	}
+	vnets, err := r.loadVNets(ctx, o, stdin)
+	if err != nil {
+		return Plan{}, err
+	}
+	p, err := r.collect(ctx, vnets, o.All)
+	if err != nil {
+		return p, err
+	}
+	p.Changes = p.changes()
+	for _, filter := range policies(o) {
+		p.Changes = filter(p.Changes)
+	}
+	if err := r.apply(ctx, &p, began); err != nil {
+		return p, err
+	}
+	p.Requests, p.OnedRequests = r.nb.Requests()-start, r.oned.Requests()-onedStart
+	return p, nil
+}
+
+// loadVNets reads the networks: the files (or stdin), or with --all and no files,
+// every network oned shows the caller.
+func (r *run) loadVNets(ctx context.Context, o Options, stdin io.Reader) ([]mapping.VNet, error) {
+	var docs [][]byte
+	switch {
+	case len(o.Files) > 0:
+		for _, f := range o.Files {
+			var b []byte
+			var err error
+			if f == "-" {
+				b, err = io.ReadAll(stdin)
+			} else {
+				b, err = os.ReadFile(f)
+			}
+			if err != nil {
+				return nil, &mapping.InputError{Msg: err.Error()}
+			}
+			docs = append(docs, b)
+		}
+	case o.All:
+		ids, err := r.oned.VNetIDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// The pool listing may leave out ARs and leases, so each network is read in
+		// full; those without a netbox AR are skipped by the audit.
+		var out []mapping.VNet
+		for _, id := range ids {
+			v, err := r.oned.VNet(ctx, id)
+			if opennebula.IsGone(err) {
+				continue // deleted since the listing
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	default:
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, &mapping.InputError{Msg: err.Error()}
+		}
+		docs = append(docs, b)
+	}
+	var out []mapping.VNet
+	for _, d := range docs {
+		if len(bytes.TrimSpace(d)) == 0 {
+			continue
+		}
+		vs, err := mapping.ParseVNets(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
+	if len(out) == 0 && !o.All {
+		return nil, &mapping.InputError{Msg: "no network given: give `onevnet show -x` output as files or on stdin, or --all to read every network through onevnet"}
+	}
+	return out, nil
+}
+
+// collect compares every AR of the driver in vnets and, with all, lists the driver's
+// ranges and prefixes that none of them references and audits its virtual machines.
+func (r *run) collect(ctx context.Context, vnets []mapping.VNet, all bool) (Plan, error) {
+	var p Plan
+	ranges, prefixes := map[int]bool{}, map[int]bool{}
+	refer := func(ids map[int]bool, v string) {
+		if id, err := strconv.Atoi(v); err == nil && id != 0 {
+			ids[id] = true
+		}
+	}
+	for _, v := range vnets {
+		for _, ar := range v.ARs {
+			if !ar.UsesIPAM(r.Config().Name) {
+				continue
+			}
+			a, err := r.auditAR(ctx, v, ar)
+			if err != nil {
+				return p, err
+			}
+			p.ARs = append(p.ARs, a)
+			// What the AR names stays referenced even when the AR could not be read,
+			// and so does the range found by its first address when updatear dropped
+			// the ids.
+			refer(ranges, ar.Attrs.Get(mapping.AttrIPRangeID))
+			refer(ranges, strconv.Itoa(a.IPRange))
+			refer(prefixes, ar.Attrs.Get(mapping.AttrPrefixID))
+			refer(prefixes, strconv.Itoa(a.prefix))
+		}
+	}
+	if all {
+		var err error
+		if p.Stale, err = r.staleObjects(ctx, ranges, prefixes); err != nil {
+			return p, err
+		}
+		if r.Config().VMs.Enabled {
+			if err := r.auditVMs(ctx, vnets, &p); err != nil {
+				return p, err
+			}
+		}
+	}
+	for _, a := range p.ARs {
+		for _, f := range a.Findings {
+			if f.IsDrift() {
+				p.Drift++
+			}
+		}
+	}
+	p.Drift += len(p.Stale) + len(p.MissingVMs) + len(p.OutOfStepVMs)
+	return p, nil
+}
+
+// auditAR reads what NetBox holds for one AR (its range, and the addresses of its
+// prefix, page by page) and compares.
+func (r *run) auditAR(ctx context.Context, v mapping.VNet, ar mapping.AR) (*ARPlan, error) {
+	s, err := mapping.ReadStoredAR(ar.Attrs)
+	if err != nil { // reported, so that one odd AR does not hide the others
+		return &ARPlan{VNet: v.ID, AR: ar.Attrs.Get(mapping.AttrARID), Leases: len(ar.Leases), Findings: []mapping.Finding{{
+			Kind: mapping.DriftRange, IP: ar.Attrs.Get(mapping.AttrIP), Detail: "the AR cannot be read: " + err.Error()}}}, nil
+	}
+	a := &ARPlan{VNet: v.ID, AR: s.ID, Span: fmt.Sprintf("%s…%s", s.First, s.Last), IPRange: s.RangeID, Leases: len(ar.Leases), s: s, bits: 32, attrs: ar.Attrs}
+	spans := []mapping.Span{s.Span}
+	foundByFirst := false
+	if s.LostIDs() {
+		if err := r.FindRange(ctx, &s); err != nil {
+			return nil, err
+		}
+		if foundByFirst = s.RangeID != 0; foundByFirst {
+			a.IPRange, a.s = s.RangeID, s
+			a.Findings = append(a.Findings, mapping.Finding{Kind: mapping.DriftIDs, IP: s.First.String(), Object: s.RangeID,
+				Detail: fmt.Sprintf("the AR has no %s (onevnet updatear without --append drops it); NetBox IP range %d starts at its first address; sync restores the AR's NetBox attributes with onevnet updatear --append", mapping.AttrIPRangeID, s.RangeID)})
+		}
+	}
+	o, err := r.ObjectsOf(ctx, s, true)
+	if err != nil {
+		return nil, err
+	}
+	a.rng, a.vrf = o.Range, o.VRF
+	if o.Prefix != nil {
+		a.prefix = o.Prefix.ID
+	}
+	if a.Restore = arRestore(ar.Attrs, s, o); len(a.Restore) > 0 && !foundByFirst {
+		a.Findings = append(a.Findings, mapping.Finding{Kind: mapping.DriftSettings, IP: s.First.String(), Object: a.prefix,
+			Detail: "the AR's network settings differ from NetBox's prefix (NetBox wins): " + a.Restore.String()})
+	}
+	spans = append(spans, a.checkRange(s, o, r.Owned)...)
+	if !o.Known() {
+		return a, nil // neither its range nor its prefix: nowhere to look for, or put, its leases
+	}
+	held, err := r.held(ctx, a.vrf, mapping.Covering(spans))
+	if err != nil {
+		return nil, err
+	}
+	findings, repairs := mapping.Compare(v.ID, ar, spans, held)
+	a.held, a.spans = held, spans
+	a.Findings = append(a.Findings, findings...)
+	repairs.RangeSpan = a.repairs.RangeSpan
+	a.repairs = repairs
+	return a, nil
+}
+
+// checkRange compares the AR's IP range with the AR and sets the mask length of the
+// leases sync creates; it returns the range's span when that differs from the AR's
+// (leases there are the AR's too).
+func (a *ARPlan) checkRange(s mapping.StoredAR, o driver.ARObjects, owned func(netbox.Tagged) bool) []mapping.Span {
+	if o.Range == nil {
+		if o.Prefix != nil {
+			if n, err := o.Prefix.Net(); err == nil {
+				a.bits = n.Bits()
+			}
+		}
+		if s.RangeID != 0 {
+			a.Findings = append(a.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.First.String(), Object: s.RangeID,
+				Detail: fmt.Sprintf("%s names NetBox IP range %d, which does not exist; re-create the AR (or restore the range)", mapping.AttrIPRangeID, s.RangeID)})
+		}
+		return nil
+	}
+	rng := *o.Range
+	a.bits = driver.RangeBits(rng)
+	first, last, err := rng.Span()
+	if err != nil || (first == s.First && last == s.Last) {
+		return nil
+	}
+	fix := "left alone: it is not the driver's"
+	if owned(rng.Tagged) {
+		fix = "sync makes it match the AR"
+		a.repairs.RangeSpan = true
+	}
+	a.Findings = append(a.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.First.String(), Object: rng.ID,
+		Detail: fmt.Sprintf("NetBox IP range %d spans %s…%s, the AR %s; %s", rng.ID, first, last, a.Span, fix)})
+	return []mapping.Span{{First: first, Last: last}}
+}
+
+// held is what NetBox holds inside p, as mapping.Compare reads it.
+func (r *run) held(ctx context.Context, vrf int, p netip.Prefix) ([]mapping.Held, error) {
+	objs, err := r.nb.IPAddressesIn(ctx, vrf, p.String())
+	if err != nil {
+		return nil, err
+	}
+	held := make([]mapping.Held, 0, len(objs))
+	for _, o := range objs {
+		a, err := o.Addr()
+		if err != nil {
+			continue
+		}
+		cf := map[string]string{}
+		for _, k := range []string{mapping.CFARID, mapping.CFMAC, mapping.CFRequestID, mapping.CFVMID, mapping.CFVNetID, mapping.CFVRouterID} {
+			cf[k] = o.CustomString(k)
+		}
+		held = append(held, mapping.Held{ID: o.ID, Addr: a, Owned: r.Owned(o.Tagged), CF: cf, Description: o.Description, Created: o.Created})
+	}
+	return held, nil
+}
+
+// staleObjects lists the driver's IP ranges and prefixes that no AR in view names.
+func (r *run) staleObjects(ctx context.Context, ranges, prefixes map[int]bool) ([]StaleObject, error) {
+	var out []StaleObject
+	rs, err := r.nb.IPRangesTagged(ctx, r.Config().Tag)
+	if err != nil {
+		return nil, err
+	}
+	for _, rng := range rs {
+		if !ranges[rng.ID] {
+			out = append(out, StaleObject{Kind: driver.ObjectIPRange, ID: rng.ID, What: rng.StartAddress + "-" + rng.EndAddress})
+		}
+	}
+	ps, err := r.nb.PrefixesTagged(ctx, r.Config().Tag)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		if !prefixes[p.ID] {
+			out = append(out, StaleObject{Kind: driver.ObjectPrefix, ID: p.ID, What: p.Prefix})
+		}
+	}
+	return out, nil
+}
+
+// arRestore is what oned's AR should carry back from NetBox: the ids updatear dropped
+// (found by the AR's first address) and the network settings of the prefix's custom
+// fields, which win over the AR's as they do at register.
+func arRestore(ar mapping.Attrs, s mapping.StoredAR, o driver.ARObjects) mapping.Attrs {
+	var out mapping.Attrs
+	set := func(name, v string) {
+		if v != "" && ar.Get(name) != v {
+			out = append(out, mapping.Attr{Name: name, Value: v})
+		}
+	}
+	if o.Range != nil {
+		set(mapping.AttrIPRangeID, strconv.Itoa(o.Range.ID))
+	}
+	if o.Prefix != nil && ar.Get(mapping.AttrPrefixID) == "" {
+		set(mapping.AttrPrefixID, strconv.Itoa(o.Prefix.ID))
+		if n, err := o.Prefix.Net(); err == nil {
+			set(mapping.AttrPrefix, n.Masked().String())
+			set(mapping.AttrNetworkAddress, n.Masked().Addr().String())
+		}
+	}
+	if o.Prefix != nil && !s.Reservation() {
+		for _, ns := range mapping.NetworkSettings {
+			set(ns.Attr, o.Prefix.CustomString(ns.CustomField))
+		}
+	}
+	return out
+}
+
+// auditVMs compares the driver's NetBox virtual machines with the VMs that hold its
+// leases in vnets (all of oned's networks): a virtual machine whose VM holds none is
+// stale (terminated while the hooks were not running); a VM that holds some and has no
+// virtual machine is missing; one that has it is read from oned and compared with it
+// (driver.Call.VMDifferences): what the hooks missed (a rename, a state change, a NIC
+// detached while onehem-server was down) makes it out of step.
+func (r *run) auditVMs(ctx context.Context, vnets []mapping.VNet, p *Plan) error {
+	holders := map[string]bool{}
+	for _, v := range vnets {
+		for _, ar := range v.ARs {
+			if !ar.UsesIPAM(r.Config().Name) {
+				continue
+			}
+			for _, l := range ar.Leases {
+				if l.VM != "" && l.VM != "-1" {
+					holders[l.VM] = true
+				}
+			}
+		}
+	}
+	have, err := r.nb.VirtualMachinesWith(ctx, r.Config().Tag, mapping.CFVMID)
+	if err != nil {
+		return err
+	}
+	kept := map[string]bool{}
+	for _, v := range have {
+		id := v.CustomString(mapping.CFVMID)
+		kept[id] = true
+		if !holders[id] {
+			p.Stale = append(p.Stale, StaleObject{Kind: driver.ObjectVM, ID: v.ID, What: "OpenNebula VM " + id + " (" + v.Name + ")", vm: id})
+			continue
+		}
+		vm, err := r.oned.VM(ctx, id)
+		if opennebula.IsGone(err) {
+			continue // terminated since its networks were read: stale at the next run
+		}
+		if err != nil {
+			return err
+		}
+		diff, err := r.VMDifferences(ctx, vm, v)
+		if err != nil {
+			return err
+		}
+		if len(diff) > 0 {
+			p.OutOfStepVMs = append(p.OutOfStepVMs, VMDrift{VM: id, NetBoxVM: v.ID, Name: v.Name, Differences: diff})
+		}
+	}
+	for id := range holders {
+		if !kept[id] {
+			p.MissingVMs = append(p.MissingVMs, id)
+		}
+	}
+	sort.Strings(p.MissingVMs)
+	sort.Slice(p.OutOfStepVMs, func(i, j int) bool { return p.OutOfStepVMs[i].NetBoxVM < p.OutOfStepVMs[j].NetBoxVM })
+	return nil
+}
