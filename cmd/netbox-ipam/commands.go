@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/hooks"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -330,7 +331,7 @@ func validName(s string) bool {
 }
 
 func (p *program) setup(s *session, ctx context.Context, _ []string) int {
-	lines, err := s.d.Setup(ctx)
+	lines, err := s.d.Setup(ctx, hooks.New(s.d).Check)
 	for _, l := range lines {
 		fmt.Fprintln(p.stdout, l)
 	}
@@ -341,7 +342,7 @@ func (p *program) setup(s *session, ctx context.Context, _ []string) int {
 }
 
 func (p *program) check(s *session, ctx context.Context, _ []string) int {
-	r := s.d.Check(ctx)
+	r := s.d.Check(ctx, hooks.New(s.d).Check)
 	for _, l := range r.Lines {
 		fmt.Fprintf(p.stdout, "%-4s %-34s %s\n", l.Word, l.Item, l.Msg)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/hooks"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
@@ -26,17 +26,17 @@ func (p *program) hook(s *session, ctx context.Context, args []string) int {
 		// Cut, it would fail to parse with a message about XML; say what it is.
 		return fail(p.stderr, &mapping.InputError{Msg: fmt.Sprintf("the hook's argument is larger than %d MiB (a VM with a very long history?); nothing recorded, `netbox-ipam sync` catches up", mapping.MaxHookArgument>>20)})
 	}
-	start, sent := time.Now(), s.nb.Requests()
+	start, sent, h := time.Now(), s.nb.Requests(), hooks.New(s.d)
 	// The argument is read first: a bad one is the same input error on any server.
-	var act func() (driver.HookResponse, error)
+	var act func() (hooks.HookResponse, error)
 	if args[1] == "state" {
 		var vm mapping.VM
 		vm, err = mapping.ParseVM(raw)
-		act = func() (driver.HookResponse, error) { return s.d.Hook(ctx, vm.ID) } // oned's VM now, not $TEMPLATE
+		act = func() (hooks.HookResponse, error) { return h.Hook(ctx, vm.ID) } // oned's VM now, not $TEMPLATE
 	} else {
 		var info mapping.CallInfo
 		info, err = mapping.ParseCallInfo(raw)
-		act = func() (driver.HookResponse, error) { return s.d.HookCall(ctx, args[2], info) }
+		act = func() (hooks.HookResponse, error) { return h.HookCall(ctx, args[2], info) }
 	}
 	if err == nil {
 		var skip string
@@ -45,7 +45,7 @@ func (p *program) hook(s *session, ctx context.Context, args []string) int {
 			return 0
 		}
 	}
-	var resp driver.HookResponse
+	var resp hooks.HookResponse
 	if err == nil {
 		resp, err = act()
 	}
@@ -89,9 +89,9 @@ func (p *program) hooks(s *session, ctx context.Context, args []string) int {
 		if len(env) > 0 {
 			bin = "/usr/bin/env " + strings.Join(env, " ") + " " + bin
 		}
-		lines, err = s.d.InstallHooks(ctx, bin)
+		lines, err = hooks.New(s.d).InstallHooks(ctx, bin)
 	case args[1] == "remove":
-		lines, err = s.d.RemoveHooks(ctx)
+		lines, err = hooks.New(s.d).RemoveHooks(ctx)
 	}
 	for _, l := range lines {
 		fmt.Fprintln(p.stdout, l)

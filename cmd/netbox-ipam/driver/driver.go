@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -19,29 +18,25 @@ import (
 
 // Driver carries what every call needs: the configuration, the NetBox store, where
 // INFO lines for oned.log go, and OpenNebula (audit, sync, the hooks). One Driver serves
-// any number of calls; what belongs to one call lives in a call.
+// any number of calls; what belongs to one call lives in a Call.
 type Driver struct {
-	cfg   config.Config
-	nb    Backend
-	info  io.Writer
-	oned  opennebula.Client
-	lock  Locker
-	spool string           // the labels hooks' queue (spool.go), in the state folder (state.go)
-	uid   int              // the user the driver runs as: the state folder must be its own
-	now   func() time.Time // sync's clock (how old an orphan is), the spool's order
+	cfg  config.Config
+	nb   Backend
+	info io.Writer
+	oned opennebula.Client
+	uid  int              // the user the driver runs as: the state folder must be its own
+	now  func() time.Time // sync's clock (how old an orphan is), the hooks' spool's order
 }
 
 // New builds a Driver over a NetBox and an OpenNebula; INFO lines go to info (stderr,
 // which oned logs).
 func New(cfg config.Config, store Backend, oned opennebula.Client, info io.Writer) *Driver {
-	d := &Driver{cfg: cfg, nb: store, info: info, oned: oned, now: time.Now, uid: os.Getuid(),
-		spool: filepath.Join(cfg.StateDir, "spool-"+cfg.Name)}
-	d.lock = d.fileLock
-	return d
+	return &Driver{cfg: cfg, nb: store, info: info, oned: oned, now: time.Now, uid: os.Getuid()}
 }
 
-// Config, NetBox, OpenNebula and Now are what audit and sync (package reconcile) read
-// through the driver: they act with its configuration, store and clock.
+// Config, NetBox, OpenNebula and Now are what the hooks and audit and sync (packages
+// hooks and reconcile) read through the driver: they act with its configuration,
+// store and clock.
 func (d *Driver) Config() config.Config         { return d.cfg }
 func (d *Driver) NetBox() Backend               { return d.nb }
 func (d *Driver) OpenNebula() opennebula.Client { return d.oned }
@@ -68,18 +63,19 @@ type Call struct {
 	reqID   string
 	stamp   string
 	changes Changes
-	ars     map[[2]string]*leasedNIC // the hooks' NIC ARs: (network, AR) → range and VRF, nil when not the driver's
-	// clusters are the driver's NetBox clusters audit looked up, by OpenNebula cluster
-	// (a zero Cluster: none).
-	clusters map[string]netbox.Cluster
 }
 
+// Changes are the NetBox objects the call created and removed so far.
+func (c *Call) Changes() Changes { return c.changes }
+
+// Begin starts a call; reqID is oned's request id ("" for the operator's commands
+// and the hooks).
 func (d *Driver) Begin(reqID string) *Call {
 	return &Call{Driver: d, reqID: reqID, stamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z")}
 }
 
-// infof writes a line to oned.log (infoLine).
-func (d *Driver) infof(format string, a ...any) {
+// Infof writes a line to oned.log (infoLine).
+func (d *Driver) Infof(format string, a ...any) {
 	fmt.Fprint(d.info, infoLine(fmt.Sprintf(format, a...)))
 }
 
@@ -142,9 +138,9 @@ func (d *Call) FindRange(ctx context.Context, s *mapping.StoredAR) error {
 		s.RangeID = 0
 		return statef("%s has no %s and NetBox IP ranges %s all start at its first address; add %s = <id> to the AR (onevnet updatear --append)", s, mapping.AttrIPRangeID, strings.Join(ids, ", "), mapping.AttrIPRangeID)
 	case len(ids) == 1 && exact:
-		d.infof("%s has no %s; using NetBox IP range %s, which spans it", s, mapping.AttrIPRangeID, ids[0])
+		d.Infof("%s has no %s; using NetBox IP range %s, which spans it", s, mapping.AttrIPRangeID, ids[0])
 	case len(ids) == 1:
-		d.infof("%s has no %s; using NetBox IP range %s, which starts at its first address (and ends elsewhere)", s, mapping.AttrIPRangeID, ids[0])
+		d.Infof("%s has no %s; using NetBox IP range %s, which starts at its first address (and ends elsewhere)", s, mapping.AttrIPRangeID, ids[0])
 	}
 	return nil
 }

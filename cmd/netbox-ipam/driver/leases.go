@@ -35,7 +35,7 @@ func (d *Call) getAddress(ctx context.Context, req mapping.Request) (netip.Addr,
 	if err != nil {
 		return netip.Addr{}, 0, err
 	}
-	d.infof("lease %s (+%d) from %s for request %s", first, n-1, s, d.reqID)
+	d.Infof("lease %s (+%d) from %s for request %s", first, n-1, s, d.reqID)
 	return first, n, nil
 }
 
@@ -101,7 +101,7 @@ func (d *Call) takeRun(ctx context.Context, s mapping.StoredAR, n int) (netip.Ad
 		}
 		got, err := d.createLeases(ctx, specs)
 		if netbox.KindOf(err) == netbox.KindInvalid {
-			d.infof("lost a race for %s (+%d): another client took part of it; trying another block", first, n-1)
+			d.Infof("lost a race for %s (+%d): another client took part of it; trying another block", first, n-1)
 			continue
 		}
 		if err != nil {
@@ -165,7 +165,7 @@ func (d *Call) dropLeases(ids ...int) {
 	defer cancel()
 	for _, id := range ids {
 		if err := d.Remove(ctx, ObjectIPAddress, id); err != nil {
-			d.infof("could not remove ip-address %d after a failure: %v", id, err)
+			d.Infof("could not remove ip-address %d after a failure: %v", id, err)
 		}
 	}
 }
@@ -204,7 +204,7 @@ func (d *Call) allocate(ctx context.Context, req mapping.Request) error {
 	if err := d.completeLeases(ctx, s, got); err != nil {
 		return err
 	}
-	d.infof("hold %s (+%d) in %s for request %s", addrs[0], len(addrs)-1, s, d.reqID)
+	d.Infof("hold %s (+%d) in %s for request %s", addrs[0], len(addrs)-1, s, d.reqID)
 	return nil
 }
 
@@ -244,7 +244,7 @@ func (d *Call) free(ctx context.Context, req mapping.Request) (warning string, e
 		return "", err
 	}
 	if err := d.removeLeases(ctx, s, addrs); err != nil {
-		d.infof("could not free %s (+%d) in %s in NetBox, left for `netbox-ipam sync`: %v", addrs[0], len(addrs)-1, s, err)
+		d.Infof("could not free %s (+%d) in %s in NetBox, left for `netbox-ipam sync`: %v", addrs[0], len(addrs)-1, s, err)
 		return "free left NetBox objects behind: " + mapping.OneLine(err.Error()), nil
 	}
 	return "", nil
@@ -261,7 +261,7 @@ func (d *Call) removeLeases(ctx context.Context, s mapping.StoredAR, addrs []net
 		return err
 	}
 	if !o.Known() {
-		d.infof("neither the IP range nor the prefix of %s exists; nothing to free", s)
+		d.Infof("neither the IP range nor the prefix of %s exists; nothing to free", s)
 		return nil
 	}
 	lookup := append(append([]netip.Addr{}, addrs...), s.IPv6Addrs(addrs)...)
@@ -271,14 +271,14 @@ func (d *Call) removeLeases(ctx context.Context, s mapping.StoredAR, addrs []net
 	}
 	for _, h := range have {
 		if !d.Owned(h.Tagged) {
-			d.infof("left %s alone: NetBox ip-address %d is not tagged %s", h.Address, h.ID, d.cfg.Tag)
+			d.Infof("left %s alone: NetBox ip-address %d is not tagged %s", h.Address, h.ID, d.cfg.Tag)
 			continue
 		}
 		if err := d.release(ctx, h); err != nil {
 			return err
 		}
 	}
-	d.infof("free %s (+%d) in %s", addrs[0], len(addrs)-1, s)
+	d.Infof("free %s (+%d) in %s", addrs[0], len(addrs)-1, s)
 	return nil
 }
 

@@ -20,7 +20,7 @@ const (
 	ObjectIPAddress = "ip-address"
 	ObjectIPRange   = "ip-range"
 	ObjectPrefix    = "prefix"
-	// vms.enabled (vms.go)
+	// vms.enabled (package hooks)
 	ObjectClusterType = "cluster-type"
 	ObjectCluster     = "cluster"
 	ObjectVM          = "virtual-machine"
@@ -202,5 +202,5 @@ func (d *Call) createIPRange(ctx context.Context, spec netbox.IPRangeSpec) (netb
 
 // InfoLost tells oned.log that an answer was lost and what the look-up found.
 func (d *Call) InfoLost(what string, found int) {
-	d.infof("NetBox's answer to creating %s was lost; the look-up by description found %d", what, found)
+	d.Infof("NetBox's answer to creating %s was lost; the look-up by description found %d", what, found)
 }

@@ -79,7 +79,7 @@ func (u undo) run(d *Call) {
 	defer cancel()
 	for i := len(u) - 1; i >= 0; i-- {
 		if err := u[i](ctx); err != nil && !netbox.IsNotFound(err) {
-			d.infof("rollback step failed: %v", err)
+			d.Infof("rollback step failed: %v", err)
 		}
 	}
 }
@@ -129,7 +129,7 @@ func (d *Call) register(ctx context.Context, ar mapping.Attrs) (answer mapping.A
 		return nil, spanError(err, span)
 	}
 	u = append(u, func(c context.Context) error { return d.Remove(c, ObjectIPRange, rng.ID) })
-	d.infof("registered %s…%s as NetBox IP range %d in prefix %s (id %d)", span.First, span.Last, rng.ID, net.Masked(), prefix.ID)
+	d.Infof("registered %s…%s as NetBox IP range %d in prefix %s (id %d)", span.First, span.Last, rng.ID, net.Masked(), prefix.ID)
 	return arAnswer(ar, typ, span, net, settings, prefix, rng.ID), nil
 }
 

@@ -55,9 +55,9 @@ func init() {
 }
 
 // Setup creates the tag and the custom fields the driver needs; what exists stays. It
-// returns one line per object (created or exists), and one saying whether the
-// OpenNebula hooks are installed.
-func (d *Driver) Setup(ctx context.Context) ([]string, error) {
+// returns one line per object (created or exists), then what more says (whether the
+// OpenNebula hooks are installed: package hooks' Check).
+func (d *Driver) Setup(ctx context.Context, more ...func(context.Context, *CheckReport)) ([]string, error) {
 	var out []string
 	if _, err := d.nb.TagBySlug(ctx, d.cfg.Tag); netbox.IsNotFound(err) {
 		if _, err := d.nb.CreateTag(ctx, d.cfg.Tag, d.cfg.Tag, "Created and owned by OpenNebula's netbox IPAM driver"); err != nil {
@@ -92,8 +92,13 @@ func (d *Driver) Setup(ctx context.Context) ([]string, error) {
 		}
 	}
 	var r CheckReport // setup creates no hooks (they are oned's, not NetBox's): it says what check would
-	d.checkHooks(ctx, &r)
-	return append(out, "hooks   "+r.Lines[0].Msg), nil
+	for _, check := range more {
+		check(ctx, &r)
+	}
+	for _, l := range r.Lines {
+		out = append(out, fmt.Sprintf("%-7s %s", l.Item, l.Msg))
+	}
+	return out, nil
 }
 
 // tokenNeeds is what the driver's token must be allowed to do, per NetBox model: what
@@ -132,7 +137,8 @@ type CheckReport struct {
 	OK    bool
 }
 
-func (r *CheckReport) line(word, item, msg string) {
+// Line adds a line: word is ok, WARN or FAIL.
+func (r *CheckReport) Line(word, item, msg string) {
 	r.Lines = append(r.Lines, CheckLine{word, item, mapping.OneLine(msg)})
 	if word == "FAIL" {
 		r.OK = false
@@ -140,16 +146,19 @@ func (r *CheckReport) line(word, item, msg string) {
 }
 
 // Check reports whether NetBox is usable by the driver: URL, token, version, the
-// token's permissions, the tag and the custom fields. It stops at the first item that
-// leaves nothing else to ask (NetBox unreachable, token refused).
-func (d *Driver) Check(ctx context.Context) CheckReport {
+// token's permissions, the tag and the custom fields, then what more asks (the hooks).
+// It stops at the first item that leaves nothing else to ask (NetBox unreachable,
+// token refused).
+func (d *Driver) Check(ctx context.Context, more ...func(context.Context, *CheckReport)) CheckReport {
 	r := CheckReport{OK: true}
 	d.checkFiles(&r)
 	if !d.checkServer(ctx, &r) || !d.checkPermissions(ctx, &r) {
 		return r
 	}
 	d.checkSchema(ctx, &r)
-	d.checkHooks(ctx, &r)
+	for _, check := range more {
+		check(ctx, &r)
+	}
 	return r
 }
 
@@ -163,16 +172,16 @@ func (d *Driver) checkFiles(r *CheckReport) {
 		}
 		fi, err := os.Stat(f.path)
 		if err != nil {
-			r.line("WARN", f.item, err.Error())
+			r.Line("WARN", f.item, err.Error())
 			continue
 		}
 		switch perm := fi.Mode().Perm(); {
 		case perm&0o022 != 0:
-			r.line("FAIL", f.item, fmt.Sprintf("%s can be written by others (mode %04o): they could point the driver elsewhere; chmod 0640 %s", f.path, perm, f.path))
+			r.Line("FAIL", f.item, fmt.Sprintf("%s can be written by others (mode %04o): they could point the driver elsewhere; chmod 0640 %s", f.path, perm, f.path))
 		case perm&0o004 != 0:
-			r.line("WARN", f.item, fmt.Sprintf("%s can be read by every user (mode %04o) and holds the NetBox token; chmod 0640 %s and chgrp oneadmin %s", f.path, perm, f.path, f.path))
+			r.Line("WARN", f.item, fmt.Sprintf("%s can be read by every user (mode %04o) and holds the NetBox token; chmod 0640 %s and chgrp oneadmin %s", f.path, perm, f.path, f.path))
 		default:
-			r.line("ok", f.item, fmt.Sprintf("%s (mode %04o)", f.path, perm))
+			r.Line("ok", f.item, fmt.Sprintf("%s (mode %04o)", f.path, perm))
 		}
 	}
 	fi, err := os.Lstat(d.cfg.StateDir)
@@ -180,40 +189,18 @@ func (d *Driver) checkFiles(r *CheckReport) {
 	case errors.Is(err, fs.ErrNotExist):
 		if _, perr := os.Stat(filepath.Dir(d.cfg.StateDir)); perr != nil {
 			// Not a front-end (or not yet): only the hooks and sync with vms need it.
-			r.line("WARN", "state folder", fmt.Sprintf("%s cannot be made (%v): the hooks would fail here; set state_dir to a folder the driver's user may create", d.cfg.StateDir, perr))
+			r.Line("WARN", "state folder", fmt.Sprintf("%s cannot be made (%v): the hooks would fail here; set state_dir to a folder the driver's user may create", d.cfg.StateDir, perr))
 		} else {
-			r.line("ok", "state folder", d.cfg.StateDir+" (made, mode 0700, by the first hook)")
+			r.Line("ok", "state folder", d.cfg.StateDir+" (made, mode 0700, by the first hook)")
 		}
 	case err != nil:
-		r.line("FAIL", "state folder", err.Error())
+		r.Line("FAIL", "state folder", err.Error())
 	default:
 		if err := d.checkOwn(d.cfg.StateDir, fi); err != nil {
-			r.line("FAIL", "state folder", err.Error())
+			r.Line("FAIL", "state folder", err.Error())
 		} else {
-			r.line("ok", "state folder", d.cfg.StateDir)
+			r.Line("ok", "state folder", d.cfg.StateDir)
 		}
-	}
-}
-
-// checkHooks says whether the driver's OpenNebula hooks are installed. Without them
-// leases name their VM only after `netbox-ipam sync`, which is a choice, not a fault.
-func (d *Driver) checkHooks(ctx context.Context, r *CheckReport) {
-	have, err := d.HooksInstalled(ctx)
-	var missing []string
-	for _, h := range d.hooks() {
-		if _, ok := have[h.key]; !ok {
-			missing = append(missing, d.hookName(h))
-		}
-	}
-	switch {
-	case err != nil:
-		r.line("WARN", "hooks", "cannot ask oned ("+err.Error()+"); run check on the front-end as oneadmin to see them")
-	case len(have) == 0:
-		r.line("WARN", "hooks", "not installed: leases name their VM only after `netbox-ipam sync`; run `netbox-ipam hooks install`")
-	case len(missing) > 0:
-		r.line("WARN", "hooks", "missing "+strings.Join(missing, ", ")+"; run `netbox-ipam hooks install`")
-	default:
-		r.line("ok", "hooks", fmt.Sprintf("installed (%d)", len(have)))
 	}
 }
 
@@ -226,20 +213,20 @@ func (d *Driver) checkServer(ctx context.Context, r *CheckReport) bool {
 		errors.As(err, &ne)
 		switch {
 		case netbox.KindOf(err) == netbox.KindAuth:
-			r.line("ok", "url", base)
-			r.line("FAIL", "token", ne.Msg)
+			r.Line("ok", "url", base)
+			r.Line("FAIL", "token", ne.Msg)
 		case netbox.KindOf(err) == netbox.KindUnavailable:
-			r.line("FAIL", "url", fmt.Sprintf("cannot reach %s (%s); check url (NETBOX_URL) and that NetBox runs", base, strings.TrimPrefix(ne.Msg, "cannot reach NetBox: ")))
+			r.Line("FAIL", "url", fmt.Sprintf("cannot reach %s (%s); check url (NETBOX_URL) and that NetBox runs", base, strings.TrimPrefix(ne.Msg, "cannot reach NetBox: ")))
 		case ne != nil && ne.Status != 0:
-			r.line("FAIL", "url", fmt.Sprintf("%s does not answer like NetBox (GET /api/status/: HTTP %d); set url to NetBox's base URL, without /api", base, ne.Status))
+			r.Line("FAIL", "url", fmt.Sprintf("%s does not answer like NetBox (GET /api/status/: HTTP %d); set url to NetBox's base URL, without /api", base, ne.Status))
 		default:
-			r.line("FAIL", "url", fmt.Sprintf("%s does not answer like NetBox (%v); set url to NetBox's base URL, without /api", base, err))
+			r.Line("FAIL", "url", fmt.Sprintf("%s does not answer like NetBox (%v); set url to NetBox's base URL, without /api", base, err))
 		}
 		return false
 	}
-	r.line("ok", "url", base)
-	r.line("ok", "token", "accepted")
-	r.line(pass(versionAtLeast(st.NetBoxVersion, 4, 2)), "netbox version", st.NetBoxVersion+" (needs 4.2 or later; tested: 4.7)")
+	r.Line("ok", "url", base)
+	r.Line("ok", "token", "accepted")
+	r.Line(pass(versionAtLeast(st.NetBoxVersion, 4, 2)), "netbox version", st.NetBoxVersion+" (needs 4.2 or later; tested: 4.7)")
 	return true
 }
 
@@ -260,7 +247,7 @@ func (d *Driver) checkPermissions(ctx context.Context, r *CheckReport) bool {
 		for _, a := range need.actions {
 			allowed, err := d.nb.Allowed(ctx, actionMethod[a], need.path)
 			if err != nil {
-				r.line("FAIL", "permissions "+need.model, err.Error())
+				r.Line("FAIL", "permissions "+need.model, err.Error())
 				return false
 			}
 			if !allowed {
@@ -269,11 +256,11 @@ func (d *Driver) checkPermissions(ctx context.Context, r *CheckReport) bool {
 		}
 		switch {
 		case len(missing) == 0:
-			r.line("ok", "permissions "+need.model, strings.Join(need.actions, " "))
+			r.Line("ok", "permissions "+need.model, strings.Join(need.actions, " "))
 		case need.optional != "":
-			r.line("WARN", "permissions "+need.model, fmt.Sprintf("the token may not %s; needed only %s", strings.Join(missing, ", "), need.optional))
+			r.Line("WARN", "permissions "+need.model, fmt.Sprintf("the token may not %s; needed only %s", strings.Join(missing, ", "), need.optional))
 		default:
-			r.line("FAIL", "permissions "+need.model, fmt.Sprintf("the token may not %s; grant the token's user %s on %s (README: the token's permissions)", strings.Join(missing, ", "), strings.Join(need.actions, ", "), need.model))
+			r.Line("FAIL", "permissions "+need.model, fmt.Sprintf("the token may not %s; grant the token's user %s on %s (README: the token's permissions)", strings.Join(missing, ", "), strings.Join(need.actions, ", "), need.model))
 		}
 	}
 	return true
@@ -282,23 +269,23 @@ func (d *Driver) checkPermissions(ctx context.Context, r *CheckReport) bool {
 // checkSchema checks the tag and the custom fields setup creates.
 func (d *Driver) checkSchema(ctx context.Context, r *CheckReport) {
 	if _, err := d.nb.TagBySlug(ctx, d.cfg.Tag); err != nil {
-		r.line("FAIL", "tag "+d.cfg.Tag, "missing: run `netbox-ipam setup`")
+		r.Line("FAIL", "tag "+d.cfg.Tag, "missing: run `netbox-ipam setup`")
 	} else {
-		r.line("ok", "tag "+d.cfg.Tag, "present")
+		r.Line("ok", "tag "+d.cfg.Tag, "present")
 	}
 	for _, spec := range d.fields() {
 		f, err := d.nb.CustomFieldByName(ctx, spec.Name)
 		switch {
 		case netbox.IsNotFound(err):
-			r.line("FAIL", "custom field "+spec.Name, "missing: run `netbox-ipam setup`")
+			r.Line("FAIL", "custom field "+spec.Name, "missing: run `netbox-ipam setup`")
 		case err != nil:
-			r.line("FAIL", "custom field "+spec.Name, err.Error())
+			r.Line("FAIL", "custom field "+spec.Name, err.Error())
 		case len(lacking(f.ObjectTypes, spec.ObjectTypes)) > 0:
-			r.line("FAIL", "custom field "+spec.Name, fmt.Sprintf("is on %v, not on %v: run `netbox-ipam setup`", f.ObjectTypes, lacking(f.ObjectTypes, spec.ObjectTypes)))
+			r.Line("FAIL", "custom field "+spec.Name, fmt.Sprintf("is on %v, not on %v: run `netbox-ipam setup`", f.ObjectTypes, lacking(f.ObjectTypes, spec.ObjectTypes)))
 		case f.FilterLogic.Value != "exact":
-			r.line("FAIL", "custom field "+spec.Name, "filter logic is "+f.FilterLogic.Value+", want exact (a loose filter matches substrings)")
+			r.Line("FAIL", "custom field "+spec.Name, "filter logic is "+f.FilterLogic.Value+", want exact (a loose filter matches substrings)")
 		default:
-			r.line("ok", "custom field "+spec.Name, "present")
+			r.Line("ok", "custom field "+spec.Name, "present")
 		}
 	}
 }

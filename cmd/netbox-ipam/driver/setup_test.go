@@ -11,18 +11,20 @@ import (
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
 )
 
-// setup creates what is missing and keeps what exists.
+// setup creates what is missing and keeps what exists, then says what more checks
+// (the hooks: package hooks' Check).
 func TestSetup(t *testing.T) {
 	f := newFixture(t) // setup ran once
 	delete(f.nb.Fields, mapping.CFDNS)
-	lines, err := f.d.Setup(context.Background())
+	hooks := func(_ context.Context, r *CheckReport) { r.Line("ok", "hooks", "installed (7)") }
+	lines, err := f.d.Setup(context.Background(), hooks)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := strings.Join(lines, "\n")
 	if !strings.Contains(out, "exists  tag opennebula") || !strings.Contains(out, "created custom field one_dns on ipam.prefix") ||
 		!strings.Contains(out, "exists  custom field one_gateway") || len(lines) != 2+len(customFields) ||
-		!strings.HasPrefix(lines[len(lines)-1], "hooks   ") {
+		lines[len(lines)-1] != "hooks   installed (7)" {
 		t.Fatalf("setup said:\n%s", out)
 	}
 	f.nb.Inject(netboxtest.Fault{Op: "TagBySlug", Err: netboxtest.Unreachable("GET /api/extras/tags/")})
@@ -101,27 +103,6 @@ func TestAllocateLostAnswer(t *testing.T) {
 	}
 	if f.addr("10.70.0.15") == nil || f.nb.Count("CreateIPAddresses") != 3 {
 		t.Fatalf("not sent again: %v", f.nb.Calls)
-	}
-}
-
-// check says whether the hooks are installed, as a warning when they are not.
-func TestCheckHooks(t *testing.T) {
-	f := newFixture(t)
-	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1].Word != "WARN" {
-		t.Fatalf("without hooks: %+v", r.Lines[len(r.Lines)-1])
-	}
-	for _, k := range []string{"vm-allocate", "template-instantiate", "vm-attachnic", "vrouter-allocate", "vrouter-instantiate", "vrouter-attachnic", "vm-running"} {
-		if err := f.oned.CreateHook(context.Background(), "NAME = \"netbox-ipam-netbox-"+k+"\"\nCOMMAND = \"nb\"\n"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if r := f.d.Check(context.Background()); !r.OK || r.Lines[len(r.Lines)-1] != (CheckLine{"ok", "hooks", "installed (7)"}) {
-		t.Fatalf("with hooks: %+v", r.Lines[len(r.Lines)-1])
-	}
-	// vms.enabled wants nine more.
-	f.d.cfg.VMs = config.VMs{Enabled: true, ClusterType: "OpenNebula"}
-	if r := f.d.Check(context.Background()); r.Lines[len(r.Lines)-1].Word != "WARN" || !strings.Contains(r.Lines[len(r.Lines)-1].Msg, "missing netbox-ipam-netbox-vm-detachnic, netbox-ipam-netbox-vm-rename, netbox-ipam-netbox-vrouter-detachnic, netbox-ipam-netbox-vm-done, netbox-ipam-netbox-vm-poweroff") {
-		t.Fatalf("vms without their hooks: %+v", r.Lines[len(r.Lines)-1])
 	}
 }
 

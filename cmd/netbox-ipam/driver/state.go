@@ -9,7 +9,7 @@ import (
 	"syscall"
 )
 
-// The hooks' state on the front-end: the spool (spool.go) and the locks (lock.go), in
+// The hooks' state on the front-end: the spool and the locks (package hooks), in
 // state_dir ($ONE_LOCATION/var/netbox-ipam, or /var/lib/one/netbox-ipam). Whoever can
 // write there can queue labels the driver writes with its token, or hold the drain
 // lock and stop all labelling; a predictable folder in the shared /tmp could be made
@@ -39,9 +39,9 @@ func (d *Driver) ownDir(dir string) error {
 // written.
 func (d *Driver) StateReady() error { return d.ownDir(d.cfg.StateDir) }
 
-// stateDir makes the driver's state folder and sub, one of its folders, and returns
+// StateFolder makes the driver's state folder and sub, one of its folders, and returns
 // sub's path.
-func (d *Driver) stateDir(sub string) (string, error) {
+func (d *Driver) StateFolder(sub string) (string, error) {
 	if err := d.ownDir(d.cfg.StateDir); err != nil {
 		return "", err
 	}
@@ -49,9 +49,9 @@ func (d *Driver) stateDir(sub string) (string, error) {
 	return dir, d.ownDir(dir)
 }
 
-// openOwn opens a file of the state folder without following a symlink, and checks
+// OpenOwn opens a file of the state folder without following a symlink, and checks
 // that it is the driver's own.
-func (d *Driver) openOwn(path string, flag int, perm fs.FileMode) (*os.File, error) {
+func (d *Driver) OpenOwn(path string, flag int, perm fs.FileMode) (*os.File, error) {
 	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW, perm)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, unsafef(path, "it is a symlink")

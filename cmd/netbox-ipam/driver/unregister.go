@@ -19,7 +19,7 @@ func (d *Call) unregister(ctx context.Context, ar mapping.Attrs) error {
 	if s.Reservation() {
 		// The ids are the parent AR's; the reserved leases stay with the parent, which
 		// oned frees one by one (free_address on the parent's AR).
-		d.infof("%s is a reservation of AR %s: the parent's NetBox range and prefix stay", s, s.Parent)
+		d.Infof("%s is a reservation of AR %s: the parent's NetBox range and prefix stay", s, s.Parent)
 		return nil
 	}
 	if s.LostIDs() {
@@ -28,7 +28,7 @@ func (d *Call) unregister(ctx context.Context, ar mapping.Attrs) error {
 		}
 	}
 	if s.LostIDs() {
-		d.infof("%s holds no NetBox ids and no NetBox IP range tagged %s spans it; nothing to remove", s, d.cfg.Tag)
+		d.Infof("%s holds no NetBox ids and no NetBox IP range tagged %s spans it; nothing to remove", s, d.cfg.Tag)
 		return nil
 	}
 	o, err := d.ObjectsOf(ctx, s, true)
@@ -43,7 +43,7 @@ func (d *Call) unregister(ctx context.Context, ar mapping.Attrs) error {
 	switch {
 	case o.Range == nil:
 	case !d.Owned(o.Range.Tagged):
-		d.infof("left NetBox IP range %d alone: it is not tagged %s", o.Range.ID, d.cfg.Tag)
+		d.Infof("left NetBox IP range %d alone: it is not tagged %s", o.Range.ID, d.cfg.Tag)
 	default:
 		if err := d.Remove(ctx, ObjectIPRange, o.Range.ID); err != nil {
 			return err
@@ -54,7 +54,7 @@ func (d *Call) unregister(ctx context.Context, ar mapping.Attrs) error {
 			return err
 		}
 	}
-	d.infof("unregistered %s", s)
+	d.Infof("unregistered %s", s)
 	return nil
 }
 
@@ -96,7 +96,7 @@ func (d *Call) RemovePrefixIfEmpty(ctx context.Context, p netbox.Prefix, vrf int
 		return err
 	}
 	if found {
-		d.infof("kept prefix %s (id %d): it still holds ip-address %s", p.Prefix, p.ID, ip.Address)
+		d.Infof("kept prefix %s (id %d): it still holds ip-address %s", p.Prefix, p.ID, ip.Address)
 		return nil
 	}
 	r, found, err := d.nb.FirstIPRangeIn(ctx, vrf, p.Prefix)
@@ -104,7 +104,7 @@ func (d *Call) RemovePrefixIfEmpty(ctx context.Context, p netbox.Prefix, vrf int
 		return err
 	}
 	if found {
-		d.infof("kept prefix %s (id %d): it still holds IP range %s-%s", p.Prefix, p.ID, r.StartAddress, r.EndAddress)
+		d.Infof("kept prefix %s (id %d): it still holds IP range %s-%s", p.Prefix, p.ID, r.StartAddress, r.EndAddress)
 		return nil
 	}
 	return d.Remove(ctx, ObjectPrefix, p.ID)

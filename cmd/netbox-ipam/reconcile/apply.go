@@ -14,7 +14,7 @@ import (
 
 // The applier carries out the changes the policies left, in the plan's order, each
 // after a second look at what it is about: the AR in oned (one.vn.info), the VM in
-// oned under its hook lock (driver.Call.SyncVM), the stale object in NetBox. What the
+// oned under its hook lock (hooks.Call.SyncVM), the stale object in NetBox. What the
 // look no longer agrees with is left, and the plan says so. Every object goes through
 // the driver's create-once and ownership path (driver.Call): only the driver's
 // objects are created, changed or removed.
@@ -30,7 +30,7 @@ func (r *run) apply(ctx context.Context, p *Plan, began time.Time) error {
 			}
 		case MakeVM, StepVM, DropVM:
 			// A VM oned or NetBox fails on is reported and the others go on.
-			kept, err := r.SyncVM(ctx, c.VM)
+			kept, err := r.vms.SyncVM(ctx, c.VM)
 			if err != nil {
 				p.FailedVMs = append(p.FailedVMs, fmt.Sprintf("OpenNebula VM %s: %s", c.VM, mapping.OneLine(err.Error())))
 			} else if left := vmLeft(c.Op, c.VM, kept); left != "" {

@@ -20,20 +20,20 @@ import (
 // audit finds what differs, sync repairs it, a second audit finds nothing.
 func TestAuditAndSync(t *testing.T) {
 	f, ar := registered(t)
-	f.nb.Now = func() time.Time { return time.Now().Add(-time.Hour) } // the leases were made an hour ago
+	f.NB.Now = func() time.Time { return time.Now().Add(-time.Hour) } // the leases were made an hour ago
 	for i := 0; i < 2; i++ {
-		if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+		if _, err := f.D.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	stale, _ := f.nb.CreateIPRange(context.Background(), netbox.IPRangeSpec{Start: "10.70.0.100/24", End: "10.70.0.110/24", Tags: f.d.Tags()})
+	stale, _ := f.NB.CreateIPRange(context.Background(), netbox.IPRangeSpec{Start: "10.70.0.100/24", End: "10.70.0.110/24", Tags: f.D.Tags()})
 	// NetBox's prefix got a DNS the AR lacks: NetBox wins, sync writes it back to oned.
-	for _, p := range f.nb.Prefixes {
+	for _, p := range f.NB.Prefixes {
 		p.CustomFields[mapping.CFDNS] = "10.70.0.53"
 	}
-	f.setVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.12 43"))
+	f.SetVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.12 43"))
 
-	rep, err := Run(context.Background(), f.d, Options{All: true}, nil)
+	rep, err := Run(context.Background(), f.D, Options{All: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,20 +41,20 @@ func TestAuditAndSync(t *testing.T) {
 	if got := kinds(rep); got != want || rep.Drift != 4 {
 		t.Fatalf("audit: %q, drift %d; want %q, drift 4", got, rep.Drift, want)
 	}
-	if _, err := Run(context.Background(), f.d, Options{Sync: true, All: true, Prune: true}, nil); err != nil {
+	if _, err := Run(context.Background(), f.D, Options{Sync: true, All: true, Prune: true}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if f.addr("10.70.0.11") != nil || f.addr("10.70.0.12") == nil || f.addr("10.70.0.12").CustomString(mapping.CFVMID) != "43" {
-		t.Fatalf("after sync NetBox holds .11 %v, .12 %+v", f.addr("10.70.0.11"), f.addr("10.70.0.12"))
+	if f.Addr("10.70.0.11") != nil || f.Addr("10.70.0.12") == nil || f.Addr("10.70.0.12").CustomString(mapping.CFVMID) != "43" {
+		t.Fatalf("after sync NetBox holds .11 %v, .12 %+v", f.Addr("10.70.0.11"), f.Addr("10.70.0.12"))
 	}
-	if _, ok := f.nb.Ranges[stale.ID]; ok {
+	if _, ok := f.NB.Ranges[stale.ID]; ok {
 		t.Errorf("stale range %d kept by sync --prune", stale.ID)
 	}
-	if f.oned.Count("UpdateAR") != 1 || !strings.Contains(f.doc("7"), "<DNS><![CDATA[10.70.0.53]]>") {
-		t.Fatalf("updatear: %v\n%s", f.oned.Calls, f.doc("7"))
+	if f.Oned.Count("UpdateAR") != 1 || !strings.Contains(f.Doc("7"), "<DNS><![CDATA[10.70.0.53]]>") {
+		t.Fatalf("updatear: %v\n%s", f.Oned.Calls, f.Doc("7"))
 	}
 	// oned took the restored AR (the fake applies updatear as oned does).
-	rep, err = Run(context.Background(), f.d, Options{All: true}, nil)
+	rep, err = Run(context.Background(), f.D, Options{All: true}, nil)
 	if err != nil || rep.Drift != 0 {
 		t.Fatalf("audit after sync: %q, drift %d, %v", kinds(rep), rep.Drift, err)
 	}
@@ -85,7 +85,7 @@ func TestAuditFiles(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := Run(context.Background(), f.d, Options{Files: []string{write("v.xml", tc.doc)}}, nil)
+			rep, err := Run(context.Background(), f.D, Options{Files: []string{write("v.xml", tc.doc)}}, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)
@@ -97,11 +97,11 @@ func TestAuditFiles(t *testing.T) {
 			}
 		})
 	}
-	rep, err := Run(context.Background(), f.d, Options{Files: []string{"-"}}, strings.NewReader(onetest.VNetXML(ar)))
+	rep, err := Run(context.Background(), f.D, Options{Files: []string{"-"}}, strings.NewReader(onetest.VNetXML(ar)))
 	if err != nil || len(rep.ARs) != 1 {
 		t.Fatalf("from stdin: %+v, %v", rep, err)
 	}
-	if _, err := Run(context.Background(), f.d, Options{}, strings.NewReader("")); err == nil || !strings.Contains(err.Error(), "no network given") {
+	if _, err := Run(context.Background(), f.D, Options{}, strings.NewReader("")); err == nil || !strings.Contains(err.Error(), "no network given") {
 		t.Fatalf("empty stdin: %v", err)
 	}
 }
@@ -109,8 +109,8 @@ func TestAuditFiles(t *testing.T) {
 // sync on an HA follower does nothing; sync by a user outside oneadmin is refused.
 func TestSyncGateInAudit(t *testing.T) {
 	f, _ := registered(t)
-	f.oned.User = opennebula.User{Name: "alice"}
-	_, err := Run(context.Background(), f.d, Options{Sync: true, All: true}, nil)
+	f.Oned.User = opennebula.User{Name: "alice"}
+	_, err := Run(context.Background(), f.D, Options{Sync: true, All: true}, nil)
 	var refused *driver.Error
 	if !errors.As(err, &refused) || refused.Kind != driver.Refused {
 		t.Fatalf("sync as alice: %v", err)
@@ -126,16 +126,16 @@ func TestSyncRefusesUnsafeState(t *testing.T) {
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	f.nb.Calls = nil
-	_, err := Run(context.Background(), f.d, Options{Sync: true, All: true}, nil)
+	f.NB.Calls = nil
+	_, err := Run(context.Background(), f.D, Options{Sync: true, All: true}, nil)
 	var refused *driver.Error
 	if !errors.As(err, &refused) || refused.Kind != driver.Setup || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("sync with an unsafe state folder: %v, want a setup refusal naming it", err)
 	}
-	if f.nb.Requests() != 0 {
-		t.Errorf("NetBox asked with an unsafe state folder: %v", f.nb.Calls)
+	if f.NB.Requests() != 0 {
+		t.Errorf("NetBox asked with an unsafe state folder: %v", f.NB.Calls)
 	}
-	if _, err := Run(context.Background(), f.d, Options{All: true}, nil); err != nil {
+	if _, err := Run(context.Background(), f.D, Options{All: true}, nil); err != nil {
 		t.Errorf("audit writes nothing and needs no state folder: %v", err)
 	}
 }

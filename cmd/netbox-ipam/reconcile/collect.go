@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/hooks"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -23,9 +24,12 @@ import (
 // machines. It reads and never writes. The NetBox reads are per AR and per page, never
 // per address.
 
-// run is one audit or sync: the driver's call its changes go through.
+// run is one audit or sync: the driver's call its changes go through, and the hooks'
+// call that compares and keeps NetBox virtual machines (vms.enabled) by the hooks'
+// rule, under their locks.
 type run struct {
 	*driver.Call
+	vms  *hooks.Call
 	nb   driver.Backend
 	oned opennebula.Client
 }
@@ -35,7 +39,7 @@ type run struct {
 // found before any repair. Networks come from o.Files or stdin, or with o.All and no
 // files from oned, after asking the front-end whether sync may act (gate).
 func Run(ctx context.Context, d *driver.Driver, o Options, stdin io.Reader) (Plan, error) {
-	r := &run{Call: d.Begin(""), nb: d.NetBox(), oned: d.OpenNebula()}
+	r := &run{Call: d.Begin(""), vms: hooks.New(d).Begin(), nb: d.NetBox(), oned: d.OpenNebula()}
 	start, onedStart, began := r.nb.Requests(), r.oned.Requests(), d.Now()
 	skip, err := gate(ctx, d, o)
 	if err != nil || skip != "" {
@@ -338,7 +342,7 @@ func arRestore(ar mapping.Attrs, s mapping.StoredAR, o driver.ARObjects) mapping
 // leases in vnets (all of oned's networks): a virtual machine whose VM holds none is
 // stale (terminated while the hooks were not running); a VM that holds some and has no
 // virtual machine is missing; one that has it is read from oned and compared with it
-// (driver.Call.VMDifferences): what the hooks missed (a rename, a state change, a NIC
+// (hooks.Call.VMDifferences): what the hooks missed (a rename, a state change, a NIC
 // detached while onehem-server was down) makes it out of step.
 func (r *run) auditVMs(ctx context.Context, vnets []mapping.VNet, p *Plan) error {
 	holders := map[string]bool{}
@@ -373,7 +377,7 @@ func (r *run) auditVMs(ctx context.Context, vnets []mapping.VNet, p *Plan) error
 		if err != nil {
 			return err
 		}
-		diff, err := r.VMDifferences(ctx, vm, v)
+		diff, err := r.vms.VMDifferences(ctx, vm, v)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/hooks"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -16,32 +17,32 @@ import (
 func TestHookRecordsTheHolder(t *testing.T) {
 	f, ar := registered(t)
 	for i := 0; i < 2; i++ {
-		if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+		if _, err := f.D.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The same address is the driver's in another network and VRF, and an address of a
 	// dummy-IPAM network is someone else's object in NetBox.
-	other := f.nb.AddRef("vrf", "other")
-	twin, _ := f.nb.CreateIPAddresses(context.Background(), []netbox.IPAddressSpec{{Address: "10.70.0.10/24", VRFID: other,
-		Tags: f.d.Tags(), CustomFields: map[string]any{mapping.CFARID: "0"}, Description: "twin"}})
-	f.take("10.70.0.30", false)
-	f.setVNet(onetest.VNetXML(ar), strings.Replace(onetest.VNetXML(onetest.Attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=10.70.0.30", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1))
+	other := f.NB.AddRef("vrf", "other")
+	twin, _ := f.NB.CreateIPAddresses(context.Background(), []netbox.IPAddressSpec{{Address: "10.70.0.10/24", VRFID: other,
+		Tags: f.D.Tags(), CustomFields: map[string]any{mapping.CFARID: "0"}, Description: "twin"}})
+	f.Take("10.70.0.30", false)
+	f.SetVNet(onetest.VNetXML(ar), strings.Replace(onetest.VNetXML(onetest.Attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=10.70.0.30", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1))
 	vm := mapping.VM{ID: "42", Name: "web 1", NICs: []mapping.NIC{
 		{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0A:46:00:0A"},
 		{ID: "1", NetworkID: "7", ARID: "0", IP: "10.70.0.11", MAC: "02:00:0a:46:00:0b"},
 		{ID: "2", NetworkID: "9", ARID: "0", IP: "10.70.0.30", MAC: "02:00:0a:46:00:1e"},
 		{ID: "3", NetworkID: "9", ARID: "0", IP: "2001:db8::1"},
 	}}
-	f.nb.Calls = nil
-	if _, err := f.hook(context.Background(), vm); err != nil {
+	f.NB.Calls = nil
+	if _, err := hook(f, context.Background(), vm); err != nil {
 		t.Fatal(err)
 	}
-	if f.nb.Requests() != 3 {
-		t.Errorf("%d NetBox requests %v, want 3", f.nb.Requests(), f.nb.Calls)
+	if f.NB.Requests() != 3 {
+		t.Errorf("%d NetBox requests %v, want 3", f.NB.Requests(), f.NB.Calls)
 	}
-	l := f.addr("10.70.0.10")
-	for _, a := range f.nb.Addresses {
+	l := f.Addr("10.70.0.10")
+	for _, a := range f.NB.Addresses {
 		if a.ID != twin[0].ID && a.Address == "10.70.0.10/24" {
 			l = a
 		}
@@ -49,19 +50,19 @@ func TestHookRecordsTheHolder(t *testing.T) {
 	if l.CustomString(mapping.CFVMID) != "42" || l.CustomString(mapping.CFMAC) != "02:00:0a:46:00:0a" || l.Description != "OpenNebula VM 42 (web 1), network 7 AR 0" {
 		t.Fatalf("lease %+v", l)
 	}
-	if f.nb.Addresses[twin[0].ID].Description != "twin" {
-		t.Errorf("the other network's lease at the same address was changed: %+v", f.nb.Addresses[twin[0].ID])
+	if f.NB.Addresses[twin[0].ID].Description != "twin" {
+		t.Errorf("the other network's lease at the same address was changed: %+v", f.NB.Addresses[twin[0].ID])
 	}
-	if o := f.addr("10.70.0.30"); o.Description != "someone's" {
+	if o := f.Addr("10.70.0.30"); o.Description != "someone's" {
 		t.Errorf("someone's object changed: %+v", o)
 	}
-	rep, err := Run(context.Background(), f.d, Options{Files: []string{"-"}}, strings.NewReader(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 42")))
+	rep, err := Run(context.Background(), f.D, Options{Files: []string{"-"}}, strings.NewReader(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 42")))
 	if err != nil || kinds(rep) != "" {
 		t.Fatalf("audit after the hook: %q %v", kinds(rep), err)
 	}
-	f.nb.Calls = nil
-	if _, err := f.hook(context.Background(), vm); err != nil || f.nb.Requests() != 2 {
-		t.Fatalf("second hook: %v, %v", err, f.nb.Calls)
+	f.NB.Calls = nil
+	if _, err := hook(f, context.Background(), vm); err != nil || f.NB.Requests() != 2 {
+		t.Fatalf("second hook: %v, %v", err, f.NB.Calls)
 	}
 }
 
@@ -71,7 +72,7 @@ func TestHookVRouter(t *testing.T) {
 	f, ar := registered(t)
 	ctx := context.Background()
 	for i := 0; i < 2; i++ { // .10 for the router's VM, .11 floating
-		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+		if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -79,30 +80,30 @@ func TestHookVRouter(t *testing.T) {
 	// VROUTER_MAC, the network's lease names VROUTER.
 	vr := `<VROUTER><ID>5</ID><NAME>gw</NAME><VMS><ID>42</ID></VMS><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><FLOATING_IP>YES</FLOATING_IP><VROUTER_IP>10.70.0.11</VROUTER_IP><VROUTER_MAC>02:00:0a:46:00:0b</VROUTER_MAC></NIC></TEMPLATE></VROUTER>`
 	vm := `<VM><ID>42</ID><NAME>vr-gw-0</NAME><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><IP>10.70.0.10</IP><MAC>02:00:0a:46:00:0a</MAC><VROUTER_ID>5</VROUTER_ID></NIC></TEMPLATE></VM>`
-	f.oned.SetVRouter(onetest.ParseVRouter(t, vr))
-	f.oned.SetVM(onetest.ParseVM(t, vm))
-	f.setVNet(onetest.VNetXML(ar))
+	f.Oned.SetVRouter(onetest.ParseVRouter(t, vr))
+	f.Oned.SetVM(onetest.ParseVM(t, vm))
+	f.SetVNet(onetest.VNetXML(ar))
 	info, _ := mapping.ParseCallInfo([]byte(`<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>5</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`))
-	f.oned.Calls = nil
-	resp, err := f.d.HookCall(ctx, "one.vrouter.instantiate", info)
-	if err != nil || resp.VM != "vrouter/5" || strings.Join(f.oned.Calls, ";") != "VRouter 5;VNet 7;VM 42;VNet 7" {
-		t.Fatalf("%v %+v; asked %v", err, resp, f.oned.Calls)
+	f.Oned.Calls = nil
+	resp, err := hooks.New(f.D).HookCall(ctx, "one.vrouter.instantiate", info)
+	if err != nil || resp.VM != "vrouter/5" || strings.Join(f.Oned.Calls, ";") != "VRouter 5;VNet 7;VM 42;VNet 7" {
+		t.Fatalf("%v %+v; asked %v", err, resp, f.Oned.Calls)
 	}
-	if l := f.addr("10.70.0.11"); l.CustomString(mapping.CFVRouterID) != "5" || l.CustomString(mapping.CFVMID) != "" || l.Description != "OpenNebula virtual router 5 (gw), network 7 AR 0" {
+	if l := f.Addr("10.70.0.11"); l.CustomString(mapping.CFVRouterID) != "5" || l.CustomString(mapping.CFVMID) != "" || l.Description != "OpenNebula virtual router 5 (gw), network 7 AR 0" {
 		t.Errorf("floating IP %+v", l)
 	}
-	if l := f.addr("10.70.0.10"); l.CustomString(mapping.CFVMID) != "42" || l.Description != "OpenNebula VM 42 (vr-gw-0), network 7 AR 0" {
+	if l := f.Addr("10.70.0.10"); l.CustomString(mapping.CFVMID) != "42" || l.Description != "OpenNebula VM 42 (vr-gw-0), network 7 AR 0" {
 		t.Errorf("the router's VM's lease %+v", l)
 	}
 	// An attachnic that failed part-way keeps the leases oned took for the VMs it
 	// reached: the hook records the router as oned holds it all the same.
-	f.addr("10.70.0.10").Description, f.addr("10.70.0.11").Description = "", ""
+	f.Addr("10.70.0.10").Description, f.Addr("10.70.0.11").Description = "", ""
 	failed, _ := mapping.ParseCallInfo([]byte(`<CALL_INFO><RESULT>0</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>5</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`))
-	if _, err := f.d.HookCall(ctx, "one.vrouter.attachnic", failed); err != nil || f.addr("10.70.0.10").Description == "" || f.addr("10.70.0.11").Description == "" {
-		t.Errorf("failed attachnic: %v; leases %q %q", err, f.addr("10.70.0.10").Description, f.addr("10.70.0.11").Description)
+	if _, err := hooks.New(f.D).HookCall(ctx, "one.vrouter.attachnic", failed); err != nil || f.Addr("10.70.0.10").Description == "" || f.Addr("10.70.0.11").Description == "" {
+		t.Errorf("failed attachnic: %v; leases %q %q", err, f.Addr("10.70.0.10").Description, f.Addr("10.70.0.11").Description)
 	}
 	doc := strings.Replace(onetest.VNetXML(ar, "10.70.0.10 42"), "</LEASES>", "<LEASE><IP>10.70.0.11</IP><MAC>02:00:0a:46:00:0b</MAC><VROUTER>5</VROUTER></LEASE></LEASES>", 1)
-	if rep, err := Run(ctx, f.d, Options{Files: []string{"-"}}, strings.NewReader(doc)); err != nil || kinds(rep) != "" {
+	if rep, err := Run(ctx, f.D, Options{Files: []string{"-"}}, strings.NewReader(doc)); err != nil || kinds(rep) != "" {
 		t.Errorf("audit after the hook: %q %v", kinds(rep), err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver/drivertest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
@@ -14,30 +15,30 @@ import (
 // driver's timeout: a young one may be an AR that oned is registering right now (a
 // network in LOCK_CREATE, whose AR oned writes once the driver has answered).
 func TestPruneStale(t *testing.T) {
-	f := newFixture(t)
-	empty, _ := f.nb.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: "10.80.0.0/24", Tags: f.d.Tags()})
-	busy, _ := f.nb.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: "10.81.0.0/24", Tags: f.d.Tags()})
-	f.take("10.81.0.7", false)
-	young, _ := f.nb.CreateIPRange(context.Background(), netbox.IPRangeSpec{Start: "10.82.0.10/24", End: "10.82.0.19/24", Tags: f.d.Tags()})
-	rep, err := Run(context.Background(), f.d, Options{Sync: true, All: true, Prune: true}, nil)
+	f := drivertest.New(t)
+	empty, _ := f.NB.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: "10.80.0.0/24", Tags: f.D.Tags()})
+	busy, _ := f.NB.CreatePrefix(context.Background(), netbox.PrefixSpec{Prefix: "10.81.0.0/24", Tags: f.D.Tags()})
+	f.Take("10.81.0.7", false)
+	young, _ := f.NB.CreateIPRange(context.Background(), netbox.IPRangeSpec{Start: "10.82.0.10/24", End: "10.82.0.19/24", Tags: f.D.Tags()})
+	rep, err := Run(context.Background(), f.D, Options{Sync: true, All: true, Prune: true}, nil)
 	if err != nil || rep.Drift != 3 || len(rep.LeftStale) != 3 || !strings.Contains(rep.LeftStale[0], "stale ip-range #"+itoa(young.ID)+": NetBox made it at") {
 		t.Fatalf("sync of young stale objects: %+v, %v", rep, err)
 	}
-	if len(f.nb.Prefixes) != 2 || len(f.nb.Ranges) != 1 {
-		t.Fatalf("young stale objects removed: %d prefixes, %d ranges left", len(f.nb.Prefixes), len(f.nb.Ranges))
+	if len(f.NB.Prefixes) != 2 || len(f.NB.Ranges) != 1 {
+		t.Fatalf("young stale objects removed: %d prefixes, %d ranges left", len(f.NB.Prefixes), len(f.NB.Ranges))
 	}
-	f.d.WithClock(func() time.Time { return time.Now().Add(time.Minute) })
-	rep, err = Run(context.Background(), f.d, Options{Sync: true, All: true, Prune: true}, nil)
+	f.D.WithClock(func() time.Time { return time.Now().Add(time.Minute) })
+	rep, err = Run(context.Background(), f.D, Options{Sync: true, All: true, Prune: true}, nil)
 	if err != nil || rep.Drift != 3 || len(rep.LeftStale) != 0 {
 		t.Fatalf("sync: %+v, %v", rep, err)
 	}
-	if _, ok := f.nb.Ranges[young.ID]; ok {
+	if _, ok := f.NB.Ranges[young.ID]; ok {
 		t.Errorf("stale range kept a minute on")
 	}
-	if _, ok := f.nb.Prefixes[empty.ID]; ok {
+	if _, ok := f.NB.Prefixes[empty.ID]; ok {
 		t.Errorf("empty stale prefix kept")
 	}
-	if _, ok := f.nb.Prefixes[busy.ID]; !ok || !strings.Contains(f.info.String(), "kept prefix 10.81.0.0/24") {
-		t.Errorf("busy stale prefix removed; info %q", f.info)
+	if _, ok := f.NB.Prefixes[busy.ID]; !ok || !strings.Contains(f.Info.String(), "kept prefix 10.81.0.0/24") {
+		t.Errorf("busy stale prefix removed; info %q", f.Info)
 	}
 }

@@ -28,18 +28,18 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "nothing changes: everything is repaired", picture: []string{"10.70.0.10 42", "10.70.0.12 43"},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
-				if f.addr("10.70.0.11") != nil || f.addr("10.70.0.12") == nil || !strings.Contains(f.doc("7"), "10.70.0.53") {
-					t.Errorf("orphan .11 %v, missing .12 %v, DNS restored %v", f.addr("10.70.0.11"), f.addr("10.70.0.12"), strings.Contains(f.doc("7"), "10.70.0.53"))
+				if f.Addr("10.70.0.11") != nil || f.Addr("10.70.0.12") == nil || !strings.Contains(f.Doc("7"), "10.70.0.53") {
+					t.Errorf("orphan .11 %v, missing .12 %v, DNS restored %v", f.Addr("10.70.0.11"), f.Addr("10.70.0.12"), strings.Contains(f.Doc("7"), "10.70.0.53"))
 				}
 			},
 		},
 		{
 			name: "a VM takes the orphan's address", picture: []string{"10.70.0.10 42"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 44"))
+				f.SetVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 44"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
-				if f.addr("10.70.0.11") == nil {
+				if f.Addr("10.70.0.11") == nil {
 					t.Error("sync deleted the lease of VM 44, which oned holds now")
 				}
 			},
@@ -48,13 +48,13 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "get_address makes an object oned has not recorded yet", picture: []string{"10.70.0.10 42", "10.70.0.11 43"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.nb.Now = nil // made now, after the audit began
-				if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+				f.NB.Now = nil // made now, after the audit began
+				if _, err := f.D.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 					t.Fatal(err)
 				}
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
-				if f.addr("10.70.0.12") == nil {
+				if f.Addr("10.70.0.12") == nil {
 					t.Error("sync deleted the lease get_address made while it ran")
 				}
 			},
@@ -63,10 +63,10 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "the missing lease is freed", picture: []string{"10.70.0.10 42", "10.70.0.11 43", "10.70.0.12 43"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 43"))
+				f.SetVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 43"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
-				if a := f.addr("10.70.0.12"); a != nil {
+				if a := f.Addr("10.70.0.12"); a != nil {
 					t.Errorf("sync re-created the lease oned freed: %+v", a)
 				}
 			},
@@ -75,10 +75,10 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "the lease goes to another VM", picture: []string{"10.70.0.10 42", "10.70.0.11 43"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 45"))
+				f.SetVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.11 45"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
-				if a := f.addr("10.70.0.11"); a == nil || a.CustomString(mapping.CFVMID) == "43" {
+				if a := f.Addr("10.70.0.11"); a == nil || a.CustomString(mapping.CFVMID) == "43" {
 					t.Errorf("sync labelled VM 45's lease with VM 43: %+v", a)
 				}
 			},
@@ -87,11 +87,11 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "updatear SIZE", picture: []string{"10.70.0.10 42"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(onetest.VNetXML(onetest.With(ar).Set(mapping.AttrSize, "20"), "10.70.0.10 42"))
+				f.SetVNet(onetest.VNetXML(onetest.With(ar).Set(mapping.AttrSize, "20"), "10.70.0.10 42"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
-				if o.Count("UpdateAR") != 0 || !strings.Contains(f.doc("7"), "<SIZE><![CDATA[20]]>") || f.addr("10.70.0.11") == nil {
-					t.Errorf("sync acted on the AR it saw before updatear: updates %q, .11 %v", o.Calls, f.addr("10.70.0.11"))
+				if o.Count("UpdateAR") != 0 || !strings.Contains(f.Doc("7"), "<SIZE><![CDATA[20]]>") || f.Addr("10.70.0.11") == nil {
+					t.Errorf("sync acted on the AR it saw before updatear: updates %q, .11 %v", o.Calls, f.Addr("10.70.0.11"))
 				}
 			},
 			left: "the AR now spans 10.70.0.10…10.70.0.29",
@@ -99,21 +99,21 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 		{
 			name: "another attribute edited: the restore keeps it", picture: []string{"10.70.0.10 42"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(onetest.VNetXML(onetest.With(ar).Set("OWNER", "alice"), "10.70.0.10 42"))
+				f.SetVNet(onetest.VNetXML(onetest.With(ar).Set("OWNER", "alice"), "10.70.0.10 42"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
-				if !strings.Contains(f.doc("7"), "<OWNER><![CDATA[alice]]>") || !strings.Contains(f.doc("7"), "10.70.0.53") {
-					t.Errorf("the restore reverted an edit or was not made: %s", f.doc("7"))
+				if !strings.Contains(f.Doc("7"), "<OWNER><![CDATA[alice]]>") || !strings.Contains(f.Doc("7"), "10.70.0.53") {
+					t.Errorf("the restore reverted an edit or was not made: %s", f.Doc("7"))
 				}
 			},
 		},
 		{
 			name: "the DNS edited in oned", picture: []string{"10.70.0.10 42"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) {
-				f.setVNet(onetest.VNetXML(onetest.With(ar).Set(mapping.AttrDNS, "10.70.0.54"), "10.70.0.10 42"))
+				f.SetVNet(onetest.VNetXML(onetest.With(ar).Set(mapping.AttrDNS, "10.70.0.54"), "10.70.0.10 42"))
 			},
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
-				if o.Count("UpdateAR") != 0 || !strings.Contains(f.doc("7"), "10.70.0.54") {
+				if o.Count("UpdateAR") != 0 || !strings.Contains(f.Doc("7"), "10.70.0.54") {
 					t.Errorf("sync reverted an edit made while it ran: %q", o.Calls)
 				}
 			},
@@ -123,8 +123,8 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 			name: "the network is deleted", picture: []string{"10.70.0.10 42"},
 			meanwhile: func(f *fixture, o *onetest.Oned, ar mapping.Attrs) { o.DeleteVNet("7") },
 			check: func(t *testing.T, f *fixture, o *onetest.Oned) {
-				if f.addr("10.70.0.11") == nil || o.Count("UpdateAR") != 0 {
-					t.Errorf("sync acted on a network that is gone: .11 %v, updates %q", f.addr("10.70.0.11"), o.Calls)
+				if f.Addr("10.70.0.11") == nil || o.Count("UpdateAR") != 0 {
+					t.Errorf("sync acted on a network that is gone: .11 %v, updates %q", f.Addr("10.70.0.11"), o.Calls)
 				}
 			},
 			left: "network 7 is gone",
@@ -133,21 +133,21 @@ func TestSyncActsOnWhatOnedHoldsNow(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f, ar := registered(t)
-			f.nb.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+			f.NB.Now = func() time.Time { return time.Now().Add(-time.Hour) }
 			for i := 0; i < 2; i++ {
-				if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+				if _, err := f.D.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 					t.Fatal(err)
 				}
 			}
-			for _, p := range f.nb.Prefixes {
+			for _, p := range f.NB.Prefixes {
 				p.CustomFields[mapping.CFDNS] = "10.70.0.53"
 			}
-			o := f.oned
-			f.setVNet(onetest.VNetXML(ar, tc.picture...))
+			o := f.Oned
+			f.SetVNet(onetest.VNetXML(ar, tc.picture...))
 			if tc.meanwhile != nil {
-				f.oned.AfterPicture(func() { tc.meanwhile(f, o, ar) })
+				f.Oned.AfterPicture(func() { tc.meanwhile(f, o, ar) })
 			}
-			rep, err := Run(context.Background(), f.d, Options{Sync: true, All: true}, nil)
+			rep, err := Run(context.Background(), f.D, Options{Sync: true, All: true}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,28 +174,28 @@ func TestSyncRestoresLostIDs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f, ar := registered(t)
 			lost := onetest.With(ar).Set(mapping.AttrIPRangeID, "").Set(mapping.AttrPrefixID, "").Set(mapping.AttrSize, tc.size)
-			f.setVNet(onetest.VNetXML(lost))
+			f.SetVNet(onetest.VNetXML(lost))
 			ctx := context.Background()
-			rep, err := Run(ctx, f.d, Options{All: true}, nil)
+			rep, err := Run(ctx, f.D, Options{All: true}, nil)
 			if err != nil || kinds(rep) != tc.found {
 				t.Fatalf("audit: %q, %v; want %q", kinds(rep), err, tc.found)
 			}
-			if _, err := Run(ctx, f.d, Options{Sync: true, All: true}, nil); err != nil {
+			if _, err := Run(ctx, f.D, Options{Sync: true, All: true}, nil); err != nil {
 				t.Fatal(err)
 			}
-			rep, err = Run(ctx, f.d, Options{All: true}, nil)
+			rep, err = Run(ctx, f.D, Options{All: true}, nil)
 			if err != nil || rep.Drift != 0 || kinds(rep) != "" {
-				t.Fatalf("audit after sync: %q, drift %d, %v\n%s", kinds(rep), rep.Drift, err, f.doc("7"))
+				t.Fatalf("audit after sync: %q, drift %d, %v\n%s", kinds(rep), rep.Drift, err, f.Doc("7"))
 			}
 			for _, a := range []string{mapping.AttrIPRangeID, mapping.AttrPrefixID} {
-				if !strings.Contains(f.doc("7"), "<"+a+"><![CDATA["+ar.Get(a)+"]]>") {
-					t.Errorf("%s not restored: %s", a, f.doc("7"))
+				if !strings.Contains(f.Doc("7"), "<"+a+"><![CDATA["+ar.Get(a)+"]]>") {
+					t.Errorf("%s not restored: %s", a, f.Doc("7"))
 				}
 			}
-			if !strings.Contains(f.doc("7"), "<SIZE><![CDATA["+tc.size+"]]>") {
-				t.Errorf("SIZE not kept: %s", f.doc("7"))
+			if !strings.Contains(f.Doc("7"), "<SIZE><![CDATA["+tc.size+"]]>") {
+				t.Errorf("SIZE not kept: %s", f.Doc("7"))
 			}
-			if _, last, err := f.nb.Ranges[atoi(ar.Get(mapping.AttrIPRangeID))].Span(); err != nil || last.String() != tc.last {
+			if _, last, err := f.NB.Ranges[atoi(ar.Get(mapping.AttrIPRangeID))].Span(); err != nil || last.String() != tc.last {
 				t.Errorf("range ends at %s (%v), want %s", last, err, tc.last)
 			}
 		})
@@ -211,13 +211,13 @@ func TestSyncVMsReadEachVMAgain(t *testing.T) {
 	}
 	f, ar := vmFixture(t)
 	ctx := context.Background()
-	if _, err := f.hook(ctx, onetest.WebVM("3", "3", "100", "0")); err != nil { // VM 42 on .10 has its NetBox VM
+	if _, err := hook(f, ctx, onetest.WebVM("3", "3", "100", "0")); err != nil { // VM 42 on .10 has its NetBox VM
 		t.Fatal(err)
 	}
 	// The picture: VM 42 holds nothing (stale), VMs 43 and 44 hold .11 and .12 (missing).
 	// By the time sync reads them: 42 holds .10 again, 43 is terminated (DONE), and
 	// NetBox refuses 44's virtual machine once.
-	if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+	if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 		t.Fatal(err)
 	}
 	for _, doc := range []string{
@@ -229,17 +229,17 @@ func TestSyncVMsReadEachVMAgain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.oned.SetVM(vm)
+		f.Oned.SetVM(vm)
 	}
-	f.setVNet(onetest.VNetXML(ar, "10.70.0.11 43", "10.70.0.12 44")) // the picture
-	f.oned.AfterPicture(func() { f.setVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.12 44")) })
-	f.nb.Inject(netboxFault("CreateVirtualMachine"))
-	rep, err := Run(ctx, f.d, Options{Sync: true, All: true, Prune: true}, nil)
+	f.SetVNet(onetest.VNetXML(ar, "10.70.0.11 43", "10.70.0.12 44")) // the picture
+	f.Oned.AfterPicture(func() { f.SetVNet(onetest.VNetXML(ar, "10.70.0.10 42", "10.70.0.12 44")) })
+	f.NB.Inject(netboxFault("CreateVirtualMachine"))
+	rep, err := Run(ctx, f.D, Options{Sync: true, All: true, Prune: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	byVM := map[string]bool{}
-	for _, v := range f.nb.VMs {
+	for _, v := range f.NB.VMs {
 		byVM[v.CustomString(mapping.CFVMID)] = true
 	}
 	if !byVM["42"] || byVM["43"] {
@@ -253,10 +253,10 @@ func TestSyncVMsReadEachVMAgain(t *testing.T) {
 		t.Errorf("left %q", left)
 	}
 	// The next run makes 44's: one refusal does not stick.
-	if _, err := Run(ctx, f.d, Options{Sync: true, All: true, Prune: true}, nil); err != nil {
+	if _, err := Run(ctx, f.D, Options{Sync: true, All: true, Prune: true}, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range f.nb.VMs {
+	for _, v := range f.NB.VMs {
 		byVM[v.CustomString(mapping.CFVMID)] = true
 	}
 	if !byVM["44"] {

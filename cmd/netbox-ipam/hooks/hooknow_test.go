@@ -1,4 +1,4 @@
-package driver
+package hooks
 
 import (
 	"context"
@@ -54,15 +54,15 @@ func TestHookActsOnOnedNow(t *testing.T) {
 			t.Run(map[bool]string{false: "labels/", true: "vms/"}[vms]+tc.name, func(t *testing.T) {
 				f, ar := twoLeases(t, vms)
 				ctx := context.Background()
-				f.oned.SetCluster("100", "default")
-				f.setVNet(onetest.VNetXML(ar))
+				f.Oned.SetCluster("100", "default")
+				f.SetVNet(onetest.VNetXML(ar))
 				// Then: VM 42 was made on .10 and hooked; now VM 43 holds .10 and is hooked.
 				if _, err := f.hook(ctx, web("10.70.0.10")); err != nil {
 					t.Fatal(err)
 				}
-				f.oned.DeleteVM("42")
+				f.Oned.DeleteVM("42")
 				if tc.now != nil {
-					f.oned.SetVM(*tc.now)
+					f.Oned.SetVM(*tc.now)
 				}
 				if _, err := f.hook(ctx, db); err != nil {
 					t.Fatal(err)
@@ -72,17 +72,17 @@ func TestHookActsOnOnedNow(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := f.d.HookCall(ctx, "one.vm.allocate", info); err != nil {
+				if _, err := f.h.HookCall(ctx, "one.vm.allocate", info); err != nil {
 					t.Fatal(err)
 				}
 				for ip, want := range tc.want {
-					if got := f.addr(ip).CustomString(mapping.CFVMID); got != want {
+					if got := f.Addr(ip).CustomString(mapping.CFVMID); got != want {
 						t.Errorf("%s is labelled VM %q, want %q", ip, got, want)
 					}
 				}
 				if vms {
 					has := false
-					for _, v := range f.nb.VMs {
+					for _, v := range f.NB.VMs {
 						has = has || v.CustomString(mapping.CFVMID) == "42"
 					}
 					if has != tc.want42VM {
@@ -109,21 +109,21 @@ func vmXML(t *testing.T, vm mapping.VM) string {
 // The drainer looks at the spool again after it lets the lock go: a hook whose file
 // came after the drainer's last look, and who found the lock still held, is recorded.
 func TestSpoolLooksAgainAfterUnlock(t *testing.T) {
-	f, ar := registered(t, nil)
+	f, ar := registered(t)
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
-		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+		if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.setVNet(onetest.VNetXML(ar))
+	f.SetVNet(onetest.VNetXML(ar))
 	vm := func(id, ip string) mapping.VM {
 		return mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: ip, MAC: "02:00:00:00:00:" + id}}}
 	}
 	locks := &memLocker{}
 	late := false
 	locks.release = func(key string) {
-		if key != f.d.drainLock() || late {
+		if key != f.h.drainLock() || late {
 			return
 		}
 		late = true
@@ -132,17 +132,17 @@ func TestSpoolLooksAgainAfterUnlock(t *testing.T) {
 			t.Errorf("the late hook: %+v %v (want its VM left to the drainer)", resp, err)
 		}
 	}
-	f.d.lock = locks.lock
+	f.h.lock = locks.lock
 	resp, err := f.hook(ctx, vm("42", "10.70.0.10"))
 	if err != nil || resp.VM != "42 43" {
 		t.Fatalf("drain: %+v %v", resp, err)
 	}
 	for ip, want := range map[string]string{"10.70.0.10": "42", "10.70.0.11": "43"} {
-		if got := f.addr(ip).CustomString(mapping.CFVMID); got != want {
+		if got := f.Addr(ip).CustomString(mapping.CFVMID); got != want {
 			t.Errorf("%s labelled %q, want %q", ip, got, want)
 		}
 	}
-	if files, _ := f.d.spoolFiles(); len(files) != 0 {
+	if files, _ := f.h.spoolFiles(); len(files) != 0 {
 		t.Errorf("spool left %v", files)
 	}
 }
@@ -150,24 +150,24 @@ func TestSpoolLooksAgainAfterUnlock(t *testing.T) {
 // A spooled VM that cannot be recorded (its network deleted since) is said, and the
 // others of its batch are recorded all the same.
 func TestSpoolOneVMFails(t *testing.T) {
-	f, ar := registered(t, nil)
+	f, ar := registered(t)
 	ctx := context.Background()
-	if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+	if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 		t.Fatal(err)
 	}
-	f.setVNet(onetest.VNetXML(ar))                // network 8 is gone
-	unlock, err := f.d.lock(ctx, f.d.drainLock()) // another hook is draining
+	f.SetVNet(onetest.VNetXML(ar))                // network 8 is gone
+	unlock, err := f.h.lock(ctx, f.h.drainLock()) // another hook is draining
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.hook(ctx, mapping.VM{ID: "41", Name: "orphan", NICs: []mapping.NIC{{ID: "0", NetworkID: "8", ARID: "0", IP: "10.80.0.10"}}})
 	f.hook(ctx, mapping.VM{ID: "42", Name: "web", NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0a:46:00:0a"}}})
 	unlock()
-	_, err = f.d.Drain(ctx)
+	_, err = f.h.Drain(ctx)
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 VM(s) not recorded, left for `netbox-ipam sync` (VM 41)") || kindOf(err) != "opennebula" {
 		t.Fatalf("drain: %v (%s)", err, kindOf(err))
 	}
-	if got := f.addr("10.70.0.10").CustomString(mapping.CFVMID); got != "42" {
+	if got := f.Addr("10.70.0.10").CustomString(mapping.CFVMID); got != "42" {
 		t.Errorf("VM 42 of the same batch not recorded: %q", got)
 	}
 }
@@ -208,18 +208,18 @@ func (g *lookupGate) wait(key string) {
 // waits for the first's lock and finds what it made.
 func TestHooksOfOneVMAtOnce(t *testing.T) {
 	f, _ := vmFixture(t)
-	gate := &lookupGate{NetBox: f.nb}
+	gate := &lookupGate{NetBox: f.NB}
 	gate.cond = sync.NewCond(&gate.mu)
-	f.d.nb = gate
-	f.d.lock = (&memLocker{waiting: gate.wait}).lock
-	f.oned.SetVM(onetest.WebVM("3", "3", "100", "0", "1"))
+	f.h.nb = gate
+	f.h.lock = (&memLocker{waiting: gate.wait}).lock
+	f.Oned.SetVM(onetest.WebVM("3", "3", "100", "0", "1"))
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := f.d.Hook(context.Background(), "42")
+			_, err := f.h.Hook(context.Background(), "42")
 			errs <- err
 		}()
 	}
@@ -230,8 +230,8 @@ func TestHooksOfOneVMAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(f.nb.VMs) != 1 || len(f.nb.Clusters) != 1 || len(f.nb.Interfaces) != 2 {
-		t.Fatalf("%d VMs, %d clusters, %d interfaces; want 1, 1, 2", len(f.nb.VMs), len(f.nb.Clusters), len(f.nb.Interfaces))
+	if len(f.NB.VMs) != 1 || len(f.NB.Clusters) != 1 || len(f.NB.Interfaces) != 2 {
+		t.Fatalf("%d VMs, %d clusters, %d interfaces; want 1, 1, 2", len(f.NB.VMs), len(f.NB.Clusters), len(f.NB.Interfaces))
 	}
 }
 
@@ -265,8 +265,8 @@ func TestHookAliasAndPCI(t *testing.T) {
 			f, ar := twoLeases(t, vms)
 			ctx := context.Background()
 			dummy := strings.Replace(onetest.VNetXML(onetest.Attrs("AR_ID=0", "IPAM_MAD=dummy", "TYPE=IP4", "IP=192.168.0.10", "SIZE=5")), "<ID>7</ID>", "<ID>9</ID>", 1)
-			f.oned.SetCluster("100", "default")
-			f.setVNet(onetest.VNetXML(ar), dummy)
+			f.Oned.SetCluster("100", "default")
+			f.SetVNet(onetest.VNetXML(ar), dummy)
 			vm := mapping.VM{ID: "42", Name: "web", State: "3", LCMState: "3",
 				NICs:    []mapping.NIC{{ID: "0", Name: "eth0", NetworkID: "9", ARID: "0", IP: "192.168.0.10", MAC: "02:00:c0:a8:00:0a"}},
 				PCI:     []mapping.NIC{{ID: "1", Name: "NIC1", Type: "NIC", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0a:46:00:0a"}},
@@ -278,22 +278,22 @@ func TestHookAliasAndPCI(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, ip := range []string{"10.70.0.10", "10.70.0.11"} {
-				if a := f.addr(ip); a.CustomString(mapping.CFVMID) != "42" || !strings.Contains(a.Description, "VM 42 (web)") {
+				if a := f.Addr(ip); a.CustomString(mapping.CFVMID) != "42" || !strings.Contains(a.Description, "VM 42 (web)") {
 					t.Errorf("%s: %+v, want labelled VM 42", ip, a)
 				}
 			}
 			if !vms {
 				return
 			}
-			if len(f.nb.VMs) != 1 {
-				t.Fatalf("%d NetBox VMs, want 1 (its leases are the alias's and the PCI NIC's)", len(f.nb.VMs))
+			if len(f.NB.VMs) != 1 {
+				t.Fatalf("%d NetBox VMs, want 1 (its leases are the alias's and the PCI NIC's)", len(f.NB.VMs))
 			}
 			names := map[int]string{}
-			for _, i := range f.nb.Interfaces {
+			for _, i := range f.NB.Interfaces {
 				names[i.ID] = i.Name
 			}
-			on := func(ip string) string { return names[f.addr(ip).AssignedObjectID] }
-			if on("10.70.0.10") != "NIC1" || on("10.70.0.11") != "eth0" || len(f.nb.Interfaces) != 2 {
+			on := func(ip string) string { return names[f.Addr(ip).AssignedObjectID] }
+			if on("10.70.0.10") != "NIC1" || on("10.70.0.11") != "eth0" || len(f.NB.Interfaces) != 2 {
 				t.Errorf("PCI lease on %q (want NIC1), alias's on %q (want eth0); interfaces %v", on("10.70.0.10"), on("10.70.0.11"), names)
 			}
 		})
@@ -307,9 +307,9 @@ func twoLeases(t *testing.T, vms bool) (*fixture, mapping.Attrs) {
 	if vms {
 		configure = append(configure, vmsOn)
 	}
-	f, ar := registered(t, nil, configure...)
+	f, ar := registered(t, configure...)
 	for i := 0; i < 2; i++ {
-		if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+		if _, err := f.D.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
 	}

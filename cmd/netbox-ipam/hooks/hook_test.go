@@ -1,4 +1,4 @@
-package driver
+package hooks
 
 import (
 	"context"
@@ -14,13 +14,13 @@ import (
 // The API hooks: allocate and template instantiate name their VM by OUT (or EXTRA's
 // ID), attachnic by its IN; each then reads the VM from oned.
 func TestHookCall(t *testing.T) {
-	f, ar := registered(t, nil)
-	if _, err := f.d.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+	f, ar := registered(t)
+	if _, err := f.D.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
 		t.Fatal(err)
 	}
 	vmDoc := `<VM><ID>42</ID><NAME>web</NAME><TEMPLATE><NIC><NIC_ID>0</NIC_ID><NETWORK_ID>7</NETWORK_ID><AR_ID>0</AR_ID><IP>10.70.0.10</IP><MAC>02:00:0a:46:00:0a</MAC></NIC></TEMPLATE></VM>`
-	f.setVNet(onetest.VNetXML(ar))
-	f.oned.SetVM(onetest.ParseVM(t, vmDoc))
+	f.SetVNet(onetest.VNetXML(ar))
+	f.Oned.SetVM(onetest.ParseVM(t, vmDoc))
 	cases := []struct {
 		call, info string
 		wantAsk    string
@@ -37,18 +37,18 @@ func TestHookCall(t *testing.T) {
 		{"one.vm.deploy", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", true},
 	}
 	for _, tc := range cases {
-		f.oned.Calls = nil
-		f.addr("10.70.0.10").Description = "old"
+		f.Oned.Calls = nil
+		f.Addr("10.70.0.10").Description = "old"
 		info, err := mapping.ParseCallInfo([]byte(tc.info))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = f.d.HookCall(context.Background(), tc.call, info)
-		if (err != nil) != tc.wantErr || strings.Join(f.oned.Calls, ";") != tc.wantAsk {
-			t.Fatalf("%s: err %v, asked %q", tc.call, err, f.oned.Calls)
+		_, err = f.h.HookCall(context.Background(), tc.call, info)
+		if (err != nil) != tc.wantErr || strings.Join(f.Oned.Calls, ";") != tc.wantAsk {
+			t.Fatalf("%s: err %v, asked %q", tc.call, err, f.Oned.Calls)
 		}
-		if want := "OpenNebula VM 42 (web), network 7 AR 0"; !tc.wantErr && tc.wantAsk != "" && f.addr("10.70.0.10").Description != want {
-			t.Errorf("%s: description %q", tc.call, f.addr("10.70.0.10").Description)
+		if want := "OpenNebula VM 42 (web), network 7 AR 0"; !tc.wantErr && tc.wantAsk != "" && f.Addr("10.70.0.10").Description != want {
+			t.Errorf("%s: description %q", tc.call, f.Addr("10.70.0.10").Description)
 		}
 	}
 }
@@ -56,9 +56,9 @@ func TestHookCall(t *testing.T) {
 // hooks install creates what is missing, by name; remove deletes them.
 func TestInstallHooks(t *testing.T) {
 	f := newFixture(t)
-	hooks := f.oned.HookList // name → template
+	hooks := f.Oned.HookList // name → template
 	name := func(key string) string { return "netbox-ipam-netbox-" + key }
-	lines, err := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam")
+	lines, err := f.h.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam")
 	if err != nil || len(lines) != 7 || len(hooks()) != 7 {
 		t.Fatalf("install: %v %v", lines, err)
 	}
@@ -77,25 +77,25 @@ func TestInstallHooks(t *testing.T) {
 	if !strings.Contains(hooks()[name("vm-allocate")], `TIMEOUT = "25"`) {
 		t.Errorf("TIMEOUT is not the driver's timeout (10s) and 15 s:\n%s", hooks()[name("vm-allocate")])
 	}
-	if lines, _ := f.d.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); len(hooks()) != 7 || !strings.HasPrefix(lines[0], "exists") {
+	if lines, _ := f.h.InstallHooks(context.Background(), "/usr/lib/one/netbox-ipam/netbox-ipam"); len(hooks()) != 7 || !strings.HasPrefix(lines[0], "exists") {
 		t.Errorf("second install: %v, %d hooks", lines, len(hooks()))
 	}
 	// The binary moved (another prefix, a package after a tarball): install points
 	// every hook at the new one, in place.
-	if lines, _ := f.d.InstallHooks(context.Background(), "/opt/nb/netbox-ipam"); len(hooks()) != 7 ||
+	if lines, _ := f.h.InstallHooks(context.Background(), "/opt/nb/netbox-ipam"); len(hooks()) != 7 ||
 		lines[0] != "updated hook netbox-ipam-netbox-vm-allocate (id 0): COMMAND /opt/nb/netbox-ipam hook --name netbox api one.vm.allocate, was /usr/lib/one/netbox-ipam/netbox-ipam hook --name netbox api one.vm.allocate" ||
 		!strings.Contains(hooks()[name("vm-running")], `COMMAND = "/opt/nb/netbox-ipam hook --name netbox state"`) {
 		t.Errorf("install after the binary moved: %v", lines)
 	}
 	// A longer timeout since: install updates each hook's TIMEOUT in place.
-	f.d.cfg.Timeout = 85 * time.Second
-	if lines, err := f.d.InstallHooks(context.Background(), "/opt/nb/netbox-ipam"); err != nil || len(hooks()) != 7 ||
+	f.h.cfg.Timeout = 85 * time.Second
+	if lines, err := f.h.InstallHooks(context.Background(), "/opt/nb/netbox-ipam"); err != nil || len(hooks()) != 7 ||
 		lines[0] != "updated hook netbox-ipam-netbox-vm-allocate (id 0): TIMEOUT 100, was 25" || !strings.Contains(hooks()[name("vm-allocate")], `TIMEOUT = "100"`) {
 		t.Fatalf("install after timeout grew: %v %v\n%s", lines, err, hooks()[name("vm-allocate")])
 	}
 	// vms.enabled adds the detachnic hooks and the state hook on DONE.
-	f.d.cfg.VMs.Enabled = true
-	if lines, err := f.d.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 16 || len(hooks()) != 16 {
+	f.h.cfg.VMs.Enabled = true
+	if lines, err := f.h.InstallHooks(context.Background(), "nb"); err != nil || len(lines) != 16 || len(hooks()) != 16 {
 		t.Fatalf("install with vms: %v %v", lines, err)
 	}
 	if tpl := hooks()[name("vm-poweroff")]; !strings.Contains(tpl, `ON = "CUSTOM"`) || !strings.Contains(tpl, `STATE = "POWEROFF"`) || !strings.Contains(tpl, `LCM_STATE = "LCM_INIT"`) ||
@@ -107,8 +107,8 @@ func TestInstallHooks(t *testing.T) {
 		t.Errorf("DONE hook template:\n%s", tpl)
 	}
 	// remove takes them all, whatever vms says now.
-	f.d.cfg.VMs.Enabled = false
-	if lines, err := f.d.RemoveHooks(context.Background()); err != nil || len(lines) != 16 || len(hooks()) != 0 {
+	f.h.cfg.VMs.Enabled = false
+	if lines, err := f.h.RemoveHooks(context.Background()); err != nil || len(lines) != 16 || len(hooks()) != 0 {
 		t.Errorf("remove: %v %v, %d hooks left", lines, err, len(hooks()))
 	}
 }
@@ -118,52 +118,52 @@ func TestInstallHooks(t *testing.T) {
 // once, as it is now); a hook that finds the drainer busy leaves its VM for it and
 // returns at once.
 func TestSpool(t *testing.T) {
-	f, ar := registered(t, nil)
+	f, ar := registered(t)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if _, err := f.d.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+		if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.setVNet(onetest.VNetXML(ar))
+	f.SetVNet(onetest.VNetXML(ar))
 	vm := func(id, name, ip string) mapping.VM {
 		return mapping.VM{ID: id, Name: name, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: ip, MAC: "02:00:00:00:00:" + id}}}
 	}
-	unlock, err := f.d.lock(ctx, f.d.drainLock()) // another hook is draining
+	unlock, err := f.h.lock(ctx, f.h.drainLock()) // another hook is draining
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.nb.Calls = nil
+	f.NB.Calls = nil
 	for _, v := range []mapping.VM{vm("41", "old name", "10.70.0.10"), vm("41", "a", "10.70.0.10"), vm("42", "b", "10.70.0.11"), vm("43", "c", "10.70.0.12")} {
 		if resp, err := f.hook(ctx, v); err != nil || len(resp.Changes) != 0 {
 			t.Fatalf("hook with the drainer busy: %+v %v", resp, err)
 		}
 	}
-	if f.nb.Requests() != 0 || f.addr("10.70.0.10").CustomString(mapping.CFVMID) != "" {
-		t.Fatalf("a hook wrote while another drained: %v", f.nb.Calls)
+	if f.NB.Requests() != 0 || f.Addr("10.70.0.10").CustomString(mapping.CFVMID) != "" {
+		t.Fatalf("a hook wrote while another drained: %v", f.NB.Calls)
 	}
 	unlock()
-	resp, err := f.d.Drain(ctx)
+	resp, err := f.h.Drain(ctx)
 	if err != nil || resp.VM != "41 42 43" {
 		t.Fatalf("drain: %+v %v", resp, err)
 	}
-	if got := strings.Join(f.nb.Calls, " "); got != "GetIPRange IPAddressesTaggedAt PatchIPAddresses" {
+	if got := strings.Join(f.NB.Calls, " "); got != "GetIPRange IPAddressesTaggedAt PatchIPAddresses" {
 		t.Errorf("NetBox calls for three VMs: %s", got)
 	}
 	for ip, want := range map[string]string{"10.70.0.10": "OpenNebula VM 41 (a), network 7 AR 0", "10.70.0.11": "OpenNebula VM 42 (b), network 7 AR 0", "10.70.0.12": "OpenNebula VM 43 (c), network 7 AR 0"} {
-		if got := f.addr(ip).Description; got != want {
+		if got := f.Addr(ip).Description; got != want {
 			t.Errorf("%s: %q, want %q", ip, got, want)
 		}
 	}
-	if files, _ := f.d.spoolFiles(); len(files) != 0 {
+	if files, _ := f.h.spoolFiles(); len(files) != 0 {
 		t.Errorf("spool left %v", files)
 	}
 	// A batch that fails is dropped (sync catches up) and the error said.
-	f.nb.Inject(netboxtest.Fault{Op: "PatchIPAddresses", Err: netboxtest.Unreachable("PATCH /api/ipam/ip-addresses/")})
+	f.NB.Inject(netboxtest.Fault{Op: "PatchIPAddresses", Err: netboxtest.Unreachable("PATCH /api/ipam/ip-addresses/")})
 	if _, err := f.hook(ctx, vm("44", "d", "10.70.0.12")); kindOf(err) != "netbox" {
 		t.Fatalf("failed batch: %v", err)
 	}
-	if files, _ := f.d.spoolFiles(); len(files) != 0 {
+	if files, _ := f.h.spoolFiles(); len(files) != 0 {
 		t.Errorf("spool kept a failed batch: %v", files)
 	}
 }

@@ -1,4 +1,4 @@
-package driver
+package hooks
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
@@ -19,25 +20,24 @@ import (
 // another VM. Without vms.enabled the VM goes through the hooks' spool (spool.go),
 // whose drainer reads each VM from oned and records many at once (recordMany). With
 // it, under the VM's lock, the VM is read and its NetBox virtual machine kept in step
-// too (syncVM, vms.go): a VM oned no longer has, or has terminated, loses it and is
+// too (SyncVM, vms.go): a VM oned no longer has, or has terminated, loses it and is
 // never given one. Either way it asks oned which of the VM's NICs have a lease of this
 // driver (their AR's IPAM_MAD) and in which NetBox IP range, since the same address
 // may be the driver's in another network and VRF; then it reads the driver's objects
 // at those addresses once and writes the records in one bulk request. What it cannot
 // tell apart is left as it is: `netbox-ipam sync` catches up on it.
-func (d *Driver) Hook(ctx context.Context, id string) (HookResponse, error) {
+func (d *Hooks) Hook(ctx context.Context, id string) (HookResponse, error) {
 	if err := opennebula.CheckID("virtual machine", id); err != nil { // it names files and locks
 		return HookResponse{}, err
 	}
-	if err := d.StateReady(); err != nil {
-		return HookResponse{}, err
-	}
+	// Both ways check the state folder before NetBox is asked: the spool's folder
+	// (ownSpool) and the VM's lock (lock.go) are made in it only when it is the driver's.
 	if !d.cfg.VMs.Enabled {
 		return d.spoolAndDrain(ctx, id) // labels only: many VMs' at once (spool.go)
 	}
-	c := d.Begin("")
+	c := d.Begin()
 	_, err := c.SyncVM(ctx, id)
-	return HookResponse{Response: Response{Changes: c.changes}, VM: id}, err
+	return HookResponse{Response: driver.Response{Changes: c.Changes()}, VM: id}, err
 }
 
 // SyncVM is Hook for sync (vms.enabled): under the VM's lock it reads VM id from oned
@@ -100,7 +100,7 @@ func (c *Call) keepInStep(ctx context.Context, vm mapping.VM) (kept bool, err er
 // oned failing) is left out and added to failed, and the others are recorded; the
 // error is NetBox's, for the whole batch.
 func (c *Call) recordMany(ctx context.Context, vms []mapping.VM, failed *batchError) (HookResponse, error) {
-	start := len(c.changes)
+	start := len(c.Changes())
 	ids := make([]string, 0, len(vms))
 	for _, vm := range vms {
 		ids = append(ids, vm.ID)
@@ -129,7 +129,7 @@ func (c *Call) recordMany(ctx context.Context, vms []mapping.VM, failed *batchEr
 		}
 		err = c.writeRecords(ctx, "VM "+resp.VM, changes)
 	}
-	resp.Changes = c.changes[start:]
+	resp.Changes = c.Changes()[start:]
 	return resp, err
 }
 
@@ -176,20 +176,21 @@ func (c *Call) writeRecords(ctx context.Context, who string, changes []map[strin
 	if err := c.nb.PatchIPAddresses(ctx, changes); err != nil {
 		return err
 	}
-	c.infof("%s: recorded %d lease(s) in NetBox", who, len(changes))
+	c.Infof("%s: recorded %d lease(s) in NetBox", who, len(changes))
 	return nil
 }
 
 // HookVRouter records the leases a virtual router holds itself (floating IPs) with its
 // id and name, then each of its VMs (Hook): they are made inside oned, without
 // one.vm.allocate and its hook.
-func (d *Driver) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookResponse, error) {
-	if err := d.StateReady(); err != nil { // as Hook, before the floating IPs are written
+func (d *Hooks) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookResponse, error) {
+	if err := d.d.StateReady(); err != nil { // the floating IPs are written before any spool or lock
 		return HookResponse{}, err
 	}
-	c := d.Begin("")
+	c := d.Begin()
+	var ofVMs driver.Changes // what the hooks of its VMs changed
 	out := func(err error) (HookResponse, error) {
-		return HookResponse{Response: Response{Changes: c.changes}, VM: "vrouter/" + vr.ID}, err
+		return HookResponse{Response: driver.Response{Changes: append(c.Changes(), ofVMs...)}, VM: "vrouter/" + vr.ID}, err
 	}
 	nics, err := c.leasedNICs(ctx, mapping.VM{ID: vr.ID, NICs: vr.NICs})
 	if err != nil {
@@ -205,7 +206,7 @@ func (d *Driver) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookRespo
 	}
 	for _, id := range vr.VMs {
 		resp, err := d.Hook(ctx, id)
-		c.changes = append(c.changes, resp.Changes...)
+		ofVMs = append(ofVMs, resp.Changes...)
 		if err != nil {
 			return out(err)
 		}
@@ -216,7 +217,7 @@ func (d *Driver) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookRespo
 // HookResponse says which VM a hook kept in NetBox, and the objects it created and
 // removed.
 type HookResponse struct {
-	Response
+	driver.Response
 	VM string
 }
 
@@ -230,7 +231,7 @@ func (d *Call) records(who string, nics []leasedNIC, have []netbox.IPAddress, ke
 	for _, n := range nics {
 		obj, ok := leaseOf(n, have)
 		if !ok {
-			d.infof("%s: no lease object of the driver at %s in NetBox IP range %d's VRF; left for `netbox-ipam sync`", who, n.IP, n.rangeID)
+			d.Infof("%s: no lease object of the driver at %s in NetBox IP range %d's VRF; left for `netbox-ipam sync`", who, n.IP, n.rangeID)
 			continue
 		}
 		cf, desc := record(n.NIC)

@@ -1,4 +1,4 @@
-package driver
+package hooks
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -73,7 +74,7 @@ func sameMAC(netboxMAC, nicMAC string) bool {
 func (d *Call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*keptVM, error) {
 	w := wantVM(vm, nics)
 	if w.cluster == "" {
-		d.infof("VM %s: in no OpenNebula cluster yet; its NetBox virtual machine waits for the next hook", vm.ID)
+		d.Infof("VM %s: in no OpenNebula cluster yet; its NetBox virtual machine waits for the next hook", vm.ID)
 		return nil, nil
 	}
 	cluster, err := d.clusterFor(ctx, w.cluster)
@@ -97,7 +98,7 @@ func (d *Call) keepVM(ctx context.Context, vm mapping.VM, nics []leasedNIC) (*ke
 		if err != nil {
 			return nil, err
 		}
-		d.NoteObject("+", ObjectVM, kept.ID)
+		d.NoteObject("+", driver.ObjectVM, kept.ID)
 	} else {
 		kept.VirtualMachine = found[0]
 		if (kept.Name != name && kept.Name != twin) || kept.Status.Value != status || netbox.RefID(kept.Cluster) != cluster {
@@ -168,7 +169,7 @@ func (d *Call) keepInterfaces(ctx context.Context, v netbox.VirtualMachine, want
 			return nil, err
 		}
 		for _, i := range made {
-			d.NoteObject("+", ObjectInterface, i.ID)
+			d.NoteObject("+", driver.ObjectInterface, i.ID)
 			byName[i.Name] = i.ID
 		}
 	}
@@ -211,7 +212,7 @@ func (d *Call) dropInterfaces(ctx context.Context, v netbox.VirtualMachine, ids 
 		return err
 	}
 	for _, id := range ids {
-		d.NoteObject("-", ObjectInterface, id)
+		d.NoteObject("-", driver.ObjectInterface, id)
 	}
 	return nil
 }
@@ -266,7 +267,7 @@ func (d *Call) forgetVM(ctx context.Context, id string) error {
 		if err := d.dropVM(ctx, v); err != nil {
 			return err
 		}
-		d.infof("VM %s: removed NetBox virtual machine %d", id, v.ID)
+		d.Infof("VM %s: removed NetBox virtual machine %d", id, v.ID)
 	}
 	return nil
 }
@@ -280,7 +281,7 @@ func (d *Call) dropVM(ctx context.Context, v netbox.VirtualMachine) error {
 	if err := d.nb.DeleteVirtualMachine(ctx, v.ID); err != nil && !netbox.IsNotFound(err) {
 		return err
 	}
-	d.NoteObject("-", ObjectVM, v.ID)
+	d.NoteObject("-", driver.ObjectVM, v.ID)
 	return nil
 }
 
@@ -405,7 +406,7 @@ func (d *Call) clusterFor(ctx context.Context, cid string) (int, error) {
 	if netbox.IsNotFound(err) {
 		t, err = d.nb.CreateClusterType(ctx, d.cfg.VMs.ClusterType, slug, d.cfg.Tag, "OpenNebula clusters, kept by OpenNebula's netbox IPAM driver")
 		if err == nil {
-			d.NoteObject("+", ObjectClusterType, t.ID)
+			d.NoteObject("+", driver.ObjectClusterType, t.ID)
 		}
 	}
 	if err != nil {
@@ -420,6 +421,6 @@ func (d *Call) clusterFor(ctx context.Context, cid string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	d.NoteObject("+", ObjectCluster, c.ID)
+	d.NoteObject("+", driver.ObjectCluster, c.ID)
 	return c.ID, nil
 }

@@ -1,4 +1,4 @@
-package driver
+package hooks
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -42,7 +43,7 @@ type spooled struct {
 }
 
 // spoolAndDrain queues VM id and records the spool if no other hook is doing it.
-func (d *Driver) spoolAndDrain(ctx context.Context, id string) (HookResponse, error) {
+func (d *Hooks) spoolAndDrain(ctx context.Context, id string) (HookResponse, error) {
 	if err := d.enqueue(id); err != nil {
 		return HookResponse{VM: id}, err
 	}
@@ -51,7 +52,7 @@ func (d *Driver) spoolAndDrain(ctx context.Context, id string) (HookResponse, er
 
 // enqueue writes VM id into the spool (a temporary name, then a rename: a drainer never
 // reads half a file).
-func (d *Driver) enqueue(id string) error {
+func (d *Hooks) enqueue(id string) error {
 	if err := d.ownSpool(); err != nil {
 		return err
 	}
@@ -59,9 +60,9 @@ func (d *Driver) enqueue(id string) error {
 	if err != nil {
 		return err
 	}
-	name := strconv.FormatInt(d.now().UnixNano(), 10) + "-" + id
+	name := strconv.FormatInt(d.d.Now().UnixNano(), 10) + "-" + id
 	tmp := filepath.Join(d.spool, "."+name)
-	f, err := d.openOwn(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := d.d.OpenOwn(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func (d *Driver) enqueue(id string) error {
 
 // Drain records the spooled VMs, batch after batch, unless another process already
 // does: then it returns at once (that one will see this process's VM).
-func (d *Driver) Drain(ctx context.Context) (HookResponse, error) {
+func (d *Hooks) Drain(ctx context.Context) (HookResponse, error) {
 	var out HookResponse
 	for {
 		busy, cancel := context.WithCancel(ctx)
@@ -103,7 +104,7 @@ func (d *Driver) Drain(ctx context.Context) (HookResponse, error) {
 }
 
 // drainLock names the drainer's lock after its spool (one per driver name).
-func (d *Driver) drainLock() string {
+func (d *Hooks) drainLock() string {
 	return "drain" + strings.NewReplacer("/", "_", ".", "_").Replace(d.spool)
 }
 
@@ -111,8 +112,8 @@ func (d *Driver) drainLock() string {
 // and removes their files. VMs that fail are said at the end, after the batches that
 // follow (hooks queue them meanwhile, finding the lock held); a batch NetBox fails
 // ends the drain.
-func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
-	c := d.Begin("") // one call: each network's AR is asked for once per drain
+func (d *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
+	c := d.Begin() // one call: each network's AR is asked for once per drain
 	var failedErr error
 	for {
 		if err := ctx.Err(); err != nil {
@@ -170,18 +171,18 @@ func (d *Driver) drainBatches(ctx context.Context, out *HookResponse) error {
 }
 
 // ownSpool makes the spool folder in the state folder and checks both are the
-// driver's (state.go).
-func (d *Driver) ownSpool() error {
-	_, err := d.stateDir(filepath.Base(d.spool))
+// driver's (driver.Driver.StateFolder).
+func (d *Hooks) ownSpool() error {
+	_, err := d.d.StateFolder(filepath.Base(d.spool))
 	return err
 }
 
 // readSpooled reads a spool file, which must be the driver's own; one it cannot read
 // or understand (half a file of a crashed hook, say) is an empty entry.
-func (d *Driver) readSpooled(path string) (spooled, error) {
+func (d *Hooks) readSpooled(path string) (spooled, error) {
 	var q spooled
-	f, err := d.openOwn(path, os.O_RDONLY, 0)
-	var ue *Error
+	f, err := d.d.OpenOwn(path, os.O_RDONLY, 0)
+	var ue *driver.Error
 	if errors.As(err, &ue) {
 		return q, err
 	}
@@ -197,7 +198,7 @@ func (d *Driver) readSpooled(path string) (spooled, error) {
 }
 
 // spoolFiles lists the spool's files, oldest first.
-func (d *Driver) spoolFiles() ([]string, error) {
+func (d *Hooks) spoolFiles() ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(d.spool, "*.json"))
 	sort.Strings(files)
 	return files, err

@@ -1,4 +1,4 @@
-package driver
+package hooks
 
 import (
 	"context"
@@ -20,13 +20,13 @@ import (
 type Locker func(ctx context.Context, key string) (func(), error)
 
 // fileLock is the front-end's Locker: flock on a file per key in the locks folder of
-// the driver's state (state.go), polled until ctx ends.
-func (d *Driver) fileLock(ctx context.Context, key string) (func(), error) {
-	dir, err := d.stateDir("locks")
+// the driver's state (driver.Driver.StateFolder), polled until ctx ends.
+func (d *Hooks) fileLock(ctx context.Context, key string) (func(), error) {
+	dir, err := d.d.StateFolder("locks")
 	if err != nil {
 		return nil, err
 	}
-	f, err := d.openOwn(filepath.Join(dir, key+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := d.d.OpenOwn(filepath.Join(dir, key+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}

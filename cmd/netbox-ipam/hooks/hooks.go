@@ -1,4 +1,4 @@
-package driver
+package hooks
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -86,7 +87,7 @@ func (h hookSpec) command(command string) string {
 }
 
 // hooks are the hooks this configuration wants.
-func (d *Driver) hooks() []hookSpec {
+func (d *Hooks) hooks() []hookSpec {
 	var out []hookSpec
 	for _, h := range hookSpecs {
 		if !h.vms || d.cfg.VMs.Enabled {
@@ -98,7 +99,7 @@ func (d *Driver) hooks() []hookSpec {
 
 // hookName is the name of one of the driver's hooks: an admin reading `onehook list`
 // sees whose it is.
-func (d *Driver) hookName(h hookSpec) string {
+func (d *Hooks) hookName(h hookSpec) string {
 	return "netbox-ipam-" + d.cfg.Name + "-" + h.key
 }
 
@@ -109,7 +110,7 @@ func (d *Driver) hookName(h hookSpec) string {
 // any other failed call may have left leases oned took before it failed (a virtual
 // router's attachnic keeps those of the VMs it reached), and since the hook reads
 // what oned holds now it records them all the same.
-func (d *Driver) HookCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
+func (d *Hooks) HookCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
 	made := call == "one.vm.allocate" || call == "one.template.instantiate" || call == "one.vrouter.allocate"
 	if !info.Success && made {
 		return HookResponse{}, nil
@@ -153,7 +154,7 @@ func createdID(info mapping.CallInfo) string {
 // hookVRouterCall reads the virtual router a call made or changed from oned (allocate
 // names it by its OUT value or its document in EXTRA; the others by their first IN
 // value after the session) and records it (HookVRouter).
-func (d *Driver) hookVRouterCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
+func (d *Hooks) hookVRouterCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
 	id := info.In[2]
 	if call == "one.vrouter.allocate" {
 		id = createdID(info)
@@ -170,7 +171,7 @@ func (d *Driver) hookVRouterCall(ctx context.Context, call string, info mapping.
 
 // HooksInstalled lists the driver's hooks oned has (of those this configuration
 // wants), by key.
-func (d *Driver) HooksInstalled(ctx context.Context) (map[string]opennebula.Hook, error) {
+func (d *Hooks) HooksInstalled(ctx context.Context) (map[string]opennebula.Hook, error) {
 	hooks, err := d.oned.Hooks(ctx)
 	if err != nil {
 		return nil, err
@@ -189,7 +190,7 @@ func (d *Driver) HooksInstalled(ctx context.Context) (map[string]opennebula.Hook
 // hookTimeout is the hooks' TIMEOUT: the driver's own deadline (timeout, which also
 // bounds a drainer's batches) and a margin to start and to log, so that
 // onehem-server never kills a hook in the middle of a batch it would then replay.
-func (d *Driver) hookTimeout() string {
+func (d *Hooks) hookTimeout() string {
 	return strconv.Itoa(int(d.cfg.Timeout.Seconds()) + 15)
 }
 
@@ -197,7 +198,7 @@ func (d *Driver) hookTimeout() string {
 // onehem-server runs netbox-ipam on the front-end (its absolute path, after an
 // `/usr/bin/env NETBOX_IPAM_CONFIG=…` when the configuration is not where the binary
 // looks by itself). It returns one line per hook.
-func (d *Driver) InstallHooks(ctx context.Context, command string) ([]string, error) {
+func (d *Hooks) InstallHooks(ctx context.Context, command string) ([]string, error) {
 	have, err := d.HooksInstalled(ctx)
 	if err != nil {
 		return nil, err
@@ -236,7 +237,7 @@ func (d *Driver) InstallHooks(ctx context.Context, command string) ([]string, er
 
 // RemoveHooks deletes the driver's hooks, those of vms.enabled too; it returns one
 // line per hook removed.
-func (d *Driver) RemoveHooks(ctx context.Context) ([]string, error) {
+func (d *Hooks) RemoveHooks(ctx context.Context) ([]string, error) {
 	all := *d
 	all.cfg.VMs.Enabled = true
 	have, err := all.HooksInstalled(ctx)
@@ -253,4 +254,27 @@ func (d *Driver) RemoveHooks(ctx context.Context) ([]string, error) {
 		}
 	}
 	return lines, nil
+}
+
+// Check says whether the driver's OpenNebula hooks are installed (for check and setup:
+// driver.Driver.Check's more). Without them leases name their VM only after
+// `netbox-ipam sync`, which is a choice, not a fault.
+func (d *Hooks) Check(ctx context.Context, r *driver.CheckReport) {
+	have, err := d.HooksInstalled(ctx)
+	var missing []string
+	for _, h := range d.hooks() {
+		if _, ok := have[h.key]; !ok {
+			missing = append(missing, d.hookName(h))
+		}
+	}
+	switch {
+	case err != nil:
+		r.Line("WARN", "hooks", "cannot ask oned ("+err.Error()+"); run check on the front-end as oneadmin to see them")
+	case len(have) == 0:
+		r.Line("WARN", "hooks", "not installed: leases name their VM only after `netbox-ipam sync`; run `netbox-ipam hooks install`")
+	case len(missing) > 0:
+		r.Line("WARN", "hooks", "missing "+strings.Join(missing, ", ")+"; run `netbox-ipam hooks install`")
+	default:
+		r.Line("ok", "hooks", fmt.Sprintf("installed (%d)", len(have)))
+	}
 }
