@@ -42,6 +42,9 @@ type Client struct {
 	auth     string
 	ua       string
 	requests atomic.Int64
+	// api is the API-Version header of NetBox's last answer ("4.2"): the release
+	// line the client is talking to, learnt from answers it gets anyway (release.go).
+	apiVersion atomic.Value
 }
 
 // AuthHeader returns the Authorization header value for token: v2 tokens (nbt_ prefix)
@@ -86,7 +89,7 @@ func New(cfg Config) (*Client, error) {
 		TLSHandshakeTimeout: 10 * time.Second,
 	}
 	c := &Client{base: u.String(), ua: cfg.UserAgent}
-	sent := &counting{next: base, n: &c.requests, observe: cfg.Observe}
+	sent := &counting{next: base, n: &c.requests, observe: cfg.Observe, version: &c.apiVersion}
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &http.Client{Transport: sent}
 	rc.Logger = nil
@@ -123,12 +126,18 @@ type counting struct {
 	next    http.RoundTripper
 	n       *atomic.Int64
 	observe func(method, path string, status int, took time.Duration)
+	version *atomic.Value // API-Version of the last answer that had one
 }
 
 func (t *counting) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.n.Add(1)
 	start := time.Now()
 	resp, err := t.next.RoundTrip(r)
+	if resp != nil && t.version != nil {
+		if v := resp.Header.Get("API-Version"); v != "" {
+			t.version.Store(v)
+		}
+	}
 	if t.observe != nil {
 		status := 0
 		if resp != nil {

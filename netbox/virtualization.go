@@ -8,9 +8,10 @@ import (
 )
 
 // NetBox's virtualization objects the driver keeps for OpenNebula's VMs (vms.enabled):
-// cluster types, clusters, virtual machines and their interfaces. go-netbox 4.0 has no
-// `mac_address` shortcut on interfaces (NetBox 4.2 moved MACs to their own objects,
-// 4.7 accepts the shortcut again), so these go through do() with plain JSON bodies.
+// cluster types, clusters, virtual machines and their interfaces. go-netbox 4.0 knows
+// neither MAC address objects nor the `mac_address` shortcut on interfaces (NetBox 4.2
+// moved MACs to objects of their own, 4.7 accepts the shortcut again), so these go
+// through do() with plain JSON bodies.
 
 // VMInterfaceType is how an IP address names a VM interface it is assigned to.
 const VMInterfaceType = "virtualization.vminterface"
@@ -136,8 +137,9 @@ func (c *Client) VMInterfaces(ctx context.Context, vmID int) ([]VMInterface, err
 	return listAll[VMInterface](ctx, c, "/api/virtualization/interfaces/", url.Values{"virtual_machine_id": {strconv.Itoa(vmID)}}, 1000)
 }
 
-// VMInterfaceSpec is a VM interface to create; MAC goes through NetBox 4.7's
-// mac_address shortcut (it creates the MAC address object and makes it primary).
+// VMInterfaceSpec is a VM interface to create, with its MAC: through NetBox 4.7's
+// mac_address shortcut (it creates the MAC address object and makes it primary), or on
+// 4.2–4.6 as a MAC address object of its own, made the interface's primary MAC.
 type VMInterfaceSpec struct {
 	VMID        int
 	Name, MAC   string
@@ -145,18 +147,58 @@ type VMInterfaceSpec struct {
 	Tags        []TagRef
 }
 
-// CreateVMInterfaces creates interfaces in one request.
+// CreateVMInterfaces creates interfaces in one request, with their MACs: where the
+// mac_address shortcut is read-only (NetBox 4.2–4.6, known from the API-Version of the
+// answers before) two more, whatever the number of interfaces: the MAC address objects
+// (with the interfaces' tags) and the interfaces' primary MACs.
 func (c *Client) CreateVMInterfaces(ctx context.Context, specs []VMInterfaceSpec) ([]VMInterface, error) {
+	shortcut := MACShortcut(c.APIVersion())
 	body := make([]map[string]any, 0, len(specs))
 	for _, s := range specs {
 		b := map[string]any{"virtual_machine": s.VMID, "name": s.Name, "description": s.Description, "tags": nestedTags(s.Tags)}
-		if s.MAC != "" {
+		if s.MAC != "" && shortcut {
 			b["mac_address"] = s.MAC
 		}
 		body = append(body, b)
 	}
 	var out []VMInterface
-	return out, c.do(ctx, "POST", "/api/virtualization/interfaces/", nil, body, &out)
+	if err := c.do(ctx, "POST", "/api/virtualization/interfaces/", nil, body, &out); err != nil || shortcut {
+		return out, err
+	}
+	return out, c.setMACs(ctx, specs, out)
+}
+
+// setMACs gives interfaces made without the shortcut their MACs: a MAC address object
+// each (specs[i] made made[i]), assigned to it and made its primary MAC.
+func (c *Client) setMACs(ctx context.Context, specs []VMInterfaceSpec, made []VMInterface) error {
+	var macs []map[string]any
+	var on []int // the index in made of each MAC
+	for i, s := range specs {
+		if s.MAC == "" || i >= len(made) {
+			continue
+		}
+		macs = append(macs, map[string]any{"mac_address": s.MAC, "assigned_object_type": VMInterfaceType,
+			"assigned_object_id": made[i].ID, "description": s.Description, "tags": nestedTags(s.Tags)})
+		on = append(on, i)
+	}
+	if len(macs) == 0 {
+		return nil
+	}
+	var objs []struct {
+		ID         int    `json:"id"`
+		MACAddress string `json:"mac_address"`
+	}
+	if err := c.do(ctx, "POST", "/api/dcim/mac-addresses/", nil, macs, &objs); err != nil {
+		return err
+	}
+	primary := make([]map[string]any, 0, len(objs))
+	for k, o := range objs {
+		if k < len(on) {
+			primary = append(primary, map[string]any{"id": made[on[k]].ID, "primary_mac_address": o.ID})
+			made[on[k]].MACAddress = o.MACAddress
+		}
+	}
+	return c.do(ctx, "PATCH", "/api/virtualization/interfaces/", nil, primary, nil)
 }
 
 // DeleteVMInterfaces deletes interfaces in one request.

@@ -127,6 +127,12 @@ func call[T any](n *NetBox, op string, body func() (T, error)) (T, error) {
 func (n *NetBox) id() int { n.nextID++; return n.nextID }
 
 // Requests counts the calls, as the real client counts HTTP requests.
+// APIVersion is the API-Version NetBox answers with: its release line ("4.7").
+func (n *NetBox) APIVersion() string {
+	r := netbox.ParseRelease(n.Version)
+	return fmt.Sprintf("%d.%d", r.Major, r.Minor)
+}
+
 func (n *NetBox) Requests() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()

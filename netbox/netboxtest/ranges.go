@@ -60,6 +60,9 @@ func (n *NetBox) CreateIPRange(_ context.Context, s netbox.IPRangeSpec) (netbox.
 		if !f.IsValid() || !l.IsValid() || l.Less(f) {
 			return netbox.IPRange{}, Refused("CreateIPRange", 400, "invalid range "+s.Start+"-"+s.End)
 		}
+		if f == l && !netbox.SingleAddressRanges(netbox.ParseRelease(n.Version)) { // as NetBox before 4.6.1
+			return netbox.IPRange{}, Refused("CreateIPRange", 400, "end_address: Ending address must be greater than the starting address ("+s.Start+")")
+		}
 		if err := n.overlapsRange(0, netbox.RefID(n.ref("vrf", s.VRFID)), f, l); err != nil {
 			return netbox.IPRange{}, err
 		}

@@ -126,7 +126,7 @@ func (d *Call) register(ctx context.Context, ar mapping.Attrs) (answer mapping.A
 		Description: desc, Tags: d.Tags(),
 	})
 	if err != nil {
-		return nil, spanError(err, span)
+		return nil, d.spanError(err, span)
 	}
 	u = append(u, func(c context.Context) error { return d.Remove(c, ObjectIPRange, rng.ID) })
 	d.Infof("registered %s…%s as NetBox IP range %d in prefix %s (id %d)", span.First, span.Last, rng.ID, net.Masked(), prefix.ID)
@@ -206,7 +206,13 @@ func arAnswer(ar mapping.Attrs, typ string, span mapping.Span, net netip.Prefix,
 }
 
 // spanError explains NetBox's refusal of an IP range (overlap with another range…).
-func spanError(err error, span mapping.Span) error {
+func (d *Call) spanError(err error, span mapping.Span) error {
+	if netbox.KindOf(err) == netbox.KindInvalid && span.First == span.Last && strings.Contains(err.Error(), "must be greater than the starting address") {
+		// NetBox before 4.6.1 has no range of one address. The answer says so; no
+		// request is spent asking the release beforehand.
+		return refusedf("NetBox %s cannot hold an IP range of one address (NetBox 4.6.1 and later can), and the AR is %s alone: give the AR SIZE 2 or more, or upgrade NetBox",
+			releaseLine(d.nb), span.First)
+	}
 	if netbox.KindOf(err) == netbox.KindInvalid {
 		return conflictf("NetBox refused an IP range %s…%s: %v", span.First, span.Last, err)
 	}

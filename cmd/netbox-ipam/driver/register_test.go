@@ -192,3 +192,31 @@ func TestCarvedRangeFollowsItsPrefix(t *testing.T) {
 		t.Fatalf("prefix in VRF %d, range in VRF %d; want both in red (%d), not blue (%d)", netbox.RefID(p.VRF), netbox.RefID(r.VRF), red, blue)
 	}
 }
+
+// An AR of one address needs an IP range of one address, which NetBox has from 4.6.1:
+// before, register says so (NetBox's answer tells, no request asks the release) and
+// leaves nothing behind; from 4.6.1 it registers.
+func TestRegisterSingleAddress(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		refused bool
+	}{{"4.5.10", true}, {"4.6.0", true}, {"4.6.1", false}, {"4.7.3", false}} {
+		t.Run(tc.version, func(t *testing.T) {
+			f := newFixture(t)
+			f.nb.Version = tc.version
+			_, err := f.d.Register(context.Background(), request(onetest.Attrs("TYPE=IP4", "IP=10.71.0.5", "SIZE=1", "NETWORK_ADDRESS=10.71.0.0", "NETWORK_MASK=24")))
+			if !tc.refused {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if kindOf(err) != "refused" || !strings.Contains(err.Error(), "NetBox "+f.nb.APIVersion()+" cannot hold an IP range of one address") || !strings.Contains(err.Error(), "give the AR SIZE 2 or more") {
+				t.Fatalf("register: %v (%s)", err, kindOf(err))
+			}
+			if p, r, a := f.owned(); p+r+a != 0 {
+				t.Errorf("left %d prefixes, %d ranges, %d addresses", p, r, a)
+			}
+		})
+	}
+}

@@ -226,8 +226,63 @@ func (d *Driver) checkServer(ctx context.Context, r *CheckReport) bool {
 	}
 	r.Line("ok", "url", base)
 	r.Line("ok", "token", "accepted")
-	r.Line(pass(versionAtLeast(st.NetBoxVersion, 4, 2)), "netbox version", st.NetBoxVersion+" (needs 4.2 or later; tested: 4.7)")
+	rel := netbox.ParseRelease(st.NetBoxVersion)
+	word, msg := releaseCheck(rel, st.NetBoxVersion)
+	r.Line(word, "netbox version", msg)
+	for _, f := range releaseFeatures(rel) {
+		r.Line(f.Word, "feature", f.Msg)
+	}
 	return true
+}
+
+// TestedReleases are the NetBox releases the driver's tests run on (make
+// test-netbox-matrix; CI: the oldest and the newest).
+var TestedReleases = []string{"4.2.9", "4.3.7", "4.4.10", "4.5.10", "4.6.8", "4.7.3"}
+
+// releaseCheck says whether the driver runs on NetBox release rel (v as NetBox wrote
+// it): before 4.2 it does not (prefixes have no scope, MACs no objects), a release
+// line it was not tested on is a warning.
+func releaseCheck(rel netbox.Release, v string) (word, msg string) {
+	tested := "tested: " + strings.Join(TestedReleases, ", ")
+	switch {
+	case !rel.Known():
+		return "WARN", fmt.Sprintf("%q (cannot read it; the driver needs 4.2 or later; %s)", v, tested)
+	case !rel.AtLeast(4, 2, 0):
+		return "FAIL", fmt.Sprintf("%s: the driver needs NetBox 4.2 or later (prefix scope, MAC address objects); upgrade NetBox (%s)", v, tested)
+	}
+	for _, t := range TestedReleases {
+		if t == rel.String() {
+			return "ok", v + " (" + tested + ")"
+		}
+		if tr := netbox.ParseRelease(t); tr.Major == rel.Major && tr.Minor == rel.Minor {
+			return "ok", fmt.Sprintf("%s (%s: the same release line)", v, tested)
+		}
+	}
+	return "WARN", fmt.Sprintf("%s is not a release line the driver was tested on (%s)", v, tested)
+}
+
+// releaseFeatures says what the driver does not do on release rel (WARN), or does
+// another way (ok), each with why.
+func releaseFeatures(rel netbox.Release) []CheckLine {
+	var out []CheckLine
+	if !netbox.SingleAddressRanges(rel) {
+		out = append(out, CheckLine{"WARN", "", fmt.Sprintf("off: ARs of SIZE 1 (register refuses them): NetBox %s has no IP range of one address (from 4.6.1)", rel)})
+	}
+	if !netbox.V2Tokens(rel) {
+		out = append(out, CheckLine{"ok", "", fmt.Sprintf("v1 tokens only: NetBox %s has no v2 tokens (nbt_…, from 4.5)", rel)})
+	}
+	if rel.Known() && !netbox.MACShortcut(fmt.Sprintf("%d.%d", rel.Major, rel.Minor)) {
+		out = append(out, CheckLine{"ok", "", fmt.Sprintf("VM interface MACs (vms.enabled) as MAC address objects, two more requests per batch of new interfaces: NetBox %s's interface mac_address is read-only (writable from 4.7)", rel)})
+	}
+	return out
+}
+
+// releaseLine is NetBox's release line as its answers named it, for messages.
+func releaseLine(nb Store) string {
+	if v := nb.APIVersion(); v != "" {
+		return v
+	}
+	return "(release unknown)"
 }
 
 func pass(good bool) string {
@@ -303,13 +358,4 @@ func lacking(have, want []string) []string {
 		}
 	}
 	return out
-}
-
-// versionAtLeast compares a NetBox version ("4.7.3", "4.10.0-beta") with major.minor.
-func versionAtLeast(v string, major, minor int) bool {
-	var ma, mi int
-	if _, err := fmt.Sscanf(v, "%d.%d", &ma, &mi); err != nil {
-		return false
-	}
-	return ma > major || (ma == major && mi >= minor)
 }

@@ -135,3 +135,43 @@ func TestSetupVMs(t *testing.T) {
 		t.Fatal("check passed with a token that may not add virtual machines")
 	}
 }
+
+// check names NetBox's release, says whether the driver was tested on its release line,
+// refuses one before 4.2, and lists what is off (or done another way) there and why.
+func TestCheckRelease(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		ok      bool
+		want    []string // lines (word item: part of the message) that must be there
+		not     string   // a part no line may have
+	}{
+		{"4.7.3", true, []string{"ok netbox version: 4.7.3 (tested: 4.2.9"}, "feature"},
+		{"4.7.9", true, []string{"ok netbox version: 4.7.9 (tested:", "the same release line"}, "feature"},
+		{"4.6.8", true, []string{"ok netbox version: 4.6.8", "ok feature: VM interface MACs (vms.enabled) as MAC address objects"}, "SIZE 1"},
+		{"4.6.0", true, []string{"WARN feature: off: ARs of SIZE 1"}, "v1 tokens only"},
+		{"4.4.10", true, []string{"WARN feature: off: ARs of SIZE 1", "ok feature: v1 tokens only: NetBox 4.4.10", "ok feature: VM interface MACs"}, ""},
+		{"4.2.9", true, []string{"ok netbox version: 4.2.9", "WARN feature: off: ARs of SIZE 1"}, ""},
+		{"4.1.9", false, []string{"FAIL netbox version: 4.1.9: the driver needs NetBox 4.2 or later"}, ""},
+		{"4.8.0", true, []string{"WARN netbox version: 4.8.0 is not a release line the driver was tested on"}, "feature"},
+		{"main", true, []string{"WARN netbox version: \"main\" (cannot read it"}, "feature"},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			f := newFixture(t)
+			f.nb.Version = tc.version
+			r := f.d.Check(context.Background())
+			var lines []string
+			for _, l := range r.Lines {
+				lines = append(lines, l.Word+" "+l.Item+": "+l.Msg)
+			}
+			all := strings.Join(lines, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("no line says %q:\n%s", w, all)
+				}
+			}
+			if r.OK != tc.ok || (tc.not != "" && strings.Contains(all, tc.not)) {
+				t.Errorf("ok %v (want %v), and no line may say %q:\n%s", r.OK, tc.ok, tc.not, all)
+			}
+		})
+	}
+}

@@ -79,6 +79,8 @@ type Store interface {
 	Resolve(ctx context.Context, kind, s string) (netbox.Ref, error)
 	// Requests is how many HTTP requests the store has sent (for the log and audit).
 	Requests() int
+	// APIVersion is the release line NetBox's last answer named ("4.2"; "" before any).
+	APIVersion() string
 }
 
 // Schema is what setup and check use besides Store: NetBox itself, the token's
