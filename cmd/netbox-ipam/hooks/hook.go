@@ -26,16 +26,16 @@ import (
 // may be the driver's in another network and VRF; then it reads the driver's objects
 // at those addresses once and writes the records in one bulk request. What it cannot
 // tell apart is left as it is: `netbox-ipam sync` catches up on it.
-func (d *Hooks) Hook(ctx context.Context, id string) (HookResponse, error) {
+func (h *Hooks) Hook(ctx context.Context, id string) (HookResponse, error) {
 	if err := opennebula.CheckID("virtual machine", id); err != nil { // it names files and locks
 		return HookResponse{}, err
 	}
 	// Both ways check the state folder before NetBox is asked: the spool's folder
 	// (ownSpool) and the VM's lock (lock.go) are made in it only when it is the driver's.
-	if !d.cfg.VMs.Enabled {
-		return d.spoolAndDrain(ctx, id) // labels only: many VMs' at once (spool.go)
+	if !h.cfg.VMs.Enabled {
+		return h.spoolAndDrain(ctx, id) // labels only: many VMs' at once (spool.go)
 	}
-	c := d.Begin()
+	c := h.Begin()
 	_, err := c.SyncVM(ctx, id)
 	return HookResponse{Response: driver.Response{Changes: c.Changes()}, VM: id}, err
 }
@@ -183,11 +183,11 @@ func (c *Call) writeRecords(ctx context.Context, who string, changes []map[strin
 // HookVRouter records the leases a virtual router holds itself (floating IPs) with its
 // id and name, then each of its VMs (Hook): they are made inside oned, without
 // one.vm.allocate and its hook.
-func (d *Hooks) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookResponse, error) {
-	if err := d.d.StateReady(); err != nil { // the floating IPs are written before any spool or lock
+func (h *Hooks) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookResponse, error) {
+	if err := h.d.StateReady(); err != nil { // the floating IPs are written before any spool or lock
 		return HookResponse{}, err
 	}
-	c := d.Begin()
+	c := h.Begin()
 	var ofVMs driver.Changes // what the hooks of its VMs changed
 	out := func(err error) (HookResponse, error) {
 		return HookResponse{Response: driver.Response{Changes: append(c.Changes(), ofVMs...)}, VM: "vrouter/" + vr.ID}, err
@@ -205,7 +205,7 @@ func (d *Hooks) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookRespon
 		return out(err)
 	}
 	for _, id := range vr.VMs {
-		resp, err := d.Hook(ctx, id)
+		resp, err := h.Hook(ctx, id)
 		ofVMs = append(ofVMs, resp.Changes...)
 		if err != nil {
 			return out(err)

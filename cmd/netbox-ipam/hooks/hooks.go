@@ -87,11 +87,11 @@ func (h hookSpec) command(command string) string {
 }
 
 // hooks are the hooks this configuration wants.
-func (d *Hooks) hooks() []hookSpec {
+func (h *Hooks) hooks() []hookSpec {
 	var out []hookSpec
-	for _, h := range hookSpecs {
-		if !h.vms || d.cfg.VMs.Enabled {
-			out = append(out, h)
+	for _, spec := range hookSpecs {
+		if !spec.vms || h.cfg.VMs.Enabled {
+			out = append(out, spec)
 		}
 	}
 	return out
@@ -99,8 +99,8 @@ func (d *Hooks) hooks() []hookSpec {
 
 // hookName is the name of one of the driver's hooks: an admin reading `onehook list`
 // sees whose it is.
-func (d *Hooks) hookName(h hookSpec) string {
-	return "netbox-ipam-" + d.cfg.Name + "-" + h.key
+func (h *Hooks) hookName(spec hookSpec) string {
+	return "netbox-ipam-" + h.cfg.Name + "-" + spec.key
 }
 
 // HookCall handles an API hook: the VM the call made or changed, recorded on its
@@ -110,7 +110,7 @@ func (d *Hooks) hookName(h hookSpec) string {
 // any other failed call may have left leases oned took before it failed (a virtual
 // router's attachnic keeps those of the VMs it reached), and since the hook reads
 // what oned holds now it records them all the same.
-func (d *Hooks) HookCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
+func (h *Hooks) HookCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
 	made := call == "one.vm.allocate" || call == "one.template.instantiate" || call == "one.vrouter.allocate"
 	if !info.Success && made {
 		return HookResponse{}, nil
@@ -122,7 +122,7 @@ func (d *Hooks) HookCall(ctx context.Context, call string, info mapping.CallInfo
 	case "one.vm.attachnic", "one.vm.detachnic", "one.vm.rename":
 		id = info.In[2]
 	case "one.vrouter.allocate", "one.vrouter.instantiate", "one.vrouter.attachnic", "one.vrouter.detachnic":
-		return d.hookVRouterCall(ctx, call, info)
+		return h.hookVRouterCall(ctx, call, info)
 	default:
 		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.template.instantiate, attachnic, detachnic and rename, and virtual routers on one.vrouter.allocate, instantiate, attachnic and detachnic", call)
 	}
@@ -132,7 +132,7 @@ func (d *Hooks) HookCall(ctx context.Context, call string, info mapping.CallInfo
 	case id == "":
 		return HookResponse{}, inputf("hook for %s: the call's argument names no VM (no OUT value, no document in EXTRA)", call)
 	}
-	return d.Hook(ctx, id)
+	return h.Hook(ctx, id)
 }
 
 // createdID is the id of the object an allocate or instantiate call made: its second
@@ -154,7 +154,7 @@ func createdID(info mapping.CallInfo) string {
 // hookVRouterCall reads the virtual router a call made or changed from oned (allocate
 // names it by its OUT value or its document in EXTRA; the others by their first IN
 // value after the session) and records it (HookVRouter).
-func (d *Hooks) hookVRouterCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
+func (h *Hooks) hookVRouterCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
 	id := info.In[2]
 	if call == "one.vrouter.allocate" {
 		id = createdID(info)
@@ -162,25 +162,25 @@ func (d *Hooks) hookVRouterCall(ctx context.Context, call string, info mapping.C
 	if id == "" {
 		return HookResponse{}, inputf("hook for %s: the call's argument names no virtual router", call)
 	}
-	vr, err := d.oned.VRouter(ctx, id)
+	vr, err := h.oned.VRouter(ctx, id)
 	if err != nil {
 		return HookResponse{}, err
 	}
-	return d.HookVRouter(ctx, vr)
+	return h.HookVRouter(ctx, vr)
 }
 
 // HooksInstalled lists the driver's hooks oned has (of those this configuration
 // wants), by key.
-func (d *Hooks) HooksInstalled(ctx context.Context) (map[string]opennebula.Hook, error) {
-	hooks, err := d.oned.Hooks(ctx)
+func (h *Hooks) HooksInstalled(ctx context.Context) (map[string]opennebula.Hook, error) {
+	hooks, err := h.oned.Hooks(ctx)
 	if err != nil {
 		return nil, err
 	}
 	have := map[string]opennebula.Hook{}
-	for _, h := range hooks {
-		for _, spec := range d.hooks() {
-			if h.Name == d.hookName(spec) {
-				have[spec.key] = h
+	for _, hook := range hooks {
+		for _, spec := range h.hooks() {
+			if hook.Name == h.hookName(spec) {
+				have[spec.key] = hook
 			}
 		}
 	}
@@ -190,31 +190,31 @@ func (d *Hooks) HooksInstalled(ctx context.Context) (map[string]opennebula.Hook,
 // hookTimeout is the hooks' TIMEOUT: the driver's own deadline (timeout, which also
 // bounds a drainer's batches) and a margin to start and to log, so that
 // onehem-server never kills a hook in the middle of a batch it would then replay.
-func (d *Hooks) hookTimeout() string {
-	return strconv.Itoa(int(d.cfg.Timeout.Seconds()) + 15)
+func (h *Hooks) hookTimeout() string {
+	return strconv.Itoa(int(h.cfg.Timeout.Seconds()) + 15)
 }
 
 // InstallHooks creates the driver's hooks that oned lacks. command is how
 // onehem-server runs netbox-ipam on the front-end (its absolute path, after an
 // `/usr/bin/env NETBOX_IPAM_CONFIG=…` when the configuration is not where the binary
 // looks by itself). It returns one line per hook.
-func (d *Hooks) InstallHooks(ctx context.Context, command string) ([]string, error) {
-	have, err := d.HooksInstalled(ctx)
+func (h *Hooks) InstallHooks(ctx context.Context, command string) ([]string, error) {
+	have, err := h.HooksInstalled(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var lines []string
-	timeout := d.hookTimeout()
-	run := command + " hook --name " + d.cfg.Name
-	for _, h := range d.hooks() {
-		tpl := h.template(d.hookName(h), run, timeout)
-		old, ok := have[h.key]
-		cmd := h.command(run)
+	timeout := h.hookTimeout()
+	run := command + " hook --name " + h.cfg.Name
+	for _, spec := range h.hooks() {
+		tpl := spec.template(h.hookName(spec), run, timeout)
+		old, ok := have[spec.key]
+		cmd := spec.command(run)
 		switch {
 		case ok && old.Timeout == timeout && old.Command == cmd:
-			lines = append(lines, fmt.Sprintf("exists  hook %s (id %s)", d.hookName(h), old.ID))
+			lines = append(lines, fmt.Sprintf("exists  hook %s (id %s)", h.hookName(spec), old.ID))
 		case ok: // made by an older driver, moved since, or its timeout changed
-			if err := d.oned.UpdateHook(ctx, old.ID, tpl); err != nil {
+			if err := h.oned.UpdateHook(ctx, old.ID, tpl); err != nil {
 				return lines, err
 			}
 			var was []string
@@ -224,12 +224,12 @@ func (d *Hooks) InstallHooks(ctx context.Context, command string) ([]string, err
 			if old.Command != cmd {
 				was = append(was, fmt.Sprintf("COMMAND %s, was %s", cmd, old.Command))
 			}
-			lines = append(lines, fmt.Sprintf("updated hook %s (id %s): %s", d.hookName(h), old.ID, strings.Join(was, "; ")))
+			lines = append(lines, fmt.Sprintf("updated hook %s (id %s): %s", h.hookName(spec), old.ID, strings.Join(was, "; ")))
 		default:
-			if err := d.oned.CreateHook(ctx, tpl); err != nil {
+			if err := h.oned.CreateHook(ctx, tpl); err != nil {
 				return lines, err
 			}
-			lines = append(lines, "created hook "+d.hookName(h))
+			lines = append(lines, "created hook "+h.hookName(spec))
 		}
 	}
 	return lines, nil
@@ -237,20 +237,20 @@ func (d *Hooks) InstallHooks(ctx context.Context, command string) ([]string, err
 
 // RemoveHooks deletes the driver's hooks, those of vms.enabled too; it returns one
 // line per hook removed.
-func (d *Hooks) RemoveHooks(ctx context.Context) ([]string, error) {
-	all := *d
+func (h *Hooks) RemoveHooks(ctx context.Context) ([]string, error) {
+	all := *h
 	all.cfg.VMs.Enabled = true
 	have, err := all.HooksInstalled(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var lines []string
-	for _, h := range hookSpecs {
-		if old, ok := have[h.key]; ok {
-			if err := d.oned.DeleteHook(ctx, old.ID); err != nil {
+	for _, spec := range hookSpecs {
+		if old, ok := have[spec.key]; ok {
+			if err := h.oned.DeleteHook(ctx, old.ID); err != nil {
 				return lines, err
 			}
-			lines = append(lines, "removed hook "+d.hookName(h))
+			lines = append(lines, "removed hook "+h.hookName(spec))
 		}
 	}
 	return lines, nil
@@ -259,12 +259,12 @@ func (d *Hooks) RemoveHooks(ctx context.Context) ([]string, error) {
 // Check says whether the driver's OpenNebula hooks are installed (for check and setup:
 // driver.Driver.Check's more). Without them leases name their VM only after
 // `netbox-ipam sync`, which is a choice, not a fault.
-func (d *Hooks) Check(ctx context.Context, r *driver.CheckReport) {
-	have, err := d.HooksInstalled(ctx)
+func (h *Hooks) Check(ctx context.Context, r *driver.CheckReport) {
+	have, err := h.HooksInstalled(ctx)
 	var missing []string
-	for _, h := range d.hooks() {
-		if _, ok := have[h.key]; !ok {
-			missing = append(missing, d.hookName(h))
+	for _, spec := range h.hooks() {
+		if _, ok := have[spec.key]; !ok {
+			missing = append(missing, h.hookName(spec))
 		}
 	}
 	switch {

@@ -21,12 +21,12 @@ type Locker func(ctx context.Context, key string) (func(), error)
 
 // fileLock is the front-end's Locker: flock on a file per key in the locks folder of
 // the driver's state (driver.Driver.StateFolder), polled until ctx ends.
-func (d *Hooks) fileLock(ctx context.Context, key string) (func(), error) {
-	dir, err := d.d.StateFolder("locks")
+func (h *Hooks) fileLock(ctx context.Context, key string) (func(), error) {
+	dir, err := h.d.StateFolder("locks")
 	if err != nil {
 		return nil, err
 	}
-	f, err := d.d.OpenOwn(filepath.Join(dir, key+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := h.d.OpenOwn(filepath.Join(dir, key+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}

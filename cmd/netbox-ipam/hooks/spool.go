@@ -43,26 +43,26 @@ type spooled struct {
 }
 
 // spoolAndDrain queues VM id and records the spool if no other hook is doing it.
-func (d *Hooks) spoolAndDrain(ctx context.Context, id string) (HookResponse, error) {
-	if err := d.enqueue(id); err != nil {
+func (h *Hooks) spoolAndDrain(ctx context.Context, id string) (HookResponse, error) {
+	if err := h.enqueue(id); err != nil {
 		return HookResponse{VM: id}, err
 	}
-	return d.Drain(ctx)
+	return h.Drain(ctx)
 }
 
 // enqueue writes VM id into the spool (a temporary name, then a rename: a drainer never
 // reads half a file).
-func (d *Hooks) enqueue(id string) error {
-	if err := d.ownSpool(); err != nil {
+func (h *Hooks) enqueue(id string) error {
+	if err := h.ownSpool(); err != nil {
 		return err
 	}
 	b, err := json.Marshal(spooled{ID: id})
 	if err != nil {
 		return err
 	}
-	name := strconv.FormatInt(d.d.Now().UnixNano(), 10) + "-" + id
-	tmp := filepath.Join(d.spool, "."+name)
-	f, err := d.d.OpenOwn(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	name := strconv.FormatInt(h.d.Now().UnixNano(), 10) + "-" + id
+	tmp := filepath.Join(h.spool, "."+name)
+	f, err := h.d.OpenOwn(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -73,53 +73,53 @@ func (d *Hooks) enqueue(id string) error {
 	if err != nil {
 		return fmt.Errorf("hooks' spool: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(d.spool, name+".json"))
+	return os.Rename(tmp, filepath.Join(h.spool, name+".json"))
 }
 
 // Drain records the spooled VMs, batch after batch, unless another process already
 // does: then it returns at once (that one will see this process's VM).
-func (d *Hooks) Drain(ctx context.Context) (HookResponse, error) {
+func (h *Hooks) Drain(ctx context.Context) (HookResponse, error) {
 	var out HookResponse
 	for {
 		busy, cancel := context.WithCancel(ctx)
 		cancel() // one try, no waiting
-		unlock, err := d.lock(busy, d.drainLock())
+		unlock, err := h.lock(busy, h.drainLock())
 		if errors.Is(err, context.Canceled) {
 			return out, nil
 		}
 		if err != nil {
 			return out, fmt.Errorf("hooks' spool lock: %w", err)
 		}
-		err = d.drainBatches(ctx, &out)
+		err = h.drainBatches(ctx, &out)
 		unlock()
 		if err != nil {
 			// Hooks that queued meanwhile found the lock held and left: their files wait
 			// for the next hook's drain (or sync).
 			return out, err
 		}
-		if files, _ := d.spoolFiles(); len(files) == 0 {
+		if files, _ := h.spoolFiles(); len(files) == 0 {
 			return out, nil
 		}
 	}
 }
 
 // drainLock names the drainer's lock after its spool (one per driver name).
-func (d *Hooks) drainLock() string {
-	return "drain" + strings.NewReplacer("/", "_", ".", "_").Replace(d.spool)
+func (h *Hooks) drainLock() string {
+	return "drain" + strings.NewReplacer("/", "_", ".", "_").Replace(h.spool)
 }
 
 // drainBatches records the spool's VMs until it is empty, each as oned holds it now,
 // and removes their files. VMs that fail are said at the end, after the batches that
 // follow (hooks queue them meanwhile, finding the lock held); a batch NetBox fails
 // ends the drain.
-func (d *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
-	c := d.Begin() // one call: each network's AR is asked for once per drain
+func (h *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
+	c := h.Begin() // one call: each network's AR is asked for once per drain
 	var failedErr error
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		files, err := d.spoolFiles()
+		files, err := h.spoolFiles()
 		if err != nil || len(files) == 0 {
 			if err == nil {
 				err = failedErr
@@ -128,7 +128,7 @@ func (d *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 		}
 		queued := map[string]bool{}
 		for _, f := range files {
-			q, err := d.readSpooled(f)
+			q, err := h.readSpooled(f)
 			if err != nil {
 				return err
 			}
@@ -172,16 +172,16 @@ func (d *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 
 // ownSpool makes the spool folder in the state folder and checks both are the
 // driver's (driver.Driver.StateFolder).
-func (d *Hooks) ownSpool() error {
-	_, err := d.d.StateFolder(filepath.Base(d.spool))
+func (h *Hooks) ownSpool() error {
+	_, err := h.d.StateFolder(filepath.Base(h.spool))
 	return err
 }
 
 // readSpooled reads a spool file, which must be the driver's own; one it cannot read
 // or understand (half a file of a crashed hook, say) is an empty entry.
-func (d *Hooks) readSpooled(path string) (spooled, error) {
+func (h *Hooks) readSpooled(path string) (spooled, error) {
 	var q spooled
-	f, err := d.d.OpenOwn(path, os.O_RDONLY, 0)
+	f, err := h.d.OpenOwn(path, os.O_RDONLY, 0)
 	var ue *driver.Error
 	if errors.As(err, &ue) {
 		return q, err
@@ -198,8 +198,8 @@ func (d *Hooks) readSpooled(path string) (spooled, error) {
 }
 
 // spoolFiles lists the spool's files, oldest first.
-func (d *Hooks) spoolFiles() ([]string, error) {
-	files, err := filepath.Glob(filepath.Join(d.spool, "*.json"))
+func (h *Hooks) spoolFiles() ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(h.spool, "*.json"))
 	sort.Strings(files)
 	return files, err
 }

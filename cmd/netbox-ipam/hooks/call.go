@@ -1,0 +1,53 @@
+package hooks
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
+)
+
+// Hooks runs the hooks over one driver: its configuration, NetBox and OpenNebula.
+type Hooks struct {
+	d     *driver.Driver
+	cfg   config.Config
+	nb    driver.Backend
+	oned  opennebula.Client
+	lock  Locker
+	spool string // the labels' queue (spool.go), in the state folder
+}
+
+// New is the hooks of driver d, locking with files in its state folder.
+func New(d *driver.Driver) *Hooks {
+	h := &Hooks{d: d, cfg: d.Config(), nb: d.NetBox(), oned: d.OpenNebula(), spool: filepath.Join(d.Config().StateDir, "spool-"+d.Config().Name)}
+	h.lock = h.fileLock
+	return h
+}
+
+// WithLocker replaces the file locks (a test orders two hooks by its own).
+func (h *Hooks) WithLocker(l Locker) *Hooks { h.lock = l; return h }
+
+// Call is one hook's work, or one sync's work on NetBox virtual machines: the driver's
+// call (what it created and removed) and what it looked up once for all the VMs it
+// handles.
+type Call struct {
+	*driver.Call
+	*Hooks
+	ars map[[2]string]*leasedNIC // the NICs' ARs: (network, AR) → range and VRF, nil when not the driver's
+	// clusters are the driver's NetBox clusters looked up, by OpenNebula cluster (a
+	// zero Cluster: none).
+	clusters map[string]netbox.Cluster
+}
+
+// Begin starts a call.
+func (h *Hooks) Begin() *Call { return &Call{Call: h.d.Begin(""), Hooks: h} }
+
+func (h *Hooks) infof(format string, a ...any) { h.d.Infof(format, a...) }
+
+func inputf(format string, a ...any) error {
+	return &mapping.InputError{Msg: fmt.Sprintf(format, a...)}
+}
