@@ -214,7 +214,12 @@ func (d *Driver) checkServer(ctx context.Context, r *CheckReport) bool {
 		switch {
 		case netbox.KindOf(err) == netbox.KindAuth:
 			r.Line("ok", "url", base)
-			r.Line("FAIL", "token", ne.Msg)
+			msg := ne.Msg
+			// The refusal's API-Version names the release: a v2 token on one without them.
+			if rel := netbox.ParseRelease(d.nb.APIVersion()); strings.HasPrefix(strings.TrimSpace(d.cfg.Token), "nbt_") && rel.Known() && !netbox.V2Tokens(rel) {
+				msg += fmt.Sprintf("; the token is a v2 token (nbt_…), which NetBox %d.%d does not have (from 4.5): create a v1 token", rel.Major, rel.Minor)
+			}
+			r.Line("FAIL", "token", msg)
 		case netbox.KindOf(err) == netbox.KindUnavailable:
 			r.Line("FAIL", "url", fmt.Sprintf("cannot reach %s (%s); check url (NETBOX_URL) and that NetBox runs", base, strings.TrimPrefix(ne.Msg, "cannot reach NetBox: ")))
 		case ne != nil && ne.Status != 0:

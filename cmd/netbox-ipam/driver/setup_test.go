@@ -175,3 +175,26 @@ func TestCheckRelease(t *testing.T) {
 		})
 	}
 }
+
+// A v2 token refused by a NetBox before 4.5 (its refusal's API-Version says which):
+// check says that release has no v2 tokens.
+func TestCheckV2TokenOnOldNetBox(t *testing.T) {
+	for _, tc := range []struct {
+		version, token string
+		hint           bool
+	}{{"4.4.10", "nbt_abc.def", true}, {"4.5.10", "nbt_abc.def", false}, {"4.4.10", "0123456789abcdef0123456789abcdef01234567", false}} {
+		f := newFixture(t, func(c *config.Config) { c.Token = tc.token })
+		f.nb.Version = tc.version
+		f.nb.Inject(netboxtest.Fault{Op: "Status", Err: netboxtest.Refused("GET /api/status/", 403, "Invalid token")})
+		r := f.d.Check(context.Background())
+		var msg string
+		for _, l := range r.Lines {
+			if l.Item == "token" {
+				msg = l.Word + " " + l.Msg
+			}
+		}
+		if !strings.HasPrefix(msg, "FAIL") || strings.Contains(msg, "which NetBox 4.4 does not have (from 4.5): create a v1 token") != tc.hint {
+			t.Errorf("NetBox %s, token %.8s…: %q (hint wanted: %v)", tc.version, tc.token, msg, tc.hint)
+		}
+	}
+}
