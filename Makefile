@@ -17,7 +17,7 @@ ARCHES     ?= amd64 arm64
 PKG_VERSION ?= $(shell v='$(VERSION)'; case $$v in (v[0-9]*) v=$$(echo "$$v" | cut -c2-) ;; (*) v=0.0.0-$$(git rev-list --count HEAD 2>/dev/null || echo 0)-g$$v ;; esac; \
   echo "$$v" | sed -e 's/-\([0-9]*\)-g/+\1.g/' -e 's/-dirty$$/.dirty/')
 
-.PHONY: bench-sync demo all build packages sums test-packages test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix test-compose netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench bench-e2e fuzz
+.PHONY: bench-sync demo all build packages sums test-packages test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix test-netbox-matrix test-compose netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench bench-e2e fuzz
 
 all: build
 
@@ -114,6 +114,12 @@ test-e2e-releases: netbox-up
 test-e2e-matrix: netbox-up
 	$(ONE)/matrix all
 
+## The integration core and the end-to-end core on every NetBox release: the sources of
+## ../shared/netbox (4.2.9 … 4.6.8) and 4.7.3; a table at the end. Needs opennebula-up's
+## oned (it is given each release's token). About 15 minutes a release the first time.
+test-netbox-matrix: netbox-up
+	$(NB)/matrix all
+
 ## A real OpenNebula front-end with this checkout's driver installed (ONE_VERSION picks the release).
 opennebula-up: netbox-up
 	$(ONE)/up
@@ -127,7 +133,9 @@ opennebula-reset: netbox-up
 
 ## A local NetBox and .netbox.env: native (integration/netbox/up), or with COMPOSE=1 in the
 ## containers of docker-compose.yml (integration/compose/up). netbox-down and
-## netbox-reset take the same COMPOSE=1.
+## netbox-reset take the same COMPOSE=1. NETBOX_VERSION picks the release (native path):
+## 4.7.3 (default) from PyPI, or a source release of ../shared/netbox, each its own venv
+## and database.
 netbox-up:
 	$(NB)/up
 

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
 // runBin runs the driver binary with args (setup, check …), environment like Run's.
@@ -65,7 +67,7 @@ func apiJSON(t testing.TB, method, path string, body, out any) {
 		rd = bytes.NewReader(nil)
 	}
 	req, _ := http.NewRequestWithContext(ctx(t), method, env.URL+path, rd)
-	req.Header.Set("Authorization", "Bearer "+env.Token)
+	req.Header.Set("Authorization", netbox.AuthHeader(env.Token)) // a v1 token before NetBox 4.5
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -103,7 +105,7 @@ func TestCheckExplains(t *testing.T) {
 		{name: "not NetBox's base URL", item: "url", env: []string{"NETBOX_URL=" + env.URL + "/netbox"},
 			want: "does not answer like NetBox (GET /api/status/: HTTP 404); set url to NetBox's base URL, without /api"},
 		{name: "wrong token", item: "token", env: []string{"NETBOX_TOKEN=nbt_wrongkey99.notthesecretatall000000000000000000"},
-			want: "NetBox refused the request (HTTP 403: Invalid v2 token); check the token and its permissions"},
+			want: wrongV2TokenSays(t)},
 		{name: "tag missing", item: "tag it-no-such-tag", env: []string{"NETBOX_IPAM_TAG=it-no-such-tag"},
 			want: "missing: run `netbox-ipam setup`"},
 		{name: "custom field missing", item: "custom field one_search_domain", want: "missing: run `netbox-ipam setup`",
@@ -178,11 +180,15 @@ func TestMinimalTokenPermissions(t *testing.T) {
 	perm([]string{"ipam.iprange"}, "view", "add", "delete")
 	perm([]string{"extras.tag", "extras.customfield", "ipam.vrf"}, "view")
 	var tok struct {
-		Key   string `json:"key"`
-		Token string `json:"token"`
+		Key     string `json:"key"`
+		Token   string `json:"token"`
+		Version int    `json:"version"`
 	}
 	apiJSON(t, "POST", "/api/users/tokens/provision/", map[string]any{"username": name, "password": password, "version": 2}, &tok)
-	token := "nbt_" + tok.Key + "." + tok.Token
+	token, secret := "nbt_"+tok.Key+"."+tok.Token, tok.Token
+	if tok.Version != 2 { // NetBox before 4.5: a v1 token, its key the secret
+		token, secret = tok.Key, tok.Key
+	}
 	as := []string{"NETBOX_TOKEN=" + token}
 
 	r := runBin(t, as, "check")
@@ -209,7 +215,20 @@ func TestMinimalTokenPermissions(t *testing.T) {
 		!strings.Contains(lines["permissions ipam.ipaddress"], "the token may not delete; grant") {
 		t.Fatalf("check without delete: exit %d, failed %v\n%s", r.Code, failed, r.Stdout)
 	}
-	if strings.Contains(r.Stdout, tok.Token) {
+	if strings.Contains(r.Stdout, secret) {
 		t.Fatal("check shows the token")
 	}
+}
+
+// wrongV2TokenSays is what check says of a v2 token NetBox does not know: NetBox 4.5
+// and later refuse it as such; an older NetBox has no v2 tokens, and check says so.
+func wrongV2TokenSays(t *testing.T) string {
+	st, err := Client(t).Status(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := netbox.ParseRelease(st.NetBoxVersion); !netbox.V2Tokens(rel) {
+		return fmt.Sprintf("the token is a v2 token (nbt_…), which NetBox %d.%d does not have (from 4.5): create a v1 token", rel.Major, rel.Minor)
+	}
+	return "NetBox refused the request (HTTP 403: Invalid v2 token); check the token and its permissions"
 }

@@ -130,6 +130,13 @@ type counting struct {
 }
 
 func (t *counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Content-Type") == "" {
+		// NetBox names its release line (API-Version) only in answers to requests that
+		// say they are JSON (is_api_request reads the request's Content-Type), so a GET
+		// says it too: the client learns the release from its first answer.
+		r = r.Clone(r.Context())
+		r.Header.Set("Content-Type", "application/json")
+	}
 	t.n.Add(1)
 	start := time.Now()
 	resp, err := t.next.RoundTrip(r)
