@@ -39,6 +39,7 @@ func TestNetBoxScenario(t *testing.T) {
 		exchanges = append(exchanges, netboxtest.NewExchange(r.Method, r.URL, body, resp.StatusCode, answer))
 		mu.Unlock()
 		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+		w.Header().Set("API-Version", resp.Header.Get("API-Version")) // the client's release line
 		w.WriteHeader(resp.StatusCode)
 		w.Write(answer)
 	}))

@@ -11,6 +11,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
 // Cassette is a recorded conversation with a real NetBox (see Scenario).
@@ -87,6 +89,9 @@ func Replay(t *testing.T, file string) (srv *httptest.Server, n int, done func()
 			t.Errorf("request %d without a token", next-1)
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if rel := netbox.ParseRelease(c.NetBox); rel.Known() { // as NetBox sends on every answer
+			w.Header().Set("API-Version", fmt.Sprintf("%d.%d", rel.Major, rel.Minor))
+		}
 		w.WriteHeader(x.Status)
 		w.Write(x.Response)
 	}))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -31,6 +32,7 @@ const (
 type scenario struct {
 	ctx context.Context
 	c   *netbox.Client
+	rel netbox.Release // the release /api/status/ named
 	err error
 }
 
@@ -50,6 +52,7 @@ func (s *scenario) run() {
 	st, err := c.Status(ctx)
 	s.no(err, "status")
 	s.must(st.NetBoxVersion != "", "status has no version")
+	s.rel = netbox.ParseRelease(st.NetBoxVersion)
 	tag, err := c.CreateTag(ctx, ScenarioTag, ScenarioTag, "netboxtest scenario")
 	if !s.no(err, "create tag") {
 		return
@@ -60,13 +63,13 @@ func (s *scenario) run() {
 	_, err = c.TagBySlug(ctx, ScenarioTag+"-none")
 	s.must(netbox.IsNotFound(err), "missing tag: %v", err)
 	field, err := c.CreateCustomField(ctx, netbox.CustomFieldSpec{Name: scenarioField, Label: "scenario", Type: "text",
-		ObjectTypes: []string{"ipam.prefix", "ipam.ipaddress"}, FilterLogic: "exact", Group: "scenario", Description: "netboxtest"})
+		ObjectTypes: []string{"ipam.prefix", "ipam.ipaddress", "virtualization.cluster", "virtualization.virtualmachine"}, FilterLogic: "exact", Group: "scenario", Description: "netboxtest"})
 	if !s.no(err, "create custom field") {
 		return
 	}
 	defer func() { s.no(c.DeleteCustomField(ctx, field.ID), "delete custom field") }()
 	f, err := c.CustomFieldByName(ctx, scenarioField)
-	s.must(err == nil && f.FilterLogic.Value == "exact" && len(f.ObjectTypes) == 2, "custom field: %+v %v", f, err)
+	s.must(err == nil && f.FilterLogic.Value == "exact" && len(f.ObjectTypes) == 4, "custom field: %+v %v", f, err)
 	vrf, err := c.CreateVRF(ctx, ScenarioVRF)
 	if !s.no(err, "create VRF") {
 		return
@@ -80,6 +83,7 @@ func (s *scenario) run() {
 	s.resolve(vrf, role)
 	s.permissions()
 	s.prefixes(vrf.ID, role.ID)
+	s.virtualization(vrf.ID)
 }
 
 func (s *scenario) resolve(vrf netbox.VRF, role netbox.Ref) {
@@ -169,6 +173,17 @@ func (s *scenario) ranges(vrf int, p netbox.Prefix) {
 	s.must(err == nil && !ok, "first range in an empty prefix: %v %v", ok, err)
 	got, err = c.PatchIPRange(ctx, r.ID, map[string]any{"description": "scenario range, patched"})
 	s.must(err == nil && got.Description == "scenario range, patched", "patch range: %v", err)
+	// A range of one address (an AR of SIZE 1): NetBox has it from 4.6.1 only.
+	one, err := c.CreateIPRange(ctx, netbox.IPRangeSpec{Start: "10.251.0.30/24", End: "10.251.0.30/24", VRFID: vrf, Status: "active", Tags: tags})
+	if netbox.SingleAddressRanges(s.rel) {
+		s.must(err == nil && one.Size.String() == "1", "range of one address: %+v %v", one, err)
+		if err == nil {
+			defer func() { s.no(c.DeleteIPRange(ctx, one.ID), "delete the range of one address") }()
+		}
+	} else {
+		s.must(netbox.KindOf(err) == netbox.KindInvalid && strings.Contains(err.Error(), "must be greater than the starting address"),
+			"range of one address before NetBox 4.6.1: %v, want NetBox's refusal (register names it)", err)
+	}
 	s.addresses(vrf, r, p)
 }
 
@@ -211,5 +226,83 @@ func (s *scenario) addresses(vrf int, r netbox.IPRange, p netbox.Prefix) {
 		Count int `json:"count"`
 	}
 	s.no(c.Raw(ctx, "GET", "/api/ipam/ip-ranges/?tag="+ScenarioTag, &raw), "raw")
-	s.must(raw.Count == 1, "raw count %d", raw.Count)
+	want := 1 // the scenario range, and the range of one address where NetBox has it
+	if netbox.SingleAddressRanges(s.rel) {
+		want++
+	}
+	s.must(raw.Count == want, "raw count %d, want %d", raw.Count, want)
+}
+
+// virtualization is what the driver does with NetBox virtual machines (vms.enabled):
+// a cluster of its type found by custom field, a VM renamed and its status changed,
+// interfaces with MACs (the mac_address shortcut from 4.7, MAC address objects made
+// primary on 4.2–4.6: the interfaces read back with their MACs either way), an address
+// on an interface and the VM's primary IPv4, taken off again, and all of it deleted.
+func (s *scenario) virtualization(vrf int) {
+	ctx, c, rel := s.ctx, s.c, s.rel
+	tags := []netbox.TagRef{{Slug: ScenarioTag}}
+	typ, err := c.CreateClusterType(ctx, "nbtest-scenario", "nbtest-scenario", ScenarioTag, "scenario")
+	if err != nil { // made nothing to clean up
+		s.no(err, "create cluster type")
+		return
+	}
+	defer func() {
+		s.no(c.Raw(ctx, "DELETE", "/api/virtualization/cluster-types/"+strconv.Itoa(typ.ID)+"/", nil), "delete cluster type")
+	}()
+	got, err := c.ClusterTypeBySlug(ctx, "nbtest-scenario")
+	s.must(err == nil && got.ID == typ.ID, "cluster type by slug: %+v %v", got, err)
+	cl, err := c.CreateCluster(ctx, netbox.ClusterSpec{Name: "nbtest-scenario", TypeID: typ.ID, Tags: tags, CustomFields: map[string]any{scenarioField: "100"}})
+	if err != nil { // made nothing to clean up
+		s.no(err, "create cluster")
+		return
+	}
+	defer func() {
+		s.no(c.Raw(ctx, "DELETE", "/api/virtualization/clusters/"+strconv.Itoa(cl.ID)+"/", nil), "delete cluster")
+	}()
+	found, ok, err := c.ClusterWith(ctx, "nbtest-scenario", ScenarioTag, scenarioField, "100")
+	s.must(err == nil && ok && found.ID == cl.ID, "cluster with: %+v %v %v", found, ok, err)
+	vm, err := c.CreateVirtualMachine(ctx, netbox.VirtualMachineSpec{Name: "scenario-vm", Status: "planned", ClusterID: cl.ID, Tags: tags,
+		CustomFields: map[string]any{scenarioField: "42"}})
+	if err != nil { // made nothing to clean up
+		s.no(err, "create VM")
+		return
+	}
+	defer func() { s.no(c.DeleteVirtualMachine(ctx, vm.ID), "delete VM") }()
+	vms, err := c.VirtualMachinesWith(ctx, ScenarioTag, scenarioField, "42", "43")
+	s.must(err == nil && len(vms) == 1 && vms[0].ID == vm.ID, "VMs with: %+v %v", vms, err)
+	vm, err = c.PatchVirtualMachine(ctx, vm.ID, map[string]any{"name": "scenario-vm-2", "status": "active"})
+	s.must(err == nil && vm.Name == "scenario-vm-2" && vm.Status.Value == "active", "patch VM: %+v %v", vm, err)
+	ifs, err := c.CreateVMInterfaces(ctx, []netbox.VMInterfaceSpec{{VMID: vm.ID, Name: "NIC0", MAC: "02:00:0a:fb:00:0a", Tags: tags},
+		{VMID: vm.ID, Name: "NIC1", MAC: "02:00:0a:fb:00:0b", Tags: tags}})
+	if err != nil || len(ifs) != 2 { // deleting the VM deletes any interface made
+		s.must(false, "interfaces (NetBox %s): %+v %v", rel, ifs, err)
+		return
+	}
+	s.must(ifs[0].MACAddress == "02:00:0A:FB:00:0A", "interfaces made with their MACs (NetBox %s): %+v", rel, ifs)
+	read, err := c.VMInterfaces(ctx, vm.ID)
+	s.must(err == nil && len(read) == 2 && read[0].MACAddress == "02:00:0A:FB:00:0A" && read[1].MACAddress == "02:00:0A:FB:00:0B",
+		"interfaces read back with their MACs (NetBox %s): %+v %v", rel, read, err)
+	ips, err := c.CreateIPAddresses(ctx, []netbox.IPAddressSpec{{Address: "10.251.0.40/24", VRFID: vrf, Status: "active", Tags: tags}})
+	if err != nil || len(ips) != 1 {
+		s.must(false, "create the VM's address: %+v %v", ips, err)
+		return
+	}
+	defer func() { s.no(c.DeleteIPAddresses(ctx, []int{ips[0].ID}), "delete the VM's address") }()
+	s.no(c.PatchIPAddresses(ctx, []map[string]any{{"id": ips[0].ID, "assigned_object_type": netbox.VMInterfaceType, "assigned_object_id": ifs[0].ID}}), "assign")
+	vm, err = c.PatchVirtualMachine(ctx, vm.ID, map[string]any{"primary_ip4": ips[0].ID})
+	s.must(err == nil && netbox.RefID(vm.PrimaryIP4) == ips[0].ID, "primary IPv4: %+v %v", vm, err)
+	on, err := c.IPAddressesOfVM(ctx, vm.ID)
+	s.must(err == nil && len(on) == 1 && on[0].AssignedObjectID == ifs[0].ID, "addresses of the VM: %+v %v", on, err)
+	_, err = c.PatchVirtualMachine(ctx, vm.ID, map[string]any{"primary_ip4": nil})
+	s.no(err, "clear primary IPv4")
+	s.no(c.PatchIPAddresses(ctx, []map[string]any{{"id": ips[0].ID, "assigned_object_type": nil, "assigned_object_id": nil}}), "unassign")
+	s.no(c.DeleteVMInterfaces(ctx, []int{ifs[0].ID, ifs[1].ID}), "delete interfaces")
+	read, err = c.VMInterfaces(ctx, vm.ID)
+	s.must(err == nil && len(read) == 0, "interfaces left: %+v %v", read, err)
+	// The interfaces' MAC address objects go with them (the driver never deletes one).
+	var macs struct {
+		Count int `json:"count"`
+	}
+	s.no(c.Raw(ctx, "GET", "/api/dcim/mac-addresses/?mac_address=02:00:0A:FB:00:0A&mac_address=02:00:0A:FB:00:0B", &macs), "MAC addresses")
+	s.must(macs.Count == 0, "%d MAC address objects outlived their interfaces (NetBox %s)", macs.Count, rel)
 }
