@@ -17,7 +17,7 @@ ARCHES     ?= amd64 arm64
 PKG_VERSION ?= $(shell v='$(VERSION)'; case $$v in (v[0-9]*) v=$$(echo "$$v" | cut -c2-) ;; (*) v=0.0.0-$$(git rev-list --count HEAD 2>/dev/null || echo 0)-g$$v ;; esac; \
   echo "$$v" | sed -e 's/-\([0-9]*\)-g/+\1.g/' -e 's/-dirty$$/.dirty/')
 
-.PHONY: bench-sync demo all build packages sums test-packages test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix test-netbox-matrix test-compose netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench bench-e2e fuzz
+.PHONY: bench-sync demo all build packages sums test-packages test test-unit test-integration test-e2e test-e2e-releases test-e2e-matrix test-netbox-matrix test-netbox-oldest netbox-prepare-oldest test-compose netbox-up netbox-down netbox-reset opennebula-up opennebula-down opennebula-reset vet clean install uninstall dist bench bench-e2e fuzz
 
 all: build
 
@@ -81,7 +81,7 @@ vet:
 ## life-cycle tests and the demo on it; a native NetBox and the whole integration suite;
 ## a real OpenNebula and the end-to-end tests through it; the .deb and .rpm installed and
 ## the end-to-end core through oned from the .deb's files; the demo.
-test: vet build test-unit test-compose netbox-up test-integration opennebula-reset test-e2e test-e2e-releases test-packages demo
+test: vet build netbox-prepare-oldest test-unit test-compose netbox-up test-integration opennebula-reset test-e2e test-e2e-releases test-netbox-oldest test-packages demo
 
 test-unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
@@ -119,6 +119,16 @@ test-e2e-matrix: netbox-up
 ## oned (it is given each release's token). About 15 minutes a release the first time.
 test-netbox-matrix: netbox-up
 	$(NB)/matrix all
+
+## The integration core and the end-to-end core on the oldest NetBox release (make test;
+## the whole suite runs on 4.7.3).
+test-netbox-oldest: netbox-up
+	$(NB)/matrix oldest
+
+# The oldest NetBox release installed and migrated in the background (minutes of
+# migrations) while the unit and compose parts run; test-netbox-oldest waits for it.
+netbox-prepare-oldest:
+	$(NB)/prepare oldest >/dev/null 2>&1 &
 
 ## A real OpenNebula front-end with this checkout's driver installed (ONE_VERSION picks the release).
 opennebula-up: netbox-up

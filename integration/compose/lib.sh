@@ -24,9 +24,11 @@ ensure_docker_packages() {
   apt_install "${missing[@]}"
 }
 
+# apt_install: one apt at a time among the project's scripts (make test prepares the
+# oldest NetBox release while the compose part installs Docker): they share a lock.
 apt_install() {
-  { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } >>"$CSTATE/apt.log" 2>&1 ||
+  flock /var/lock/one-netbox-ipam-apt.lock bash -c 'DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"' apt "$@" >>"$CSTATE/apt.log" 2>&1 ||
     { tail -n 20 "$CSTATE/apt.log" >&2; die "apt-get install $* failed; full log: $CSTATE/apt.log"; }
 }
 

@@ -35,7 +35,7 @@ else
   CONF=$ROOT/conf/configuration.py
   APP=$ROOT
 fi
-ENV_FILE=$REPO/.netbox.env
+ENV_FILE=${NETBOX_ENV_FILE:-$REPO/.netbox.env} # prepare writes its own, beside the running release's
 URL=http://127.0.0.1:$NETBOX_PORT
 
 export NETBOX_ROOT=$ROOT
