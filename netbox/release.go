@@ -48,10 +48,7 @@ func (c *Client) APIVersion() string {
 // MACShortcut says whether a VM interface's mac_address is writable: NetBox 4.2 made
 // MACs objects of their own (dcim.macaddress) and the interface field read-only, 4.7
 // writable again. Unknown (no answer yet): assumed, as on the newest.
-func MACShortcut(apiVersion string) bool {
-	r := ParseRelease(apiVersion)
-	return !r.Known() || r.AtLeast(4, 7, 0)
-}
+func MACShortcut(r Release) bool { return !r.Known() || r.AtLeast(4, 7, 0) }
 
 // SingleAddressRanges says whether an IP range may hold one address (start = end):
 // from NetBox 4.6.1; before, NetBox refuses it ("must be greater than").

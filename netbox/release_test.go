@@ -26,8 +26,8 @@ func TestRelease(t *testing.T) {
 		{"junk", false, true, true},
 	} {
 		r := ParseRelease(tc.in)
-		if r.Known() != tc.known || MACShortcut(tc.in) != tc.macs || SingleAddressRanges(r) != tc.single1 {
-			t.Errorf("%q: %+v known %v, MAC shortcut %v, single-address ranges %v; want %v %v %v", tc.in, r, r.Known(), MACShortcut(tc.in), SingleAddressRanges(r), tc.known, tc.macs, tc.single1)
+		if r.Known() != tc.known || MACShortcut(r) != tc.macs || SingleAddressRanges(r) != tc.single1 {
+			t.Errorf("%q: %+v known %v, MAC shortcut %v, single-address ranges %v; want %v %v %v", tc.in, r, r.Known(), MACShortcut(r), SingleAddressRanges(r), tc.known, tc.macs, tc.single1)
 		}
 	}
 	if !ParseRelease("4.10.0").AtLeast(4, 7, 0) || ParseRelease("4.2.9").AtLeast(4, 3, 0) || !ParseRelease("5.0.0").AtLeast(4, 9, 9) {

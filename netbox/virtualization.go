@@ -152,7 +152,7 @@ type VMInterfaceSpec struct {
 // answers before) two more, whatever the number of interfaces: the MAC address objects
 // (with the interfaces' tags) and the interfaces' primary MACs.
 func (c *Client) CreateVMInterfaces(ctx context.Context, specs []VMInterfaceSpec) ([]VMInterface, error) {
-	shortcut := MACShortcut(c.APIVersion())
+	shortcut := MACShortcut(ParseRelease(c.APIVersion()))
 	body := make([]map[string]any, 0, len(specs))
 	for _, s := range specs {
 		b := map[string]any{"virtual_machine": s.VMID, "name": s.Name, "description": s.Description, "tags": nestedTags(s.Tags)}

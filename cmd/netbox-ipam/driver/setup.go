@@ -276,7 +276,7 @@ func releaseFeatures(rel netbox.Release) []CheckLine {
 	if !netbox.V2Tokens(rel) {
 		out = append(out, CheckLine{"ok", "", fmt.Sprintf("v1 tokens only: NetBox %s has no v2 tokens (nbt_…, from 4.5)", rel)})
 	}
-	if rel.Known() && !netbox.MACShortcut(fmt.Sprintf("%d.%d", rel.Major, rel.Minor)) {
+	if !netbox.MACShortcut(rel) {
 		out = append(out, CheckLine{"ok", "", fmt.Sprintf("VM interface MACs (vms.enabled) as MAC address objects, two more requests per batch of new interfaces: NetBox %s's interface mac_address is read-only (writable from 4.7)", rel)})
 	}
 	return out
@@ -288,13 +288,6 @@ func releaseLine(nb Store) string {
 		return v
 	}
 	return "(release unknown)"
-}
-
-func pass(good bool) string {
-	if good {
-		return "ok"
-	}
-	return "FAIL"
 }
 
 // checkPermissions probes what the token may do on each model the driver uses.
