@@ -75,9 +75,7 @@ stop_other_releases() {
     [ "$(cat "$(dirname "$pidf")/port" 2>/dev/null || echo 18080)" = "$NETBOX_PORT" ] || continue
     if pidalive "$pidf"; then
       other=${pidf#"$CACHE"/netbox-}
-      kill "$(cat "$pidf")"
-      say "stopped NetBox ${other%%/*} (this port is $NETBOX_VERSION's now)"
-      rm -f "$pidf"
+      stop_pid "$pidf" "NetBox ${other%%/*} (this port is $NETBOX_VERSION's now)"
       # Its cache and task queues (Redis databases 5 and 6) are not this release's.
       redis-cli -p "$NETBOX_REDIS_PORT" -n 5 flushdb >/dev/null
       redis-cli -p "$NETBOX_REDIS_PORT" -n 6 flushdb >/dev/null
@@ -98,10 +96,9 @@ wait_http() {
 start_gunicorn() {
   pidalive "$RUN/gunicorn.pid" && return 0
   say "starting NetBox on $URL (log: $RUN/gunicorn.log)"
-  # Workers: the race tests run several driver processes at once; threads keep memory low.
   stop_other_releases
-  for _ in $(seq 50); do curl -s -o /dev/null "$URL/" || break; sleep 0.1; done
   echo "$NETBOX_PORT" >"$RUN/port"
+  # Workers: the race tests run several driver processes at once; threads keep memory low.
   (cd "$APP" && "$VENV/bin/gunicorn" netbox.wsgi \
       --bind "127.0.0.1:$NETBOX_PORT" --workers "${NETBOX_WORKERS:-4}" --threads 2 \
       --timeout 120 --daemon --pid "$RUN/gunicorn.pid" \
@@ -109,15 +106,19 @@ start_gunicorn() {
   wait_http "$URL/api/status/" 120 || die "NetBox did not answer $URL/api/status/ within 120 s; see $RUN/gunicorn.log"
 }
 
-stop_gunicorn() {
-  if pidalive "$RUN/gunicorn.pid"; then
-    local pid; pid=$(cat "$RUN/gunicorn.pid")
+# stop_pid FILE WHAT stops the process FILE names and waits (10 s at most) until it is
+# gone, so that its port is free, then removes FILE.
+stop_pid() {
+  if pidalive "$1"; then
+    local pid; pid=$(cat "$1")
     kill "$pid"
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    say "stopped NetBox (pid $pid)"
+    say "stopped $2 (pid $pid)"
   fi
-  rm -f "$RUN/gunicorn.pid"
+  rm -f "$1"
 }
+
+stop_gunicorn() { stop_pid "$RUN/gunicorn.pid" NetBox; }
 
 # --- Shared with the compose path (integration/compose/up) ---------------------
 # Both need URL and ADMIN_PASSWORD set; they leave TOKEN_V2 and TOKEN_V1 set.
