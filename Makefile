@@ -143,9 +143,9 @@ opennebula-reset: netbox-up
 
 ## A local NetBox and .netbox.env: native (integration/netbox/up), or with COMPOSE=1 in the
 ## containers of docker-compose.yml (integration/compose/up). netbox-down and
-## netbox-reset take the same COMPOSE=1. NETBOX_VERSION picks the release (native path):
+## netbox-reset take the same COMPOSE=1. NETBOX_VERSION picks the release on both paths:
 ## 4.7.3 (default) from PyPI, or a source release of ../shared/netbox, each its own venv
-## and database.
+## (natively) or image, and its own database.
 netbox-up:
 	$(NB)/up
 

@@ -56,3 +56,8 @@ func SingleAddressRanges(r Release) bool { return !r.Known() || r.AtLeast(4, 6, 
 
 // V2Tokens says whether the release has v2 tokens (nbt_…): from 4.5.
 func V2Tokens(r Release) bool { return !r.Known() || r.AtLeast(4, 5, 0) }
+
+// PopulatedRanges says whether an IP range marked populated keeps addresses out: from
+// NetBox 4.3 its available-ips is empty and an address inside is refused ("Cannot create
+// IP address … inside range"). 4.2 has no mark_populated at all.
+func PopulatedRanges(r Release) bool { return !r.Known() || r.AtLeast(4, 3, 0) }

@@ -8,7 +8,8 @@ NETBOX_COMPOSE_PORT=${NETBOX_COMPOSE_PORT:-18081}
 URL=http://127.0.0.1:$NETBOX_COMPOSE_PORT
 BASE_IMAGE=${COMPOSE_BASE_IMAGE:-debian:trixie-slim}
 PROJECT=one-netbox-ipam
-export NETBOX_VERSION NETBOX_COMPOSE_PORT COMPOSE_BASE_IMAGE=$BASE_IMAGE
+NETBOX_DB_SUFFIX=$suffix # netbox/lib.sh's: empty for 4.7.3, _4_5_10 for 4.5.10
+export NETBOX_VERSION NETBOX_COMPOSE_PORT COMPOSE_BASE_IMAGE=$BASE_IMAGE NETBOX_DB_SUFFIX
 
 say() { printf 'netbox (compose): %s\n' "$*" >&2; }
 die() { printf 'netbox (compose): error: %s\n' "$*" >&2; exit 1; }
@@ -138,6 +139,28 @@ wait_healthy() {
 # cpsql SQL...: psql as the superuser inside the postgres container.
 cpsql() { compose exec -T postgres psql -v ON_ERROR_STOP=1 -qtAX -d postgres "$@"; }
 
-# The database of docker-compose.yml and the template reset clones.
-CDB=netbox
-CDB_TEMPLATE=netbox_template
+# The release's database (docker-compose.yml's DB_NAME) and the template reset clones.
+CDB=netbox$NETBOX_DB_SUFFIX
+CDB_TEMPLATE=${CDB}_template
+
+# copy_source: a source release's tarball into the NetBox build context (source/, not
+# tracked), where the Dockerfile installs it from; PyPI's releases need none.
+copy_source() {
+  local dst=$REPO/integration/compose/netbox/source
+  rm -f "$dst"/*.tar.xz
+  [ "$FROM" = source ] || return 0
+  local tarball=$NETBOX_TARBALLS/netbox-$NETBOX_VERSION.tar.xz
+  [ -f "$tarball" ] || die "no NetBox $NETBOX_VERSION: PyPI serves 4.7.x, and $tarball does not exist"
+  cp "$tarball" "$dst/"
+}
+
+# ensure_database: the release's database in the stack's PostgreSQL (the image makes
+# only netbox, 4.7.3's, on its first start).
+ensure_database() {
+  compose up -d postgres >>"$CSTATE/up.log" 2>&1 || { cat "$CSTATE/up.log" >&2; die "docker compose up postgres failed"; }
+  local i
+  for i in $(seq 120); do cpsql -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 1; done
+  [ "$(cpsql -c "SELECT 1 FROM pg_database WHERE datname='$CDB'")" = 1 ] && return 0
+  say "creating the database $CDB for NetBox $NETBOX_VERSION"
+  cpsql -c "CREATE DATABASE $CDB OWNER netbox"
+}

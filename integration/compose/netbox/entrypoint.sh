@@ -21,7 +21,16 @@ SECRET_KEY=${NETBOX_SECRET_KEY:-$SECRET_KEY}
 PEPPER=${NETBOX_API_TOKEN_PEPPER:-$PEPPER}
 ADMIN_PASSWORD=${NETBOX_ADMIN_PASSWORD:-$ADMIN_PASSWORD}
 
-[ -f conf/configuration.py ] || netbox setup --target /opt/netbox/root >/dev/null
+# PyPI's package has a `netbox` command; a source release (/opt/netbox/src) has manage.py.
+if [ -f /opt/netbox/src/netbox/manage.py ]; then
+  nb() { python3 /opt/netbox/src/netbox/manage.py "$@"; }
+  APP=/opt/netbox/src/netbox
+  mkdir -p conf
+else
+  nb() { netbox "$@"; }
+  APP=/opt/netbox/root
+  [ -f conf/configuration.py ] || netbox setup --target /opt/netbox/root >/dev/null
+fi
 REDIS_PORT=${REDIS_PORT:-6379}
 hosts=$(printf "'%s', " ${ALLOWED_HOSTS:-127.0.0.1 localhost})
 umask 077
@@ -41,16 +50,22 @@ API_TOKEN_PEPPERS = {1: '$PEPPER'}
 # Tests create and delete thousands of objects; keep the change log short.
 CHANGELOG_RETENTION = 1
 PYCONF
+# NetBox 4.2 knows DATABASE only (later releases take it as well).
+[ "$APP" = /opt/netbox/root ] || sed -i "s/^DATABASES = {'default': {\$/DATABASE = {/; s/^}}\$/}/" conf/configuration.py
 umask 022
 
 # A database that is up to date has its admin already (made right after migrating), so
 # a restart (reset, a second up) costs one Django start here, not three.
-if ! netbox migrate --check >/dev/null 2>&1; then
-  echo "netbox: migrating the database (netbox upgrade; minutes the first time)"
-  netbox upgrade --no-input --skip-reindex
-  DJANGO_SUPERUSER_PASSWORD=$ADMIN_PASSWORD netbox createsuperuser --no-input \
+if ! nb migrate --check >/dev/null 2>&1; then
+  echo "netbox: migrating the database (minutes the first time)"
+  if [ "$APP" = /opt/netbox/root ]; then
+    netbox upgrade --no-input --skip-reindex
+  else
+    nb migrate --no-input # what upgrade.sh does that the API needs
+  fi
+  DJANGO_SUPERUSER_PASSWORD=$ADMIN_PASSWORD nb createsuperuser --no-input \
     --username admin --email admin@example.invalid >/dev/null 2>&1 || true
 fi
-echo "netbox: $(netbox version) starting on :8080"
-exec gunicorn netbox.wsgi --bind 0.0.0.0:8080 --workers "${NETBOX_WORKERS:-4}" --threads 2 \
+echo "netbox: NetBox ${NETBOX_VERSION:-} starting on :8080"
+exec gunicorn --chdir "$APP" netbox.wsgi --bind 0.0.0.0:8080 --workers "${NETBOX_WORKERS:-4}" --threads 2 \
   --timeout 120 --error-logfile - --access-logfile "${ACCESS_LOG:-/dev/null}"
