@@ -33,8 +33,11 @@ func TestOnedClient(t *testing.T) {
 	id := o.createVNet(t, "NAME = \""+name+"\"\nVN_MAD = \"bridge\"\nBRIDGE = \"br-e2e\"\n"+
 		`AR = [ TYPE = "IP4", IP = "10.99.0.10", SIZE = "10", CUSTOM = "kept?" ]`)
 	vnet := strconv.Itoa(id)
-	vm := o.createVM(t, "NAME = \""+name+"\"\nNIC = [ NETWORK_ID = \""+vnet+"\", IP = \"10.99.0.15\" ]\n")
-	vmID := strconv.Itoa(vm.ID)
+	// On hold: the scheduler would deploy it between the two reads compared below.
+	out := o.must(t, "onevm", "create", "--hold", template(t, "CPU = 0.1\nMEMORY = 32\nNAME = \""+name+"\"\nNIC = [ NETWORK_ID = \""+vnet+"\", IP = \"10.99.0.15\" ]\n"))
+	vm := createdID(t, out)
+	t.Cleanup(func() { o.terminate(t, vm) })
+	vmID := strconv.Itoa(vm)
 
 	for _, read := range []struct {
 		what string

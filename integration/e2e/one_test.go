@@ -243,9 +243,19 @@ func (o *One) deleteVNet(t testing.TB, id int) {
 			}
 		}
 	}
-	if _, err := o.cli("onevnet", "delete", strconv.Itoa(id)); err != nil {
-		t.Logf("cleanup: %v", err)
-		return
+	// A VM's leases go a moment after it is DONE; a network that keeps leases is refused.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, err := o.cli("onevnet", "delete", strconv.Itoa(id))
+		if err == nil {
+			break
+		}
+		if _, serr := o.cli("onevnet", "show", strconv.Itoa(id)); serr != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("cleanup: network %d: %v", id, err)
+			return
+		}
 	}
 	o.waitGone(t, "onevnet", id)
 }
@@ -330,11 +340,25 @@ func (o *One) terminate(t testing.TB, id int) {
 	if d, err := o.vmState(id); err != nil || d == vmDone {
 		return
 	}
-	if _, err := o.cli("onevm", "terminate", "--hard", strconv.Itoa(id)); err != nil {
-		t.Logf("terminate %d: %v", id, err)
-		return
+	// The scheduler deploys VMs to the dummy host, and oned refuses terminate while a VM
+	// is between states (PROLOG, BOOT: "wrong state"): try again until it takes, or a VM
+	// left behind keeps its leases and its network, and a later audit --all finds them.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := o.cli("onevm", "terminate", "--hard", strconv.Itoa(id))
+		if err == nil {
+			break
+		}
+		if s, serr := o.vmState(id); serr != nil || s == vmDone {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("terminate %d: %v", id, err)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	for done := time.Now().Add(60 * time.Second); time.Now().Before(done); time.Sleep(200 * time.Millisecond) {
 		if s, err := o.vmState(id); err != nil || s == vmDone {
 			return
 		}
