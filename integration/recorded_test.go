@@ -19,8 +19,29 @@ import (
 // should answer) against the real NetBox through a recorder. With RECORD_NETBOX=1 it
 // saves the exchanges as netbox/testdata/netbox-<version>.json, which netbox's unit
 // tests replay: answers a real NetBox gave, without a server.
+//
+// A run killed mid-way leaves the scenario's objects behind, and the next run's creates
+// of the same names fail (a CI run met a leftover custom field): they are removed
+// first, outside the recorder. The test plants the leftovers such a run leaves (the tag
+// and the custom field) to see them removed.
 func TestNetBoxScenario(t *testing.T) {
 	env := NetBox(t)
+	direct := Client(t)
+	if gone, err := netboxtest.RemoveScenarioLeftovers(ctx(t), direct); err != nil {
+		t.Fatal(err)
+	} else if len(gone) > 0 {
+		t.Logf("removed an earlier run's leftovers: %v", gone)
+	}
+	if _, err := direct.CreateTag(ctx(t), netboxtest.ScenarioTag, netboxtest.ScenarioTag, "left by a killed run"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := direct.CreateCustomField(ctx(t), netbox.CustomFieldSpec{Name: "nbtest_scenario_note", Type: "text", ObjectTypes: []string{"ipam.prefix"}}); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := netboxtest.RemoveScenarioLeftovers(ctx(t), direct)
+	if err != nil || len(gone) != 2 {
+		t.Fatalf("planted leftovers (the tag, the custom field): removed %v, %v", gone, err)
+	}
 	var mu sync.Mutex
 	var exchanges []netboxtest.Exchange
 	upstream := &http.Client{}
