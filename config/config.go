@@ -8,8 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,7 +58,11 @@ type Config struct {
 	Pool      Pool          `mapstructure:"pool"`
 	Defaults  Defaults      `mapstructure:"defaults"`
 	Gateway   string        `mapstructure:"gateway"` // first | last | none
-	Release   string        `mapstructure:"release"` // delete | deprecate
+	Release   string        `mapstructure:"release"` // delete | deprecate | cooldown
+	// Cooldown is how long a freed lease stays in NetBox (release: cooldown), as
+	// deprecated with the time it frees, before sync deletes it: NetBox hands out the
+	// lowest free address, so without it a freed IP goes to the next VM at once.
+	Cooldown time.Duration `mapstructure:"cooldown"`
 	// LeaseMAC is when get_address records a lease's MAC: "later" (one request; the
 	// hooks of `netbox-ipam hooks install`, or `netbox-ipam sync`, record it) or "now"
 	// (a second request, since the MAC follows from the address NetBox picks; for
@@ -62,7 +70,15 @@ type Config struct {
 	// leases always record it now: their IPv6 address follows from the MAC.
 	LeaseMAC string `mapstructure:"lease_mac"`
 	VMs      VMs    `mapstructure:"vms"`
-	Log      Log    `mapstructure:"log"`
+	// DNSName is the template of each lease's DNS name in NetBox, e.g.
+	// "{vm}.{network}.cloud.example.org" (placeholders and rules: mapping.DNSTemplate);
+	// "" writes none. The hooks write it with the lease's label; sync catches up.
+	DNSName string `mapstructure:"dns_name"`
+	// DNS is DNSName, read (not a key).
+	DNS mapping.DNSTemplate `mapstructure:"-"`
+	// Tenants gives a VM's leases the NetBox tenant of its owner (the hooks set it).
+	Tenants Tenants `mapstructure:"tenants"`
+	Log     Log     `mapstructure:"log"`
 	// StateDir holds the hooks' spool and locks: a folder of the driver's user alone
 	// (the driver refuses one others can write). Default: $ONE_LOCATION/var/netbox-ipam
 	// for a self-contained OpenNebula, else /var/lib/one/netbox-ipam (oneadmin's home).
@@ -79,13 +95,50 @@ type VMs struct {
 	ClusterType string `mapstructure:"cluster_type"` // its name; the slug follows from it
 }
 
+// Tenants maps OpenNebula users and groups, by name, to NetBox tenants, by slug. A VM's
+// owner decides: the user's entry, else the group's; a VM that neither names keeps its
+// range's tenant. Names are matched without case (YAML keys are read in lower case).
+type Tenants struct {
+	Users  map[string]string `mapstructure:"users"`
+	Groups map[string]string `mapstructure:"groups"`
+}
+
+// For is the tenant slug of a VM owned by user and group, "" when none is mapped.
+func (t Tenants) For(user, group string) string {
+	if s := t.Users[strings.ToLower(user)]; s != "" {
+		return s
+	}
+	return t.Groups[strings.ToLower(group)]
+}
+
+// Slugs are the tenants the mapping names, each once, sorted.
+func (t Tenants) Slugs() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range []map[string]string{t.Users, t.Groups} {
+		for _, s := range m {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Pool is where register carves new prefixes when the AR names no network.
 type Pool struct {
 	ParentPrefixes []string `mapstructure:"parent_prefixes"` // CIDRs or NetBox ids, tried in order
-	VRF            string   `mapstructure:"vrf"`
-	Tenant         string   `mapstructure:"tenant"`
-	Role           string   `mapstructure:"role"`
-	Status         string   `mapstructure:"status"`
+	// ParentPrefixes6 and ULAParentPrefixes6 are the NetBox IPv6 prefixes an IP4_6 AR's
+	// GLOBAL_PREFIX and ULA_PREFIX /64s are carved from, when the AR names neither the
+	// /64 nor a parent of its own (CIDRs or NetBox ids, tried in order).
+	ParentPrefixes6    []string `mapstructure:"parent_prefixes6"`
+	ULAParentPrefixes6 []string `mapstructure:"ula_parent_prefixes6"`
+	VRF                string   `mapstructure:"vrf"`
+	Tenant             string   `mapstructure:"tenant"`
+	Role               string   `mapstructure:"role"`
+	Status             string   `mapstructure:"status"`
 }
 
 // Defaults fill network settings neither NetBox nor the AR gives.
@@ -112,10 +165,11 @@ var defaults = map[string]any{
 	"timeout":              "20s",
 	"retries":              3,
 	"tag":                  mapping.DefaultTag,
-	"pool.parent_prefixes": []string{}, "pool.vrf": "", "pool.tenant": "", "pool.role": "", "pool.status": "",
+	"pool.parent_prefixes": []string{}, "pool.parent_prefixes6": []string{}, "pool.ula_parent_prefixes6": []string{}, "pool.vrf": "", "pool.tenant": "", "pool.role": "", "pool.status": "",
 	"defaults.dns": "", "defaults.guest_mtu": 0, "defaults.search_domain": "",
-	"gateway": "first", "release": "delete", "lease_mac": "later",
+	"gateway": "first", "release": "delete", "cooldown": "0s", "lease_mac": "later",
 	"vms.enabled": false, "vms.cluster_type": "OpenNebula",
+	"dns_name": "", "tenants.users": map[string]string{}, "tenants.groups": map[string]string{},
 	"log.file": "", "log.level": "info", "log.format": "logfmt",
 	"state_dir": "",
 }
@@ -189,7 +243,7 @@ func applyEnv(v *viper.Viper, getenv func(string) string) {
 	for _, key := range v.AllKeys() {
 		env := "NETBOX_IPAM_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 		if val, ok := lookup(getenv, env); ok {
-			if key == "pool.parent_prefixes" {
+			if strings.HasPrefix(key, "pool.") && strings.Contains(key, "parent_prefixes") { // lists
 				v.Set(key, strings.FieldsFunc(val, func(r rune) bool { return r == ',' || r == ' ' }))
 			} else {
 				v.Set(key, val)
@@ -208,6 +262,9 @@ func lookup(getenv func(string) string, k string) (string, bool) {
 	v := getenv(k)
 	return v, v != ""
 }
+
+// slugRe is what NetBox accepts as a slug.
+var slugRe = regexp.MustCompile(`^[-a-zA-Z0-9_]+$`)
 
 func (c *Config) finish(path string) error {
 	if c.URL == "" {
@@ -232,6 +289,17 @@ func (c *Config) finish(path string) error {
 	if c.Tag == "" {
 		return errors.New("tag: must not be empty")
 	}
+	for _, pool := range []struct {
+		key     string
+		parents []string
+		ula     bool
+	}{{"pool.parent_prefixes6", c.Pool.ParentPrefixes6, false}, {"pool.ula_parent_prefixes6", c.Pool.ULAParentPrefixes6, true}} {
+		for _, ref := range pool.parents {
+			if err := parentPrefix6(ref, pool.ula); err != nil {
+				return fmt.Errorf("%s: %v", pool.key, err)
+			}
+		}
+	}
 	switch c.Gateway {
 	case "first", "last", "none":
 	default:
@@ -249,8 +317,15 @@ func (c *Config) finish(path string) error {
 	}
 	switch c.Release {
 	case "delete", "deprecate":
+		if c.Cooldown != 0 {
+			return fmt.Errorf("cooldown %s: only release: cooldown uses it (release is %s)", c.Cooldown, c.Release)
+		}
+	case "cooldown":
+		if c.Cooldown < time.Minute || c.Cooldown > 90*24*time.Hour {
+			return fmt.Errorf("cooldown %s: release: cooldown needs how long a freed address rests, from 1m to 2160h (90 days), e.g. cooldown: 15m", c.Cooldown)
+		}
 	default:
-		return fmt.Errorf("release %q: must be delete or deprecate", c.Release)
+		return fmt.Errorf("release %q: must be delete, deprecate or cooldown", c.Release)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -265,8 +340,41 @@ func (c *Config) finish(path string) error {
 	if !filepath.IsAbs(c.StateDir) {
 		return fmt.Errorf("state_dir %q: must be an absolute path", c.StateDir)
 	}
+	dns, err := mapping.ParseDNSTemplate(c.DNSName)
+	if err != nil {
+		return err
+	}
+	c.DNS = dns
+	for kind, m := range map[string]map[string]string{"users": c.Tenants.Users, "groups": c.Tenants.Groups} {
+		for name, slug := range m {
+			if !slugRe.MatchString(slug) {
+				return fmt.Errorf("tenants.%s.%s: %q is not a NetBox slug (letters, digits, '-' and '_')", kind, name, slug)
+			}
+		}
+	}
 	if c.Defaults.GuestMTU < 0 {
 		return fmt.Errorf("defaults.guest_mtu %d: must not be negative", c.Defaults.GuestMTU)
+	}
+	return nil
+}
+
+// parentPrefix6 checks one parent of an IPv6 pool: a NetBox id, or an IPv6 CIDR that
+// can hold a /64 (a ULA one inside fc00::/7).
+func parentPrefix6(ref string, ula bool) error {
+	if id, err := strconv.Atoi(ref); err == nil {
+		if id <= 0 {
+			return fmt.Errorf("%q is not a NetBox id", ref)
+		}
+		return nil
+	}
+	p, err := netip.ParsePrefix(ref)
+	switch {
+	case err != nil || !p.Addr().Is6():
+		return fmt.Errorf("%q is neither an IPv6 CIDR nor a NetBox id", ref)
+	case p.Bits() > 64:
+		return fmt.Errorf("%s cannot hold a /64", p)
+	case ula && !mapping.ULASpace.Contains(p.Addr()):
+		return fmt.Errorf("%s is not a unique local prefix (fc00::/7)", p)
 	}
 	return nil
 }

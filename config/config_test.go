@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -46,9 +48,51 @@ func TestLoad(t *testing.T) {
 		}},
 		{"unknown key", "url: https://netbox\ntoken: a\ntimout: 5s\n", nil, "timout", nil},
 		{"bad duration", "url: https://netbox\ntoken: a\ntimeout: soon\n", nil, "timeout", nil},
+		{"dns names and tenants", "url: https://netbox\ntoken: a\ndns_name: \"{vm}.{network}.cloud.example.org\"\ntenants:\n  users: {Alice: team-a}\n  groups: {devops: team-ops, users: team-a}\n", nil, "", func(t *testing.T, c Config) {
+			if c.DNS.IsZero() || c.Tenants.For("alice", "devops") != "team-a" || c.Tenants.For("bob", "DevOps") != "team-ops" || c.Tenants.For("bob", "other") != "" {
+				t.Errorf("dns %q, tenants %+v", c.DNSName, c.Tenants)
+			}
+			if got := strings.Join(c.Tenants.Slugs(), ","); got != "team-a,team-ops" {
+				t.Errorf("slugs %s", got)
+			}
+		}},
+		{"dns name from the environment", "url: https://netbox\ntoken: a\n", map[string]string{"NETBOX_IPAM_DNS_NAME": "{vm}.example.org"}, "", func(t *testing.T, c Config) {
+			if n, err := c.DNS.Name(mapping.NameOf{VM: "web"}); n != "web.example.org" || err != nil {
+				t.Errorf("name %q, %v", n, err)
+			}
+		}},
+		{"bad dns name", "url: https://netbox\ntoken: a\ndns_name: \"{host}.example.org\"\n", nil, "unknown placeholder {host}", nil},
+		{"bad tenant slug", "url: https://netbox\ntoken: a\ntenants:\n  groups: {devops: \"Team Ops\"}\n", nil, `tenants.groups.devops: "Team Ops" is not a NetBox slug`, nil},
 		{"timeout too long", "url: https://netbox\ntoken: a\ntimeout: 120s\n", nil, "timeout 2m0s: must be between", nil},
 		{"bad gateway policy", "url: https://netbox\ntoken: a\ngateway: middle\n", nil, `gateway "middle"`, nil},
 		{"bad release", "url: https://netbox\ntoken: a\nrelease: keep\n", nil, `release "keep"`, nil},
+		{"IPv6 pools", "url: https://netbox\ntoken: a\npool:\n  parent_prefixes6: [\"2001:db8::/48\", \"17\"]\n  ula_parent_prefixes6: [\"fd00:1::/48\"]\n", nil, "", func(t *testing.T, c Config) {
+			if strings.Join(c.Pool.ParentPrefixes6, ",") != "2001:db8::/48,17" || strings.Join(c.Pool.ULAParentPrefixes6, ",") != "fd00:1::/48" {
+				t.Errorf("pools %v %v", c.Pool.ParentPrefixes6, c.Pool.ULAParentPrefixes6)
+			}
+		}},
+		{"IPv6 pool from the environment", "url: https://netbox\ntoken: a\n", map[string]string{"NETBOX_IPAM_POOL_PARENT_PREFIXES6": "2001:db8::/48, 2001:db9::/48"}, "", func(t *testing.T, c Config) {
+			if strings.Join(c.Pool.ParentPrefixes6, ",") != "2001:db8::/48,2001:db9::/48" {
+				t.Errorf("pool %v", c.Pool.ParentPrefixes6)
+			}
+		}},
+		{"IPv4 parent in an IPv6 pool", "url: https://netbox\ntoken: a\npool:\n  parent_prefixes6: [\"10.0.0.0/8\"]\n", nil, `pool.parent_prefixes6: "10.0.0.0/8" is neither an IPv6 CIDR`, nil},
+		{"IPv6 parent too small", "url: https://netbox\ntoken: a\npool:\n  parent_prefixes6: [\"2001:db8::/80\"]\n", nil, "pool.parent_prefixes6: 2001:db8::/80 cannot hold a /64", nil},
+		{"global parent in the ULA pool", "url: https://netbox\ntoken: a\npool:\n  ula_parent_prefixes6: [\"2001:db8::/48\"]\n", nil, "pool.ula_parent_prefixes6: 2001:db8::/48 is not a unique local prefix", nil},
+		{"cooldown", "url: https://netbox\ntoken: a\nrelease: cooldown\ncooldown: 15m\n", nil, "", func(t *testing.T, c Config) {
+			if c.Release != "cooldown" || c.Cooldown != 15*time.Minute {
+				t.Errorf("release %q cooldown %s", c.Release, c.Cooldown)
+			}
+		}},
+		{"cooldown from the environment", "url: https://netbox\ntoken: a\n", map[string]string{"NETBOX_IPAM_RELEASE": "cooldown", "NETBOX_IPAM_COOLDOWN": "2h"}, "", func(t *testing.T, c Config) {
+			if c.Cooldown != 2*time.Hour {
+				t.Errorf("cooldown %s", c.Cooldown)
+			}
+		}},
+		{"cooldown without its time", "url: https://netbox\ntoken: a\nrelease: cooldown\n", nil, "cooldown 0s: release: cooldown needs how long", nil},
+		{"cooldown too short", "url: https://netbox\ntoken: a\nrelease: cooldown\ncooldown: 10s\n", nil, "cooldown 10s: release: cooldown needs", nil},
+		{"cooldown with another release", "url: https://netbox\ntoken: a\nrelease: deprecate\ncooldown: 15m\n", nil, "cooldown 15m0s: only release: cooldown uses it", nil},
+		{"cooldown not a duration", "url: https://netbox\ntoken: a\nrelease: cooldown\ncooldown: soon\n", nil, "cooldown", nil},
 		{"lease_mac sync is the old spelling of later", "url: https://netbox\ntoken: a\nlease_mac: sync\n", nil, "", func(t *testing.T, c Config) {
 			if c.LeaseMAC != "later" {
 				t.Errorf("lease_mac %q", c.LeaseMAC)

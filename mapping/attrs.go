@@ -30,6 +30,9 @@ const (
 	AttrIPRangeID = "NETBOX_IP_RANGE_ID"
 	AttrPrefix    = "NETBOX_PREFIX"
 	AttrVLANID    = "NETBOX_VLAN_ID"
+	// The /64s NetBox holds for an IP4_6 AR's GLOBAL_PREFIX and ULA_PREFIX.
+	AttrPrefix6ID    = "NETBOX_PREFIX6_ID"
+	AttrULAPrefix6ID = "NETBOX_ULA_PREFIX6_ID"
 	// Set by the user on the AR to steer placement.
 	AttrParentPrefix = "NETBOX_PARENT_PREFIX"
 	AttrPrefixLength = "NETBOX_PREFIX_LENGTH"
@@ -38,6 +41,10 @@ const (
 	AttrRole         = "NETBOX_ROLE"
 	AttrSite         = "NETBOX_SITE"
 	AttrStatus       = "NETBOX_STATUS"
+	// The NetBox IPv6 prefixes to carve an IP4_6 AR's /64s from (else
+	// pool.parent_prefixes6 and pool.ula_parent_prefixes6).
+	AttrParentPrefix6    = "NETBOX_PARENT_PREFIX6"
+	AttrULAParentPrefix6 = "NETBOX_ULA_PARENT_PREFIX6"
 )
 
 // ComputedAR reports whether name is an attribute `onevnet show -x` adds to an AR that
@@ -65,6 +72,7 @@ const (
 	CFVNetID       = "one_vnet_id"
 	CFVRouterID    = "one_vrouter_id"
 	CFClusterID    = "one_cluster_id" // on NetBox clusters (vms.enabled)
+	CFFreesAt      = "one_frees_at"   // when a cooling lease may go (release: cooldown; FreesAt)
 
 	DefaultTag = "opennebula"
 )

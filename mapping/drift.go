@@ -21,6 +21,7 @@ type Held struct {
 	CF          map[string]string // the driver's custom fields on it
 	Description string
 	Created     time.Time // when NetBox made it (zero: unknown)
+	Status      string    // NetBox's status value
 }
 
 // Finding kinds. All but label are drift (audit exits non-zero); a label is only
@@ -59,6 +60,7 @@ type Update struct {
 	ID           int
 	CustomFields map[string]any
 	Description  string
+	Status       string // NetBox's status to set; empty: leave it
 }
 
 // Repairs is what sync does for one AR.
@@ -126,10 +128,19 @@ func Compare(vnet string, ar AR, spans []Span, held []Held) ([]Finding, Repairs)
 }
 
 // compareRecord compares the driver's object of lease l with what it should say: a
-// wrong AR or MAC is a mismatch, an old holder a label; both are rewritten.
+// wrong AR or MAC is a mismatch, an old holder a label; both are rewritten. An object
+// the driver freed (deprecated) that oned holds again is a mismatch too (a free whose
+// end oned never saw, or a lease taken while the driver was elsewhere): left so, sync
+// would delete it once its cool-down ran out and NetBox would hand it out twice; it is
+// made a lease again.
 func compareRecord(vnet, arID string, l Lease, a netip.Addr, mine Held) ([]Finding, []Update) {
 	cf, desc := leaseRecord(vnet, arID, l)
 	var diffs []string
+	status := ""
+	if mine.Status == StatusDeprecated {
+		diffs = append(diffs, "freed in NetBox (deprecated), but oned holds it")
+		status = StatusActive
+	}
 	if got := mine.CF[CFARID]; got != arID {
 		diffs = append(diffs, fmt.Sprintf("AR %q, oned says %q", got, arID))
 	}
@@ -142,7 +153,10 @@ func compareRecord(vnet, arID string, l Lease, a netip.Addr, mine Held) ([]Findi
 			fix[k] = v
 		}
 	}
-	stale := len(fix) > 0 || !sameHolder(mine.Description, desc)
+	if status != "" && mine.CF[CFFreesAt] != "" {
+		fix[CFFreesAt] = nil
+	}
+	stale := len(fix) > 0 || status != "" || !sameHolder(mine.Description, desc)
 	var out []Finding
 	switch {
 	case len(diffs) > 0:
@@ -153,10 +167,12 @@ func compareRecord(vnet, arID string, l Lease, a netip.Addr, mine Held) ([]Findi
 	if !stale {
 		return out, nil
 	}
-	return out, []Update{{ID: mine.ID, CustomFields: fix, Description: desc}}
+	return out, []Update{{ID: mine.ID, CustomFields: fix, Description: desc, Status: status}}
 }
 
 // orphansIn is the driver's IPv4 objects inside spans at addresses oned does not hold.
+// A deprecated one is no orphan: it is a freed lease the driver keeps (release:
+// deprecate, or cooldown until its time, when sync --all deletes it).
 func orphansIn(spans []Span, held []Held, want map[netip.Addr]bool) []Held {
 	inSpan := func(a netip.Addr) bool {
 		for _, s := range spans {
@@ -168,7 +184,7 @@ func orphansIn(spans []Span, held []Held, want map[netip.Addr]bool) []Held {
 	}
 	var out []Held
 	for _, h := range held {
-		if h.Owned && !want[h.Addr] && h.Addr.Is4() && inSpan(h.Addr) {
+		if h.Owned && h.Status != StatusDeprecated && !want[h.Addr] && h.Addr.Is4() && inSpan(h.Addr) {
 			out = append(out, h)
 		}
 	}

@@ -96,6 +96,11 @@ func TestCompare(t *testing.T) {
 			h[0] = Held{ID: 1, Addr: a("10.0.0.2"), Owned: true, CF: map[string]string{CFARID: "0", CFMAC: "02:00:0a:00:00:02", CFRequestID: "41"}, Description: "OpenNebula AR 0 lease, request 41"}
 			return h
 		}), "label 10.0.0.2", 0, nil, 1},
+		{"a freed lease (deprecated, cooling) oned holds is made a lease again", with(clean, func(h []Held) []Held {
+			h[0].Status, h[0].CF = StatusDeprecated, map[string]string{CFARID: "0", CFMAC: "02:00:0a:00:00:02", CFVMID: "42", CFFreesAt: "2026-12-06T10:15:00Z"}
+			return h
+		}), "mismatch 10.0.0.2", 0, nil, 1},
+		{"a deprecated object oned does not hold is no orphan", append(clean, Held{ID: 12, Addr: a("10.0.0.8"), Owned: true, Status: StatusDeprecated}), "", 0, nil, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,9 +150,16 @@ func applyRepairs(held []Held, rep Repairs) []Held {
 					cf[k] = v
 				}
 				for k, v := range u.CustomFields {
+					if v == nil {
+						delete(cf, k)
+						continue
+					}
 					cf[k] = v.(string)
 				}
 				h.CF, h.Description = cf, u.Description
+				if u.Status != "" {
+					h.Status = u.Status
+				}
 			}
 		}
 		out = append(out, h)

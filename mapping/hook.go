@@ -19,6 +19,9 @@ type VM struct {
 	XMLName xml.Name
 	ID      string `xml:"ID"`
 	Name    string `xml:"NAME"`
+	// UName and GName are the VM's owner, user and group (tenants maps them).
+	UName string `xml:"UNAME"`
+	GName string `xml:"GNAME"`
 	// State and LCMState are OpenNebula's (include/VirtualMachine.h): STATE 6 is DONE,
 	// LCM_STATE 3 RUNNING.
 	State    string `xml:"STATE"`
@@ -37,9 +40,10 @@ type VM struct {
 // VRouter is an OpenNebula virtual router as a hook sees it: its id, name, its own
 // NICs (a floating IP is a lease the router holds) and its VMs.
 type VRouter struct {
-	ID, Name string
-	NICs     []NIC // IP and MAC: the router's own lease (oned's VROUTER_IP, VROUTER_MAC)
-	VMs      []string
+	ID, Name     string
+	UName, GName string // its owner
+	NICs         []NIC  // IP and MAC: the router's own lease (oned's VROUTER_IP, VROUTER_MAC)
+	VMs          []string
 }
 
 // ParseVRouter reads a virtual router document (plain or base64).
@@ -52,6 +56,8 @@ func ParseVRouter(raw []byte) (VRouter, error) {
 		XMLName xml.Name
 		ID      string `xml:"ID"`
 		Name    string `xml:"NAME"`
+		UName   string `xml:"UNAME"`
+		GName   string `xml:"GNAME"`
 		NICs    []struct {
 			NIC
 			FloatingIP  string `xml:"VROUTER_IP"`
@@ -65,7 +71,7 @@ func ParseVRouter(raw []byte) (VRouter, error) {
 	if v.XMLName.Local != "VROUTER" || v.ID == "" {
 		return VRouter{}, &InputError{Msg: fmt.Sprintf("<%s> is not an OpenNebula virtual router document (<VROUTER> with an ID)", v.XMLName.Local)}
 	}
-	out := VRouter{ID: v.ID, Name: v.Name, VMs: v.VMs}
+	out := VRouter{ID: v.ID, Name: v.Name, UName: v.UName, GName: v.GName, VMs: v.VMs}
 	for _, n := range v.NICs {
 		// The router's own lease is VROUTER_IP (FLOATING_IP = YES); a NIC without
 		// one gives its VMs their own leases only.

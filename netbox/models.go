@@ -98,7 +98,10 @@ type IPRange struct {
 	Tenant       *Ref        `json:"tenant"`
 	Status       Choice      `json:"status"`
 	MarkUtilized bool        `json:"mark_utilized"`
-	Created      time.Time   `json:"created"` // as Prefix.Created
+	// MarkPopulated is an admin's "every address here is in use elsewhere" (NetBox 4.3+;
+	// absent, so false, before): NetBox then refuses leases inside the range.
+	MarkPopulated bool      `json:"mark_populated"`
+	Created       time.Time `json:"created"` // as Prefix.Created
 }
 
 // Span returns the first and last address of the range.

@@ -320,6 +320,12 @@ func (c *Client) IPRangesTagged(ctx context.Context, tag string) ([]IPRange, err
 	return listAll[IPRange](ctx, c, "/api/ipam/ip-ranges/", url.Values{"tag": {tag}}, 1<<20)
 }
 
+// IPAddressesTaggedWithStatus lists every IP address carrying the tag with this status,
+// in all VRFs (the driver's freed leases: status deprecated).
+func (c *Client) IPAddressesTaggedWithStatus(ctx context.Context, tag, status string) ([]IPAddress, error) {
+	return listAll[IPAddress](ctx, c, "/api/ipam/ip-addresses/", url.Values{"tag": {tag}, "status": {status}}, 1<<20)
+}
+
 // PrefixesTagged lists every prefix carrying the tag, in all VRFs.
 func (c *Client) PrefixesTagged(ctx context.Context, tag string) ([]Prefix, error) {
 	return listAll[Prefix](ctx, c, "/api/ipam/prefixes/", url.Values{"tag": {tag}}, 1<<20)

@@ -45,6 +45,13 @@ func (n *NetBox) IPAddressesLabelled(_ context.Context, tag, desc string) ([]net
 	})
 }
 
+// IPAddressesTaggedWithStatus lists the addresses with the tag and this status, in all VRFs.
+func (n *NetBox) IPAddressesTaggedWithStatus(_ context.Context, tag, status string) ([]netbox.IPAddress, error) {
+	return call(n, "IPAddressesTaggedWithStatus", func() ([]netbox.IPAddress, error) {
+		return sorted(n.Addresses, func(a *netbox.IPAddress) bool { return a.HasTag(tag) && a.Status.Value == status }), nil
+	})
+}
+
 // FirstIPAddressIn is one address of a VRF inside parent, if any.
 func (n *NetBox) FirstIPAddressIn(ctx context.Context, vrf int, parent string) (netbox.IPAddress, bool, error) {
 	p, _ := netip.ParsePrefix(parent)
@@ -61,6 +68,9 @@ func (n *NetBox) FirstIPAddressIn(ctx context.Context, vrf int, parent string) (
 func (n *NetBox) free(r *netbox.IPRange, limit int) []netip.Prefix {
 	start, _ := netip.ParsePrefix(r.StartAddress)
 	var out []netip.Prefix
+	if n.populated(r) {
+		return out // as NetBox 4.3+: a range marked populated has nothing available
+	}
 	for a := start.Addr(); !hostOf(r.EndAddress).Less(a) && len(out) < limit; a = a.Next() {
 		if !n.addressTaken(netbox.RefID(r.VRF), a) {
 			out = append(out, netip.PrefixFrom(a, start.Bits()))
@@ -120,6 +130,11 @@ func (n *NetBox) create(op string, specs []netbox.IPAddressSpec) ([]netbox.IPAdd
 		if n.addressTaken(s.VRFID, p.Addr()) || seen[key] {
 			return nil, Refused(op, 400, fmt.Sprintf("(object %d) address: Duplicate IP address found in %s: %s", i, vrfName(s.VRFID), s.Address))
 		}
+		for _, r := range n.Ranges {
+			if sameVRF(r.VRF, s.VRFID) && n.populated(r) && !p.Addr().Less(hostOf(r.StartAddress)) && !hostOf(r.EndAddress).Less(p.Addr()) {
+				return nil, Refused(op, 400, fmt.Sprintf("(object %d) address: Cannot create IP address %s inside range %s-%s.", i, s.Address, r.StartAddress, r.EndAddress))
+			}
+		}
 		if err := n.checkFields(op, s.CustomFields); err != nil {
 			return nil, err
 		}
@@ -162,6 +177,13 @@ func (n *NetBox) patch(op string, id int, fields map[string]any) (netbox.IPAddre
 	if v, ok := fields["description"].(string); ok {
 		a.Description = v
 	}
+	if v, ok := fields["dns_name"].(string); ok {
+		a.DNSName = v
+	}
+	if t, ok := fields["tenant"]; ok {
+		id, _ := t.(int) // nil: none
+		a.Tenant = n.ref("tenant", id)
+	}
 	if t, ok := fields["assigned_object_type"]; ok {
 		return *a, n.assign(op, a, t, fields["assigned_object_id"])
 	}
@@ -202,4 +224,10 @@ func (n *NetBox) DeleteIPAddresses(_ context.Context, ids []int) error {
 		return true, nil
 	})
 	return err
+}
+
+// populated says whether NetBox keeps addresses out of r: marked populated, on a release
+// that honours the mark (4.3+).
+func (n *NetBox) populated(r *netbox.IPRange) bool {
+	return r.MarkPopulated && netbox.PopulatedRanges(netbox.ParseRelease(n.Version))
 }

@@ -130,16 +130,27 @@ func (n *NetBox) overlapsChild(vrf int, parent, c netip.Prefix) bool {
 	return false
 }
 
+// nextPrefix is the prefix of p's length right after p (IPv4 or IPv6): p's address
+// plus one at its last prefix bit, carried up.
 func nextPrefix(p netip.Prefix) (netip.Prefix, bool) {
-	last := p.Addr()
-	for i := 0; i < 1<<(32-p.Bits())-1; i++ {
-		last = last.Next()
-	}
-	next := last.Next()
-	if !next.IsValid() {
+	if p.Bits() == 0 {
 		return p, false
 	}
-	return netip.PrefixFrom(next, p.Bits()), true
+	b := p.Masked().Addr().AsSlice()
+	i, inc := (p.Bits()-1)/8, byte(1)<<(7-(p.Bits()-1)%8)
+	for ; i >= 0; i, inc = i-1, 1 {
+		sum := b[i] + inc
+		carry := sum < b[i]
+		b[i] = sum
+		if !carry {
+			break
+		}
+	}
+	if i < 0 {
+		return p, false // past the end of the address space
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return netip.PrefixFrom(a, p.Bits()), true
 }
 
 // SetPrefixCustomFields writes custom fields of a prefix; unknown fields are refused.
