@@ -145,7 +145,9 @@ func (d *Call) FindRange(ctx context.Context, s *mapping.StoredAR) error {
 	return nil
 }
 
-// ipRange reads the AR's IP range and checks that it still covers exactly the AR.
+// ipRange reads the AR's IP range and checks that leases can go there: it still covers
+// exactly the AR, and no admin marked it populated (NetBox 4.3+ then refuses every
+// address inside, and its answers would say "full" or "invalid" instead).
 func (d *Call) ipRange(ctx context.Context, s mapping.StoredAR) (netbox.IPRange, error) {
 	r, err := d.nb.GetIPRange(ctx, s.RangeID)
 	if netbox.IsNotFound(err) {
@@ -160,6 +162,9 @@ func (d *Call) ipRange(ctx context.Context, s mapping.StoredAR) (netbox.IPRange,
 	}
 	if first != s.First || last != s.Last {
 		return r, statef("NetBox IP range %d spans %s…%s but %s; make them match (onevnet updatear or edit the range in NetBox)", r.ID, first, last, s)
+	}
+	if r.MarkPopulated {
+		return r, statef("NetBox IP range %d of %s is marked populated, so NetBox keeps new addresses out of it; clear \"Mark populated\" on the range in NetBox to lease from it again", r.ID, s)
 	}
 	return r, nil
 }
@@ -236,7 +241,7 @@ func (d *Call) leaseSpec(s mapping.StoredAR, addr netip.Addr, bits int, vrfID in
 		cf[mapping.CFMAC] = mac
 	}
 	spec := netbox.IPAddressSpec{
-		VRFID: vrfID, Status: "active", Tags: d.Tags(), CustomFields: cf,
+		VRFID: vrfID, Status: mapping.StatusActive, Tags: d.Tags(), CustomFields: cf,
 		Description: fmt.Sprintf("OpenNebula AR %s lease, request %s at %s", s.ID, d.reqID, d.stamp),
 	}
 	if addr.IsValid() {

@@ -47,6 +47,11 @@ func (d *Call) takeOne(ctx context.Context, s mapping.StoredAR) (netip.Addr, err
 	case netbox.IsNotFound(err):
 		return netip.Addr{}, statef("NetBox IP range %d of %s no longer exists; restore it in NetBox or re-create the AR", s.RangeID, s)
 	case netbox.KindOf(err) == netbox.KindConflict:
+		// NetBox says "insufficient space" also for a range that is not full but cannot
+		// take leases (marked populated): only the failure pays for a second look.
+		if _, rerr := d.ipRange(ctx, s); rerr != nil {
+			return netip.Addr{}, rerr
+		}
 		return netip.Addr{}, conflictf("no free address in %s (NetBox IP range %d is full)", s, s.RangeID)
 	case err != nil:
 		return netip.Addr{}, err
@@ -185,7 +190,7 @@ func (d *Call) allocate(ctx context.Context, req mapping.Request) error {
 		return err
 	}
 	vrf, bits := netbox.RefID(r.VRF), RangeBits(r)
-	if err := d.refuseTaken(ctx, vrf, addrs); err != nil {
+	if err := d.takeOver(ctx, s, vrf, addrs); err != nil {
 		return err
 	}
 	specs := make([]netbox.IPAddressSpec, 0, len(addrs))
@@ -208,6 +213,41 @@ func (d *Call) allocate(ctx context.Context, req mapping.Request) error {
 	return nil
 }
 
+// takeOver fails naming the first of addrs that NetBox already holds, unless what it
+// holds there is the driver's cooling lease (release: cooldown): an explicit allocate
+// of a freed address (a VM re-created with its fixed IP) takes it. The cooling
+// objects, the IPv6 addresses of an IP4_6 lease among them, are deleted and the lease
+// made afresh by the caller; should another client's get_address take the address in
+// between, the caller's create fails saying so: never two holders.
+func (d *Call) takeOver(ctx context.Context, s mapping.StoredAR, vrf int, addrs []netip.Addr) error {
+	if d.cfg.Release != "cooldown" {
+		return d.refuseTaken(ctx, vrf, addrs)
+	}
+	lookup := append(append([]netip.Addr{}, addrs...), s.IPv6Addrs(addrs)...)
+	have, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(lookup))
+	if err != nil {
+		return err
+	}
+	var cooling []int
+	for _, h := range have {
+		a, _ := h.Addr()
+		switch {
+		case d.Freed(h).TakesOver():
+			cooling = append(cooling, h.ID)
+		case a.Is4():
+			return takenError(h)
+		}
+	}
+	if len(cooling) == 0 {
+		return nil
+	}
+	if err := d.RemoveAddresses(ctx, cooling); err != nil {
+		return err
+	}
+	d.Infof("took %s (+%d) over from its cool-down for request %s", addrs[0], len(addrs)-1, d.reqID)
+	return nil
+}
+
 // refuseTaken fails naming the first of addrs that NetBox already holds, whoever owns it.
 func (d *Call) refuseTaken(ctx context.Context, vrf int, addrs []netip.Addr) error {
 	have, err := d.nb.IPAddressesAt(ctx, vrf, addrStrings(addrs))
@@ -215,15 +255,19 @@ func (d *Call) refuseTaken(ctx context.Context, vrf int, addrs []netip.Addr) err
 		return err
 	}
 	if len(have) > 0 {
-		h := have[0]
-		a, _ := h.Addr()
-		label := h.Description
-		if label == "" {
-			label = h.Display
-		}
-		return conflictf("%s is already in NetBox (ip-address %d, %q)", a, h.ID, label)
+		return takenError(have[0])
 	}
 	return nil
+}
+
+// takenError is the conflict of an address NetBox holds object h at.
+func takenError(h netbox.IPAddress) error {
+	a, _ := h.Addr()
+	label := h.Description
+	if label == "" {
+		label = h.Display
+	}
+	return conflictf("%s is already in NetBox (ip-address %d, %q)", a, h.ID, label)
 }
 
 // free removes the driver's objects at IP…IP+SIZE-1 (and the lease's IPv6 addresses).
@@ -282,13 +326,32 @@ func (d *Call) removeLeases(ctx context.Context, s mapping.StoredAR, addrs []net
 	return nil
 }
 
-// release deletes a lease, or deprecates it when so configured.
+// release deletes a lease, or keeps it deprecated when so configured: for good
+// (deprecate) or until the cool-down is up (cooldown: the time it frees is written on
+// it, and sync deletes it then). A deprecated lease loses the DNS name the hooks gave
+// it (dns_name), which named its holder; its label stays, saying who held it last.
 func (d *Call) release(ctx context.Context, a netbox.IPAddress) error {
-	if d.cfg.Release == "deprecate" {
-		_, err := d.nb.PatchIPAddress(ctx, a.ID, map[string]any{"status": "deprecated"})
-		return err
+	if d.cfg.Release == "delete" {
+		return d.Remove(ctx, ObjectIPAddress, a.ID)
 	}
-	return d.Remove(ctx, ObjectIPAddress, a.ID)
+	change := map[string]any{"status": mapping.StatusDeprecated}
+	if !d.cfg.DNS.IsZero() && a.DNSName != "" {
+		change["dns_name"] = ""
+	}
+	if d.cfg.Release == "cooldown" {
+		change["custom_fields"] = map[string]any{mapping.CFFreesAt: mapping.FreesAt(d.Now().Add(d.cfg.Cooldown))}
+	}
+	_, err := d.nb.PatchIPAddress(ctx, a.ID, change)
+	return err
+}
+
+// Freed is where an IP address object stands after frees (mapping.FreedState);
+// someone else's object is never freed by the driver, so it counts as leased.
+func (d *Driver) Freed(a netbox.IPAddress) mapping.Freed {
+	if !d.Owned(a.Tagged) {
+		return mapping.Leased
+	}
+	return mapping.FreedState(a.Status.Value, a.CustomString(mapping.CFFreesAt), d.Now())
 }
 
 // addrStrings is addrs as NetBox's address filter takes them.

@@ -74,7 +74,9 @@ func TestGetAddress(t *testing.T) {
 			for i := 10; i < 20; i++ {
 				f.take("10.70.0."+itoa(i), false)
 			}
-		}, size: "1", wantErr: "conflict: NetBox IP range", wantCalls: 1},
+		}, size: "1", wantErr: "conflict: no free address in AR 0", wantCalls: 2}, // the refusal, then a look at the range
+		{name: "range marked populated", setup: markPopulated, size: "1", wantErr: "state: of AR 0 (10.70.0.10…10.70.0.19) is marked populated", wantCalls: 2},
+		{name: "run in a range marked populated", setup: markPopulated, size: "3", wantErr: "state: of AR 0 (10.70.0.10…10.70.0.19) is marked populated", wantCalls: 1},
 		{name: "no run that long", setup: func(f *fixture) { f.take("10.70.0.14", false) }, size: "6", wantErr: "conflict: no 6 contiguous free addresses"},
 		{name: "more than the AR", size: "11", wantErr: "input: cannot take 11 addresses"},
 		{name: "range gone", setup: func(f *fixture) {
@@ -138,6 +140,21 @@ func TestGetAddress(t *testing.T) {
 	}
 }
 
+// markPopulated does what an admin does with "Mark populated" on the AR's range (NetBox 4.3+).
+func markPopulated(f *fixture) {
+	for _, r := range f.nb.Ranges {
+		r.MarkPopulated = true
+	}
+}
+
+func mustDNS(s string) mapping.DNSTemplate {
+	t, err := mapping.ParseDNSTemplate(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
 func hex(b byte) string { return fmt.Sprintf("%02x", b) }
 
 // A lost available-ips answer is looked up by the call's description, never repeated
@@ -182,6 +199,7 @@ func TestAllocate(t *testing.T) {
 				n.Addresses[9999] = &netbox.IPAddress{Tagged: netbox.Tagged{ID: 9999, Description: "racer"}, Address: "10.70.0.12/24"}
 			}})
 		}, addr: []string{"IP=10.70.0.12"}, wantErr: `conflict: 10.70.0.12 is already in NetBox (ip-address 9999, "racer")`},
+		{name: "range marked populated", setup: markPopulated, addr: []string{"IP=10.70.0.12"}, wantErr: `state: clear "Mark populated" on the range in NetBox`},
 		{name: "outside the AR", addr: []string{"IP=10.70.0.19", "SIZE=2"}, wantErr: "input: 10.70.0.19 (+1) is outside AR 0"},
 		{name: "not IPv4", addr: []string{"IP=2001:db8::1"}, wantErr: `input: ADDRESS IP "2001:db8::1" is not an IPv4 address`},
 	}
@@ -228,6 +246,16 @@ func TestFree(t *testing.T) {
 		}, wantLeft: []string{"10.70.0.10"}},
 		{name: "with its IPv6", extra: []string{"TYPE=IP4_6", "GLOBAL_PREFIX=2001:db8::"}, wantLeft: nil},
 		{name: "deprecated when so configured", configure: func(c *config.Config) { c.Release = "deprecate" }, wantLeft: []string{"10.70.0.10"}},
+		{name: "deprecated without its DNS name", configure: func(c *config.Config) {
+			c.Release, c.DNS = "deprecate", mustDNS("{vm}.example.org")
+		}, setup: func(f *fixture, ar mapping.Attrs) mapping.Attrs {
+			f.addr("10.70.0.10").DNSName = "web.example.org" // the hooks named it
+			return ar
+		}, wantLeft: []string{"10.70.0.10"}},
+		{name: "no template: an admin's DNS name stays", configure: func(c *config.Config) { c.Release = "deprecate" }, setup: func(f *fixture, ar mapping.Attrs) mapping.Attrs {
+			f.addr("10.70.0.10").DNSName = "kept.example.org"
+			return ar
+		}, wantLeft: []string{"10.70.0.10"}},
 		{name: "the AR lost its ids", setup: func(f *fixture, ar mapping.Attrs) mapping.Attrs {
 			return ar.Set(mapping.AttrIPRangeID, "").Set(mapping.AttrPrefixID, "")
 		}, wantLeft: nil},
@@ -268,6 +296,12 @@ func TestFree(t *testing.T) {
 			if tc.configure != nil && f.addr("10.70.0.10").Status.Value != "deprecated" {
 				t.Errorf("status %q", f.addr("10.70.0.10").Status.Value)
 			}
+			if l := f.addr("10.70.0.10"); l != nil && l.DNSName != "" && !strings.HasPrefix(l.DNSName, "kept.") {
+				t.Errorf("a freed lease keeps the DNS name %q", l.DNSName)
+			}
+			if l := f.addr("10.70.0.10"); strings.HasPrefix(tc.name, "no template") && l.DNSName != "kept.example.org" {
+				t.Errorf("an admin's DNS name went: %q", l.DNSName)
+			}
 		})
 	}
 	f, ar := registered(t, nil)
@@ -301,7 +335,7 @@ func TestUnregister(t *testing.T) {
 		}, wantPrefixes: 1},
 		{name: "a reservation leaves the parent's objects", setup: func(f *fixture, ar mapping.Attrs) mapping.Attrs {
 			return ar.Set(mapping.AttrParentARID, "0")
-		}, wantPrefixes: 1, wantRanges: 1, wantAddrs: 2},
+		}, wantPrefixes: 2, wantRanges: 1, wantAddrs: 2}, // the parent's prefix and /64
 		{name: "ids lost, found by span", setup: func(f *fixture, ar mapping.Attrs) mapping.Attrs {
 			return ar.Set(mapping.AttrIPRangeID, "").Set(mapping.AttrPrefixID, "")
 		}},

@@ -129,8 +129,23 @@ func (d *Call) register(ctx context.Context, ar mapping.Attrs) (answer mapping.A
 		return nil, d.spanError(err, span)
 	}
 	u = append(u, func(c context.Context) error { return d.Remove(c, ObjectIPRange, rng.ID) })
+	// The /64s go where the leases do, whose SLAAC addresses are made in the range's VRF.
+	pl6 := pl
+	if rng.VRF != nil {
+		pl6.vrfID, pl6.vrfName = rng.VRF.ID, rng.VRF.Name
+	} else {
+		pl6.vrfID, pl6.vrfName = 0, ""
+	}
+	v6, err := d.registerIPv6(ctx, ar, typ, pl6, desc, &u)
+	if err != nil {
+		return nil, err
+	}
 	d.Infof("registered %s…%s as NetBox IP range %d in prefix %s (id %d)", span.First, span.Last, rng.ID, net.Masked(), prefix.ID)
-	return arAnswer(ar, typ, span, net, settings, prefix, rng.ID), nil
+	answer = arAnswer(ar, typ, span, net, settings, prefix, rng.ID)
+	for _, a := range v6 {
+		answer = answer.Set(a.Name, a.Value)
+	}
+	return answer, nil
 }
 
 // registerable checks what register_address_range needs of the AR before NetBox is
@@ -282,11 +297,56 @@ func (d *Call) carve(ctx context.Context, ar mapping.Attrs, size int, pl placeme
 	if len(parents) == 0 {
 		return netbox.Prefix{}, inputf("AR gives neither IP nor NETWORK_ADDRESS, and no pool is set: add NETBOX_PARENT_PREFIX to the AR or pool.parent_prefixes to the configuration")
 	}
-	var full []string
+	return d.carveFrom(ctx, parents, length, pl, desc, u, pool4)
+}
+
+// pool says which pool a carve takes from: the AR attribute that names another
+// parent, the configuration's list, and the family its parents must be of.
+type pool struct {
+	attr string // the AR attribute that names another parent
+	conf string // the configuration's list of parents
+	// kind is the /64 an IPv6 pool is of (its parents must lie in its space); zero
+	// for the IPv4 pool.
+	kind mapping.IPv6Prefix
+}
+
+// pool4 is the pool of IPv4 prefixes (pool6 has the IPv6 ones).
+var pool4 = pool{attr: mapping.AttrParentPrefix, conf: "pool.parent_prefixes"}
+
+func (p pool) v6() bool { return p.kind.Attr != "" }
+
+func (p pool) family() string {
+	if p.v6() {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// carveFrom takes a /length from the first of parents with room, in the parent's VRF
+// and with the AR's placement otherwise; the undo removes it.
+func (d *Call) carveFrom(ctx context.Context, parents []string, length int, pl placement, desc string, u *undo, from pool) (netbox.Prefix, error) {
+	var full, small []string
 	for _, ref := range parents {
 		parent, err := d.parentPrefix(ctx, pl, ref)
 		if err != nil {
 			return netbox.Prefix{}, err
+		}
+		n, err := parent.Net()
+		if err != nil {
+			return netbox.Prefix{}, statef("pool parent prefix %d has an unreadable prefix %q", parent.ID, parent.Prefix)
+		}
+		if n.Addr().Is6() != from.v6() {
+			return netbox.Prefix{}, statef("pool parent prefix %s (NetBox prefix %d) is not %s; give an %s prefix in %s or %s", parent.Prefix, parent.ID, from.family(), from.family(), from.attr, from.conf)
+		}
+		if from.v6() && netbox.RefID(parent.VRF) != pl.vrfID {
+			return netbox.Prefix{}, statef("pool parent prefix %s (NetBox prefix %d) is not in %s, where the AR's leases are; give one there in %s or %s", parent.Prefix, parent.ID, pl.vrfLabel(), from.attr, from.conf)
+		}
+		if from.v6() && !from.kind.Holds(n) {
+			return netbox.Prefix{}, statef("pool parent prefix %s (NetBox prefix %d) is not in %s, where %s /64s are; give one in %s or %s", parent.Prefix, parent.ID, from.kind.Space, from.kind.Name, from.attr, from.conf)
+		}
+		if n.Bits() > length { // too small for this AR, as good as full: the next parent may hold it
+			small = append(small, parent.Prefix)
+			continue
 		}
 		spec := pl.prefixSpec("", desc, d.Tags())
 		spec.VRFID = netbox.RefID(parent.VRF) // a child lives in its parent's VRF
@@ -301,7 +361,14 @@ func (d *Call) carve(ctx context.Context, ar mapping.Attrs, size int, pl placeme
 		*u = append(*u, func(c context.Context) error { return d.Remove(c, ObjectPrefix, p.ID) })
 		return p, nil
 	}
-	return netbox.Prefix{}, conflictf("no free /%d left in pool %s; add room to the pool in NetBox or set another NETBOX_PARENT_PREFIX", length, strings.Join(full, ", "))
+	why := "no free /%d left in pool " + strings.Join(full, ", ")
+	switch {
+	case len(full) == 0:
+		why = "every parent of the pool is too small for a /%d: " + strings.Join(small, ", ")
+	case len(small) > 0:
+		why += " (too small for it: " + strings.Join(small, ", ") + ")"
+	}
+	return netbox.Prefix{}, conflictf(why+"; add room to the pool in NetBox or set another %s or %s", length, from.attr, from.conf)
 }
 
 func (d *Call) parentPrefix(ctx context.Context, pl placement, ref string) (netbox.Prefix, error) {

@@ -50,6 +50,14 @@ func TestRegister(t *testing.T) {
 			f.prefix("10.90.128.0/17", 0, nil)
 		},
 			ar: []string{"TYPE=IP4", "SIZE=10"}, wantErr: "conflict: no free /28 left in pool 10.90.0.0/16"},
+		{name: "a parent too small for the AR is skipped", configure: func(c *config.Config) { c.Pool.ParentPrefixes = []string{"10.91.0.0/29", "10.90.0.0/16"} },
+			setup: func(f *fixture) { f.prefix("10.91.0.0/29", 0, nil); f.prefix("10.90.0.0/16", 0, nil) },
+			ar:    []string{"TYPE=IP4", "SIZE=10"}, want: map[string]string{"NETBOX_PREFIX": "10.90.0.0/28"}, wantOwned: [3]int{1, 1, 0}},
+		{name: "every parent too small", configure: func(c *config.Config) { c.Pool.ParentPrefixes = []string{"10.91.0.0/29"} },
+			setup: func(f *fixture) { f.prefix("10.91.0.0/29", 0, nil) },
+			ar:    []string{"TYPE=IP4", "SIZE=10"}, wantErr: "conflict: every parent of the pool is too small for a /28: 10.91.0.0/29"},
+		{name: "an IPv6 parent", setup: func(f *fixture) { f.prefix("2001:db8:100::/48", 0, nil) }, ar: []string{"TYPE=IP4", "SIZE=10", "NETBOX_PARENT_PREFIX=2001:db8:100::/48"},
+			wantErr: "state: is not IPv4; give an IPv4 prefix in NETBOX_PARENT_PREFIX or pool.parent_prefixes"},
 		{name: "pool parent missing", configure: pool, ar: []string{"TYPE=IP4", "SIZE=10"}, wantErr: "state: pool parent prefix 10.90.0.0/16 does not exist"},
 		{name: "no pool", ar: []string{"TYPE=IP4", "SIZE=10"}, wantErr: "input: no pool is set"},
 		{name: "unknown VRF", ar: []string{"TYPE=IP4", "SIZE=10", "NETBOX_VRF=blue"}, wantErr: `state: NETBOX_VRF "blue": no such NetBox vrf`},
@@ -191,6 +199,15 @@ func TestCarvedRangeFollowsItsPrefix(t *testing.T) {
 	if netbox.RefID(p.VRF) != red || netbox.RefID(r.VRF) != red {
 		t.Fatalf("prefix in VRF %d, range in VRF %d; want both in red (%d), not blue (%d)", netbox.RefID(p.VRF), netbox.RefID(r.VRF), red, blue)
 	}
+	// The /64 of an IP4_6 AR goes where its leases (and their SLAAC addresses) are: a
+	// /64 named by the AR is made in red; an IPv6 parent in blue is refused.
+	ar6 := f.register("TYPE=IP4_6", "SIZE=10", "NETBOX_VRF=blue", "NETBOX_PARENT_PREFIX="+itoa(parent.ID), "GLOBAL_PREFIX=2001:db8:500::")
+	if p6, _ := f.nb.GetPrefix(context.Background(), atoi(ar6.Get(mapping.AttrPrefix6ID))); netbox.RefID(p6.VRF) != red {
+		t.Fatalf("the named /64 is in VRF %d, want red (%d)", netbox.RefID(p6.VRF), red)
+	}
+	blue6 := f.prefix("2001:db8:600::/48", blue, nil)
+	_, err := f.d.Register(context.Background(), request(onetest.Attrs("TYPE=IP4_6", "SIZE=10", "NETBOX_VRF=blue", "NETBOX_PARENT_PREFIX="+itoa(parent.ID), "NETBOX_PARENT_PREFIX6="+itoa(blue6.ID))))
+	failedAs(t, err, "state: is not in VRF red, where the AR's leases are")
 }
 
 // An AR of one address needs an IP range of one address, which NetBox has from 4.6.1:

@@ -32,19 +32,28 @@ var customFields = []netbox.CustomFieldSpec{
 // one_cluster_id on clusters.
 var vmFields = map[string][]string{mapping.CFVMID: {"virtualization.virtualmachine"}, mapping.CFClusterID: {"virtualization.cluster"}}
 
+// freesAtField is what release: cooldown adds: when a freed lease may go.
+var freesAtField = netbox.CustomFieldSpec{Name: mapping.CFFreesAt, Label: "OpenNebula frees at", Type: "text", ObjectTypes: []string{"ipam.ipaddress"},
+	Description: "release: cooldown: a freed lease (deprecated) stays until this time (UTC); then netbox-ipam sync deletes it",
+	Group:       "OpenNebula", FilterLogic: "exact"}
+
 // fields are the custom fields this configuration needs.
 func (d *Driver) fields() []netbox.CustomFieldSpec {
-	if !d.cfg.VMs.Enabled {
-		return customFields
-	}
-	out := make([]netbox.CustomFieldSpec, 0, len(customFields)+1)
+	out := make([]netbox.CustomFieldSpec, 0, len(customFields)+2)
 	for _, f := range customFields {
-		f.ObjectTypes = append(append([]string(nil), f.ObjectTypes...), vmFields[f.Name]...)
+		if d.cfg.VMs.Enabled {
+			f.ObjectTypes = append(append([]string(nil), f.ObjectTypes...), vmFields[f.Name]...)
+		}
 		out = append(out, f)
 	}
-	cl := netbox.CustomFieldSpec{Name: mapping.CFClusterID, Label: "OpenNebula cluster id", Type: "text", ObjectTypes: vmFields[mapping.CFClusterID],
-		Group: "OpenNebula", FilterLogic: "exact"}
-	return append(out, cl)
+	if d.cfg.VMs.Enabled {
+		out = append(out, netbox.CustomFieldSpec{Name: mapping.CFClusterID, Label: "OpenNebula cluster id", Type: "text", ObjectTypes: vmFields[mapping.CFClusterID],
+			Group: "OpenNebula", FilterLogic: "exact"})
+	}
+	if d.cfg.Release == "cooldown" {
+		out = append(out, freesAtField)
+	}
+	return out
 }
 
 func init() {
@@ -156,6 +165,7 @@ func (d *Driver) Check(ctx context.Context, more ...func(context.Context, *Check
 		return r
 	}
 	d.checkSchema(ctx, &r)
+	d.checkPools(ctx, &r)
 	for _, check := range more {
 		check(ctx, &r)
 	}
@@ -339,6 +349,46 @@ func (d *Driver) checkSchema(ctx context.Context, r *CheckReport) {
 			r.Line("FAIL", "custom field "+spec.Name, "filter logic is "+f.FilterLogic.Value+", want exact (a loose filter matches substrings)")
 		default:
 			r.Line("ok", "custom field "+spec.Name, "present")
+		}
+	}
+	if d.cfg.Release == "cooldown" {
+		r.Line("ok", "release", fmt.Sprintf("cooldown %s: a freed lease stays in NetBox as deprecated with %s, so no get_address hands it out; `netbox-ipam sync --all` (netbox-ipam-sync.timer) deletes it once due; an explicit allocate of it takes it back", d.cfg.Cooldown, mapping.CFFreesAt))
+	}
+}
+
+// checkPools finds each configured pool parent in NetBox, of the family its pool
+// carves: what register would find, before an AR needs it.
+func (d *Driver) checkPools(ctx context.Context, r *CheckReport) {
+	if len(d.cfg.Pool.ParentPrefixes)+len(d.cfg.Pool.ParentPrefixes6)+len(d.cfg.Pool.ULAParentPrefixes6) == 0 {
+		return
+	}
+	c := d.Begin("")
+	pl, err := c.placement(ctx, nil) // pool.vrf, as for an AR that names none
+	if err != nil {
+		r.Line("FAIL", "pool", err.Error())
+		return
+	}
+	type pooled struct {
+		from    pool
+		parents []string
+	}
+	pools := []pooled{{pool4, d.cfg.Pool.ParentPrefixes}}
+	for _, k := range mapping.IPv6Prefixes {
+		from, parents := c.pool6(k)
+		pools = append(pools, pooled{from, parents})
+	}
+	for _, pool := range pools {
+		for _, ref := range pool.parents {
+			p, err := c.parentPrefix(ctx, pl, ref)
+			n, nerr := p.Net()
+			switch {
+			case err != nil:
+				r.Line("FAIL", pool.from.conf, err.Error())
+			case nerr != nil || n.Addr().Is6() != pool.from.v6():
+				r.Line("FAIL", pool.from.conf, fmt.Sprintf("%s is NetBox prefix %s (id %d), not an %s prefix", ref, p.Prefix, p.ID, pool.from.family()))
+			default:
+				r.Line("ok", pool.from.conf, fmt.Sprintf("%s: NetBox prefix %d", n, p.ID))
+			}
 		}
 	}
 }

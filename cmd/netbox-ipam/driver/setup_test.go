@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -133,6 +134,57 @@ func TestSetupVMs(t *testing.T) {
 	f.nb.Denied["POST /api/virtualization/virtual-machines/"] = true
 	if r := f.d.Check(context.Background()); r.OK {
 		t.Fatal("check passed with a token that may not add virtual machines")
+	}
+}
+
+// check finds each configured pool parent in NetBox, of its pool's family.
+func TestCheckPools(t *testing.T) {
+	f := newFixture(t, func(c *config.Config) {
+		c.Pool.ParentPrefixes = []string{"10.90.0.0/16"}
+		c.Pool.ParentPrefixes6 = []string{"2001:db8:100::/48", "2001:db8:200::/48"}
+	})
+	f.prefix("10.90.0.0/16", 0, nil)
+	f.prefix("2001:db8:100::/48", 0, nil)
+	r := f.d.Check(context.Background())
+	var lines []string
+	for _, l := range r.Lines {
+		if strings.HasPrefix(l.Item, "pool") {
+			lines = append(lines, l.Word+" "+l.Item+" "+l.Msg)
+		}
+	}
+	want := []string{"ok pool.parent_prefixes 10.90.0.0/16: NetBox prefix", "ok pool.parent_prefixes6 2001:db8:100::/48: NetBox prefix",
+		"FAIL pool.parent_prefixes6 pool parent prefix 2001:db8:200::/48 does not exist in the global table"}
+	if r.OK || len(lines) != len(want) {
+		t.Fatalf("ok %v, pool lines:\n%s", r.OK, strings.Join(lines, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d: %q, want %q…", i, lines[i], w)
+		}
+	}
+}
+
+// release: cooldown needs one_frees_at on IP addresses: check fails until setup made
+// it, and then says what the cool-down does.
+func TestSetupCooldown(t *testing.T) {
+	f := newFixture(t)
+	f.d.cfg.Release, f.d.cfg.Cooldown = "cooldown", 15*time.Minute
+	if r := f.d.Check(context.Background()); r.OK {
+		t.Fatal("check passed before setup added one_frees_at")
+	}
+	lines, err := f.d.Setup(context.Background())
+	if out := strings.Join(lines, "\n"); err != nil || !strings.Contains(out, "created custom field one_frees_at on ipam.ipaddress") {
+		t.Fatalf("setup: %v\n%s", err, out)
+	}
+	r := f.d.Check(context.Background())
+	var release string
+	for _, l := range r.Lines {
+		if l.Item == "release" {
+			release = l.Msg
+		}
+	}
+	if !r.OK || !strings.HasPrefix(release, "cooldown 15m0s: a freed lease stays in NetBox as deprecated") {
+		t.Fatalf("check after setup: ok %v, release %q", r.OK, release)
 	}
 }
 

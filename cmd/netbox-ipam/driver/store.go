@@ -42,6 +42,7 @@ type IPAddresses interface {
 	IPAddressesTaggedAt(ctx context.Context, tag string, addrs []string) ([]netbox.IPAddress, error)
 	IPAddressesIn(ctx context.Context, vrfID int, parent string) ([]netbox.IPAddress, error)
 	IPAddressesLabelled(ctx context.Context, tag, description string) ([]netbox.IPAddress, error)
+	IPAddressesTaggedWithStatus(ctx context.Context, tag, status string) ([]netbox.IPAddress, error)
 	FirstIPAddressIn(ctx context.Context, vrfID int, parent string) (netbox.IPAddress, bool, error)
 	AvailableInRange(ctx context.Context, rangeID, limit int) ([]netbox.AvailableIP, error)
 	TakeFromRange(ctx context.Context, rangeID int, specs []netbox.IPAddressSpec) ([]netbox.IPAddress, error)

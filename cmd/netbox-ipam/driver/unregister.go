@@ -8,9 +8,9 @@ import (
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
-// unregister removes the driver's leftover leases inside the AR, its IP range, and the
-// prefix when the driver created it and nothing else is left in it. Gone already is
-// success; nothing foreign is touched.
+// unregister removes the driver's leftover leases inside the AR, its IPv6 /64s
+// (unregisterIPv6), its IP range, and the prefix when the driver created it and
+// nothing else is left in it. Gone already is success; nothing foreign is touched.
 func (d *Call) unregister(ctx context.Context, ar mapping.Attrs) error {
 	s, err := mapping.ReadStoredAR(ar)
 	if err != nil {
@@ -39,6 +39,11 @@ func (d *Call) unregister(ctx context.Context, ar mapping.Attrs) error {
 		if err := d.removeLeftoverLeases(ctx, s, *o.Prefix, o.VRF); err != nil {
 			return err
 		}
+	}
+	// The /64s first, while the range that tells which are this AR's is still there:
+	// should this fail, the AR's objects all stay for audit to explain.
+	if err := d.unregisterIPv6(ctx, ar, o); err != nil {
+		return err
 	}
 	switch {
 	case o.Range == nil:

@@ -19,6 +19,7 @@ type Hooks struct {
 	oned  opennebula.Client
 	lock  Locker
 	spool string // the labels' queue (spool.go), in the state folder
+	every bool   // hooks() lists every hook, whatever the configuration wants (RemoveHooks)
 }
 
 // New is the hooks of driver d, locking with files in its state folder.
@@ -41,6 +42,8 @@ type Call struct {
 	// clusters are the driver's NetBox clusters looked up, by OpenNebula cluster (a
 	// zero Cluster: none).
 	clusters map[string]netbox.Cluster
+	// tenants are the NetBox tenants looked up, by slug (0: NetBox has none such).
+	tenants map[string]int
 }
 
 // Begin starts a call.

@@ -82,7 +82,10 @@ func (c *Call) keepInStep(ctx context.Context, vm mapping.VM) (kept bool, err er
 	if err != nil {
 		return false, err
 	}
-	changes, primary := c.records("VM "+vm.ID, nics, have, v, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
+	changes, primary, err := c.records(ctx, vmHolder(vm), nics, have, v)
+	if err != nil {
+		return false, err
+	}
 	if err := c.writeRecords(ctx, "VM "+vm.ID, changes); err != nil {
 		return false, err
 	}
@@ -124,10 +127,16 @@ func (c *Call) recordMany(ctx context.Context, vms []mapping.VM, failed *batchEr
 	if err == nil {
 		var changes []map[string]any
 		for i, vm := range vms {
-			ch, _ := c.records("VM "+vm.ID, held[i], have, nil, func(n mapping.NIC) (map[string]any, string) { return mapping.LeaseRecord(vm, n) })
+			ch, _, rerr := c.records(ctx, vmHolder(vm), held[i], have, nil)
+			if rerr != nil {
+				err = rerr
+				break
+			}
 			changes = append(changes, ch...)
 		}
-		err = c.writeRecords(ctx, "VM "+resp.VM, changes)
+		if err == nil {
+			err = c.writeRecords(ctx, "VM "+resp.VM, changes)
+		}
 	}
 	resp.Changes = c.Changes()[start:]
 	return resp, err
@@ -200,7 +209,10 @@ func (h *Hooks) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookRespon
 	if err != nil {
 		return out(err)
 	}
-	changes, _ := c.records("virtual router "+vr.ID, nics, have, nil, func(n mapping.NIC) (map[string]any, string) { return mapping.VRouterRecord(vr, n) })
+	changes, _, err := c.records(ctx, vrouterHolder(vr), nics, have, nil)
+	if err != nil {
+		return out(err)
+	}
 	if err := c.writeRecords(ctx, "virtual router "+vr.ID, changes); err != nil {
 		return out(err)
 	}
@@ -221,46 +233,13 @@ type HookResponse struct {
 	VM string
 }
 
-// records are the changes that make the driver's objects of nics say who holds them
-// (record: their custom fields and description) and, with kept, put each on its NIC's
-// interface; and the object that should be the VM's primary IPv4: its first NIC's
-// lease. who names the holder in oned.log.
-func (d *Call) records(who string, nics []leasedNIC, have []netbox.IPAddress, kept *keptVM, record func(mapping.NIC) (map[string]any, string)) ([]map[string]any, int) {
-	var changes []map[string]any
-	primary := 0
-	for _, n := range nics {
-		obj, ok := leaseOf(n, have)
-		if !ok {
-			d.Infof("%s: no lease object of the driver at %s in NetBox IP range %d's VRF; left for `netbox-ipam sync`", who, n.IP, n.rangeID)
-			continue
-		}
-		cf, desc := record(n.NIC)
-		change := map[string]any{}
-		if !sameRecord(obj, cf, desc) {
-			change["custom_fields"], change["description"] = cf, desc
-		}
-		if kept != nil {
-			iface := kept.interfaces[n.ID]
-			if iface != 0 && primary == 0 {
-				primary = obj.ID
-			}
-			if iface != 0 && (obj.AssignedObjectType != netbox.VMInterfaceType || obj.AssignedObjectID != iface) {
-				change["assigned_object_type"], change["assigned_object_id"] = netbox.VMInterfaceType, iface
-			}
-		}
-		if len(change) > 0 {
-			change["id"] = obj.ID
-			changes = append(changes, change)
-		}
-	}
-	return changes, primary
-}
-
 // leasedNIC is a NIC whose lease the driver holds, and where: the AR's IP range and
 // its VRF.
 type leasedNIC struct {
 	mapping.NIC
 	rangeID, vrf int
+	tenant       int      // the range's tenant (0: none): a lease's unless tenants maps its holder
+	network      string   // the network's name
 	clusters     []string // the network's OpenNebula clusters
 }
 
@@ -287,7 +266,7 @@ func (d *Call) leasedNICs(ctx context.Context, vm mapping.VM) ([]leasedNIC, erro
 			ars[key] = where
 		}
 		if where != nil {
-			out = append(out, leasedNIC{NIC: n, rangeID: where.rangeID, vrf: where.vrf, clusters: where.clusters})
+			out = append(out, leasedNIC{NIC: n, rangeID: where.rangeID, vrf: where.vrf, tenant: where.tenant, network: where.network, clusters: where.clusters})
 		}
 	}
 	return out, nil
@@ -318,7 +297,7 @@ func (d *Call) arOfNIC(ctx context.Context, n mapping.NIC) (*leasedNIC, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &leasedNIC{rangeID: r.ID, vrf: netbox.RefID(r.VRF), clusters: v.Clusters}, nil
+		return &leasedNIC{rangeID: r.ID, vrf: netbox.RefID(r.VRF), tenant: netbox.RefID(r.Tenant), network: v.Name, clusters: v.Clusters}, nil
 	}
 	return nil, nil
 }
@@ -332,17 +311,4 @@ func leaseOf(n leasedNIC, have []netbox.IPAddress) (netbox.IPAddress, bool) {
 		}
 	}
 	return netbox.IPAddress{}, false
-}
-
-// sameRecord reports whether obj already says what the hook would write.
-func sameRecord(obj netbox.IPAddress, cf map[string]any, desc string) bool {
-	if obj.Description != desc {
-		return false
-	}
-	for k, v := range cf {
-		if obj.CustomString(k) != v {
-			return false
-		}
-	}
-	return true
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
 )
@@ -29,6 +30,7 @@ func TestHookCall(t *testing.T) {
 		{"one.vm.allocate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA>` + vmDoc + `</EXTRA></CALL_INFO>`, "VM 42;VNet 7", false},
 		{"one.template.instantiate", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>1</POSITION><TYPE>OUT</TYPE><VALUE>true</VALUE></PARAMETER><PARAMETER><POSITION>2</POSITION><TYPE>OUT</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "VM 42;VNet 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "VM 42;VNet 7", false},
+		{"one.vm.chown", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER><PARAMETER><POSITION>3</POSITION><TYPE>IN</TYPE><VALUE>5</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "VM 42;VNet 7", false},
 		{"one.vm.rename", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER><PARAMETER><POSITION>3</POSITION><TYPE>IN</TYPE><VALUE>web</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "VM 42;VNet 7", false},
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
 		// A failed attachnic may have left leases: the VM is read and recorded as oned holds it.
@@ -106,10 +108,21 @@ func TestInstallHooks(t *testing.T) {
 		!strings.Contains(tpl, `ARGUMENTS = "$TEMPLATE"`) || !strings.Contains(tpl, `COMMAND = "nb hook --name netbox state"`) {
 		t.Errorf("DONE hook template:\n%s", tpl)
 	}
-	// remove takes them all, whatever vms says now.
-	f.h.cfg.VMs.Enabled = false
-	if lines, err := f.h.RemoveHooks(context.Background()); err != nil || len(lines) != 16 || len(hooks()) != 0 {
+	// tenants adds the chown hook (a new owner may map to another tenant); dns_name
+	// wants the rename hook, which vms.enabled has already.
+	f.h.cfg.Tenants = config.Tenants{Groups: map[string]string{"devops": "team-ops"}}
+	if lines, err := f.h.InstallHooks(context.Background(), "nb"); err != nil || len(hooks()) != 17 || !strings.Contains(hooks()[name("vm-chown")], `CALL = "one.vm.chown"`) {
+		t.Fatalf("install with tenants: %v %v", lines, err)
+	}
+	// remove takes them all, whatever the configuration says now.
+	f.h.cfg.VMs.Enabled, f.h.cfg.Tenants = false, config.Tenants{}
+	if lines, err := f.h.RemoveHooks(context.Background()); err != nil || len(lines) != 17 || len(hooks()) != 0 {
 		t.Errorf("remove: %v %v, %d hooks left", lines, err, len(hooks()))
+	}
+	// dns_name alone: the seven and rename.
+	f.h.cfg.DNS, _ = mapping.ParseDNSTemplate("{vm}.example.org")
+	if lines, err := f.h.InstallHooks(context.Background(), "nb"); err != nil || len(hooks()) != 8 || hooks()[name("vm-rename")] == "" {
+		t.Fatalf("install with dns_name: %v %v", lines, err)
 	}
 }
 

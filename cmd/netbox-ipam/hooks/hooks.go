@@ -10,6 +10,7 @@ import (
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
 // The OpenNebula hooks that keep NetBox's lease records current between syncs, run by
@@ -35,8 +36,13 @@ type hookSpec struct {
 	on   string // a state hook's ON
 	// state and lcm make a state hook ON = CUSTOM for that STATE and LCM_STATE.
 	state, lcm string
-	vms        bool // only with vms.enabled
+	vms        bool // wanted with vms.enabled
+	names      bool // wanted with dns_name (a rename renames the leases)
+	owners     bool // wanted with tenants (a new owner may map to another tenant)
 }
+
+// always says whether every configuration wants the hook.
+func (h hookSpec) always() bool { return !h.vms && !h.names && !h.owners }
 
 var hookSpecs = []hookSpec{
 	{key: "vm-allocate", call: "one.vm.allocate"},
@@ -44,7 +50,8 @@ var hookSpecs = []hookSpec{
 	{key: "template-instantiate", call: "one.template.instantiate"},
 	{key: "vm-attachnic", call: "one.vm.attachnic"},
 	{key: "vm-detachnic", call: "one.vm.detachnic", vms: true},
-	{key: "vm-rename", call: "one.vm.rename", vms: true},
+	{key: "vm-rename", call: "one.vm.rename", vms: true, names: true},
+	{key: "vm-chown", call: "one.vm.chown", owners: true},
 	// A virtual router's floating IPs are taken by one.vrouter.allocate and attachnic;
 	// its VMs are made (and given NICs) inside oned by instantiate and attachnic,
 	// which no VM hook sees.
@@ -89,8 +96,9 @@ func (h hookSpec) command(command string) string {
 // hooks are the hooks this configuration wants.
 func (h *Hooks) hooks() []hookSpec {
 	var out []hookSpec
+	tenants := len(h.cfg.Tenants.Users)+len(h.cfg.Tenants.Groups) > 0
 	for _, spec := range hookSpecs {
-		if !spec.vms || h.cfg.VMs.Enabled {
+		if h.every || spec.always() || spec.vms && h.cfg.VMs.Enabled || spec.names && !h.cfg.DNS.IsZero() || spec.owners && tenants {
 			out = append(out, spec)
 		}
 	}
@@ -119,12 +127,12 @@ func (h *Hooks) HookCall(ctx context.Context, call string, info mapping.CallInfo
 	switch call {
 	case "one.vm.allocate", "one.template.instantiate":
 		id = createdID(info)
-	case "one.vm.attachnic", "one.vm.detachnic", "one.vm.rename":
+	case "one.vm.attachnic", "one.vm.detachnic", "one.vm.rename", "one.vm.chown":
 		id = info.In[2]
 	case "one.vrouter.allocate", "one.vrouter.instantiate", "one.vrouter.attachnic", "one.vrouter.detachnic":
 		return h.hookVRouterCall(ctx, call, info)
 	default:
-		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.template.instantiate, attachnic, detachnic and rename, and virtual routers on one.vrouter.allocate, instantiate, attachnic and detachnic", call)
+		return HookResponse{}, inputf("hook for %s: the driver records VMs on one.vm.allocate, one.template.instantiate, attachnic, detachnic, rename and chown, and virtual routers on one.vrouter.allocate, instantiate, attachnic and detachnic", call)
 	}
 	switch {
 	case id == "" && !info.Success:
@@ -235,11 +243,11 @@ func (h *Hooks) InstallHooks(ctx context.Context, command string) ([]string, err
 	return lines, nil
 }
 
-// RemoveHooks deletes the driver's hooks, those of vms.enabled too; it returns one
-// line per hook removed.
+// RemoveHooks deletes the driver's hooks, those of every setting (vms.enabled,
+// dns_name, tenants) too; it returns one line per hook removed.
 func (h *Hooks) RemoveHooks(ctx context.Context) ([]string, error) {
 	all := *h
-	all.cfg.VMs.Enabled = true
+	all.every = true
 	have, err := all.HooksInstalled(ctx)
 	if err != nil {
 		return nil, err
@@ -277,4 +285,34 @@ func (h *Hooks) Check(ctx context.Context, r *driver.CheckReport) {
 	default:
 		r.Line("ok", "hooks", fmt.Sprintf("installed (%d)", len(have)))
 	}
+	if !h.cfg.DNS.IsZero() {
+		example, _ := h.cfg.DNS.Name(mapping.NameOf{VM: "web", ID: "42", Network: "public", NetworkID: "7", NIC: "NIC0"})
+		r.Line("ok", "dns_name", fmt.Sprintf("%s (VM 42 \"web\", NIC0 on network 7 \"public\": %s)", h.cfg.DNSName, example))
+	}
+	h.checkTenants(ctx, r)
+}
+
+// checkTenants says whether NetBox has every tenant the tenants mapping names: a lease
+// whose owner maps to one it lacks keeps its range's tenant.
+func (h *Hooks) checkTenants(ctx context.Context, r *driver.CheckReport) {
+	slugs := h.cfg.Tenants.Slugs()
+	if len(slugs) == 0 {
+		return
+	}
+	var unknown []string
+	for _, slug := range slugs {
+		_, err := h.nb.Resolve(ctx, "tenant", slug)
+		switch {
+		case netbox.IsNotFound(err):
+			unknown = append(unknown, slug)
+		case err != nil:
+			r.Line("WARN", "tenants", "cannot look them up: "+err.Error())
+			return
+		}
+	}
+	if len(unknown) > 0 {
+		r.Line("WARN", "tenants", fmt.Sprintf("NetBox has no tenant %s: leases of the VMs mapped to it keep their range's tenant; create it in NetBox or fix the mapping", strings.Join(unknown, ", ")))
+		return
+	}
+	r.Line("ok", "tenants", fmt.Sprintf("%d mapped: %s", len(slugs), strings.Join(slugs, ", ")))
 }

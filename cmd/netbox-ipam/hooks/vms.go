@@ -287,8 +287,8 @@ func (d *Call) dropVM(ctx context.Context, v netbox.VirtualMachine) error {
 
 // VMDifferences compares the driver's virtual machine v with what vm wants (wantVM): name,
 // status, cluster, an interface with the NIC's MAC per NIC and none of a detached one,
-// each lease of the driver on its NIC's interface and the first one as primary IPv4.
-// It writes nothing; keepInStep makes the same comparisons and writes.
+// each lease of the driver on its NIC's interface and the first one as primary IPv4,
+// and the leases' DNS names and tenants where configured. It writes nothing; keepInStep makes the same comparisons and writes.
 func (d *Call) VMDifferences(ctx context.Context, vm mapping.VM, v netbox.VirtualMachine) ([]string, error) {
 	if vm.Done() {
 		return nil, nil
@@ -364,7 +364,8 @@ func (d *Call) VMDifferences(ctx context.Context, vm mapping.VM, v netbox.Virtua
 	if primary != 0 && netbox.RefID(v.PrimaryIP4) != primary {
 		diff = append(diff, fmt.Sprintf("primary IPv4 is not %s, the lease of the VM's first NIC", primaryIP))
 	}
-	return diff, nil
+	records, err := d.recordDifferences(ctx, vmHolder(vm), nics, have)
+	return append(diff, records...), err
 }
 
 // clusterOf finds the driver's NetBox cluster of OpenNebula cluster cid, once per call

@@ -22,8 +22,22 @@ import (
 // apply carries out p's changes; began is when the run began.
 func (r *run) apply(ctx context.Context, p *Plan, began time.Time) error {
 	settledAt := settled(began, r.Now(), r.Config().Timeout)
-	for _, c := range p.Changes {
+	var revive, cooled []FreedLease
+	for i, c := range p.Changes {
 		switch c.Op {
+		case ReviveFreed, FreeCooled:
+			// In one go, after one look, and before the prunes: a stale prefix goes
+			// only once nothing, a cooled lease neither, is left in it.
+			if c.Op == ReviveFreed {
+				revive = append(revive, c.Freed)
+			} else {
+				cooled = append(cooled, c.Freed)
+			}
+			if next := i + 1; next == len(p.Changes) || (p.Changes[next].Op != FreeCooled && p.Changes[next].Op != ReviveFreed) {
+				if err := r.settleFreed(ctx, p, revive, cooled); err != nil {
+					return err
+				}
+			}
 		case RepairAR:
 			if err := r.repairAR(ctx, c.AR, settledAt); err != nil {
 				return err
@@ -35,6 +49,15 @@ func (r *run) apply(ctx context.Context, p *Plan, began time.Time) error {
 				p.FailedVMs = append(p.FailedVMs, fmt.Sprintf("OpenNebula VM %s: %s", c.VM, mapping.OneLine(err.Error())))
 			} else if left := vmLeft(c.Op, c.VM, kept); left != "" {
 				p.LeftVMs = append(p.LeftVMs, "changed during sync: "+left)
+			}
+		case RecordVM:
+			// What the hooks write, from the VM as oned holds it now.
+			recorded, err := r.vms.RecordVM(ctx, c.VM)
+			switch {
+			case err != nil:
+				p.FailedVMs = append(p.FailedVMs, fmt.Sprintf("OpenNebula VM %s: %s", c.VM, mapping.OneLine(err.Error())))
+			case !recorded:
+				p.LeftVMs = append(p.LeftVMs, "changed during sync: OpenNebula VM "+c.VM+" holds no lease of the driver now; nothing recorded")
 			}
 		case PruneRange, PrunePrefix:
 			prune := r.pruneRange
@@ -50,6 +73,55 @@ func (r *run) apply(ctx context.Context, p *Plan, began time.Time) error {
 			}
 		}
 	}
+	return nil
+}
+
+// settleFreed revives the freed IPv6 addresses of leases oned holds again and deletes
+// the freed leases whose cool-down is over, after a second look at them in NetBox
+// (one listing for all). A cooled one that an allocate took over meanwhile is gone or
+// a lease again, and one whose time an admin moved is cooling again: both stay. One to
+// revive that was freed again meanwhile (another one_frees_at) stays freed. What the
+// look no longer agrees with is left, and the plan says so; the plan's lists keep
+// what was done.
+func (r *run) settleFreed(ctx context.Context, p *Plan, revive, cooled []FreedLease) error {
+	now, err := r.nb.IPAddressesTaggedWithStatus(ctx, r.Config().Tag, mapping.StatusDeprecated)
+	if err != nil {
+		return err
+	}
+	look := map[int]netbox.IPAddress{}
+	for _, a := range now {
+		look[a.ID] = a
+	}
+	var changes []map[string]any
+	var revived []FreedLease
+	for _, f := range revive {
+		if a, ok := look[f.ID]; ok && a.CustomString(mapping.CFFreesAt) == f.FreesAt {
+			changes = append(changes, map[string]any{"id": f.ID, "status": mapping.StatusActive, "custom_fields": map[string]any{mapping.CFFreesAt: nil}})
+			revived = append(revived, f)
+		} else {
+			p.LeftStale = append(p.LeftStale, leftNote(fmt.Sprintf("freed address %s (ip-address #%d) is no longer as seen: freed again, or gone", f.IP, f.ID)))
+		}
+	}
+	if len(changes) > 0 {
+		if err := r.nb.PatchIPAddresses(ctx, changes); err != nil {
+			return err
+		}
+	}
+	p.Revived = revived
+	var ids []int
+	var gone []FreedLease // what the report says was deleted
+	for _, f := range cooled {
+		if a, ok := look[f.ID]; ok && r.Freed(a) == mapping.Cooled {
+			ids = append(ids, f.ID)
+			gone = append(gone, f)
+		} else {
+			p.LeftStale = append(p.LeftStale, leftNote(fmt.Sprintf("freed lease %s (ip-address #%d) is no longer due: taken over, or its time moved", f.IP, f.ID)))
+		}
+	}
+	if err := r.RemoveAddresses(ctx, ids); err != nil {
+		return err
+	}
+	p.Cooled = gone
 	return nil
 }
 
@@ -147,6 +219,9 @@ func (r *run) repairInNetBox(ctx context.Context, a *ARPlan) error {
 			c := map[string]any{"id": u.ID, "description": u.Description}
 			if len(u.CustomFields) > 0 {
 				c["custom_fields"] = u.CustomFields
+			}
+			if u.Status != "" {
+				c["status"] = u.Status
 			}
 			changes = append(changes, c)
 		}

@@ -139,3 +139,24 @@ func TestSyncRefusesUnsafeState(t *testing.T) {
 		t.Errorf("audit writes nothing and needs no state folder: %v", err)
 	}
 }
+
+// An admin's "Mark populated" on the AR's range keeps new leases out (NetBox 4.3+):
+// audit says so, sync leaves the mark alone.
+func TestAuditPopulatedRange(t *testing.T) {
+	f, ar := registered(t)
+	for _, r := range f.NB.Ranges {
+		r.MarkPopulated = true
+	}
+	f.SetVNet(onetest.VNetXML(ar))
+	for _, opts := range []Options{{All: true}, {Sync: true, All: true, Prune: true}} {
+		rep, err := Run(context.Background(), f.D, opts, nil)
+		if err != nil || kinds(rep) != "range 10.70.0.10" || !strings.Contains(rep.ARs[0].Findings[0].Detail, "is marked populated") {
+			t.Fatalf("%+v: findings %q, %v; want the populated range", opts, kinds(rep), err)
+		}
+	}
+	for _, r := range f.NB.Ranges {
+		if !r.MarkPopulated {
+			t.Errorf("sync cleared an admin's mark on range %d", r.ID)
+		}
+	}
+}

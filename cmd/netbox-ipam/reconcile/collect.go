@@ -137,7 +137,8 @@ func (r *run) loadVNets(ctx context.Context, o Options, stdin io.Reader) ([]mapp
 // ranges and prefixes that none of them references and audits its virtual machines.
 func (r *run) collect(ctx context.Context, vnets []mapping.VNet, all bool) (Plan, error) {
 	var p Plan
-	ranges, prefixes := map[int]bool{}, map[int]bool{}
+	ranges, prefixes, named6 := map[int]bool{}, map[int]bool{}, map[string]bool{}
+	held := map[heldAt]string{}
 	refer := func(ids map[int]bool, v string) {
 		if id, err := strconv.Atoi(v); err == nil && id != 0 {
 			ids[id] = true
@@ -153,6 +154,7 @@ func (r *run) collect(ctx context.Context, vnets []mapping.VNet, all bool) (Plan
 				return p, err
 			}
 			p.ARs = append(p.ARs, a)
+			a.noteHeld(held, ar)
 			// What the AR names stays referenced even when the AR could not be read,
 			// and so does the range found by its first address when updatear dropped
 			// the ids.
@@ -160,17 +162,28 @@ func (r *run) collect(ctx context.Context, vnets []mapping.VNet, all bool) (Plan
 			refer(ranges, strconv.Itoa(a.IPRange))
 			refer(prefixes, ar.Attrs.Get(mapping.AttrPrefixID))
 			refer(prefixes, strconv.Itoa(a.prefix))
+			for _, k := range mapping.IPv6Prefixes { // its /64s (IP4_6), by id and by prefix (updatear drops the id)
+				refer(prefixes, ar.Attrs.Get(k.IDAttr))
+				if n, ok, _ := k.Named(ar.Attrs); ok {
+					named6[n.String()] = true
+				}
+			}
 		}
 	}
 	if all {
 		var err error
-		if p.Stale, err = r.staleObjects(ctx, ranges, prefixes); err != nil {
+		if p.Stale, err = r.staleObjects(ctx, ranges, prefixes, named6); err != nil {
+			return p, err
+		}
+		if err := r.freedLeases(ctx, held, &p); err != nil {
 			return p, err
 		}
 		if r.Config().VMs.Enabled {
 			if err := r.auditVMs(ctx, vnets, &p); err != nil {
 				return p, err
 			}
+		} else if err := r.auditRecords(ctx, vnets, &p); err != nil {
+			return p, err
 		}
 	}
 	for _, a := range p.ARs {
@@ -180,7 +193,7 @@ func (r *run) collect(ctx context.Context, vnets []mapping.VNet, all bool) (Plan
 			}
 		}
 	}
-	p.Drift += len(p.Stale) + len(p.MissingVMs) + len(p.OutOfStepVMs)
+	p.Drift += len(p.Stale) + len(p.MissingVMs) + len(p.OutOfStepVMs) + len(p.UnrecordedVMs) + len(p.Revived)
 	return p, nil
 }
 
@@ -251,6 +264,10 @@ func (a *ARPlan) checkRange(s mapping.StoredAR, o driver.ARObjects, owned func(n
 	}
 	rng := *o.Range
 	a.bits = driver.RangeBits(rng)
+	if rng.MarkPopulated { // an admin's mark: reported, never undone by sync
+		a.Findings = append(a.Findings, mapping.Finding{Kind: mapping.DriftRange, IP: s.First.String(), Object: rng.ID,
+			Detail: fmt.Sprintf("NetBox IP range %d is marked populated: NetBox refuses new leases in it (and sync's missing ones); clear \"Mark populated\" on the range to lease from it again", rng.ID)})
+	}
 	first, last, err := rng.Span()
 	if err != nil || (first == s.First && last == s.Last) {
 		return nil
@@ -278,16 +295,17 @@ func (r *run) held(ctx context.Context, vrf int, p netip.Prefix) ([]mapping.Held
 			continue
 		}
 		cf := map[string]string{}
-		for _, k := range []string{mapping.CFARID, mapping.CFMAC, mapping.CFRequestID, mapping.CFVMID, mapping.CFVNetID, mapping.CFVRouterID} {
+		for _, k := range []string{mapping.CFARID, mapping.CFMAC, mapping.CFRequestID, mapping.CFVMID, mapping.CFVNetID, mapping.CFVRouterID, mapping.CFFreesAt} {
 			cf[k] = o.CustomString(k)
 		}
-		held = append(held, mapping.Held{ID: o.ID, Addr: a, Owned: r.Owned(o.Tagged), CF: cf, Description: o.Description, Created: o.Created})
+		held = append(held, mapping.Held{ID: o.ID, Addr: a, Owned: r.Owned(o.Tagged), CF: cf, Description: o.Description, Created: o.Created, Status: o.Status.Value})
 	}
 	return held, nil
 }
 
-// staleObjects lists the driver's IP ranges and prefixes that no AR in view names.
-func (r *run) staleObjects(ctx context.Context, ranges, prefixes map[int]bool) ([]StaleObject, error) {
+// staleObjects lists the driver's IP ranges and prefixes that no AR in view names (a
+// /64 an AR names as its GLOBAL_PREFIX or ULA_PREFIX, named6, counts as named).
+func (r *run) staleObjects(ctx context.Context, ranges, prefixes map[int]bool, named6 map[string]bool) ([]StaleObject, error) {
 	var out []StaleObject
 	rs, err := r.nb.IPRangesTagged(ctx, r.Config().Tag)
 	if err != nil {
@@ -303,7 +321,7 @@ func (r *run) staleObjects(ctx context.Context, ranges, prefixes map[int]bool) (
 		return nil, err
 	}
 	for _, p := range ps {
-		if !prefixes[p.ID] {
+		if !prefixes[p.ID] && !named6[p.Prefix] {
 			out = append(out, StaleObject{Kind: driver.ObjectPrefix, ID: p.ID, What: p.Prefix})
 		}
 	}
@@ -338,6 +356,80 @@ func arRestore(ar mapping.Attrs, s mapping.StoredAR, o driver.ARObjects) mapping
 	return out
 }
 
+// freedLeases lists the driver's freed leases that cool down (release: cooldown), in
+// every VRF and both families: one request. Those whose time is up are sync's to
+// delete. One at an address oned holds again (held: a free whose end oned never saw)
+// is never deleted: its IPv4 object is a mismatch of its AR, which sync makes a lease
+// again, and its IPv6 ones are revived (made active) here. One whose time is not a
+// time is reported and left. Without cooldown configured nothing is read: the
+// deprecated leases of release: deprecate are kept.
+func (r *run) freedLeases(ctx context.Context, held map[heldAt]string, p *Plan) error {
+	if r.Config().Release != "cooldown" {
+		return nil
+	}
+	freed, err := r.nb.IPAddressesTaggedWithStatus(ctx, r.Config().Tag, mapping.StatusDeprecated)
+	if err != nil {
+		return err
+	}
+	for _, a := range freed {
+		ip, _ := a.Addr()
+		f := FreedLease{ID: a.ID, IP: ip.String(), FreesAt: a.CustomString(mapping.CFFreesAt), What: a.Description}
+		state := r.Freed(a)
+		if state == mapping.Cooling || state == mapping.Cooled || state == mapping.BadTime {
+			if by, ok := held[heldAt{netbox.RefID(a.VRF), ip}]; ok {
+				f.Note = "oned holds it again (" + by + ")"
+				if ip.Is6() {
+					p.Revived = append(p.Revived, f)
+				} else {
+					f.Note += ": its AR's mismatch; sync makes it a lease again"
+					p.Cooling = append(p.Cooling, f)
+				}
+				continue
+			}
+			if by, ok := held[heldAt{anyVRF, ip}]; ok {
+				f.Note = "oned may hold it (" + by + ", whose NetBox range and prefix were not found): left"
+				p.Cooling = append(p.Cooling, f)
+				continue
+			}
+		}
+		switch state {
+		case mapping.Cooling:
+			p.Cooling = append(p.Cooling, f)
+		case mapping.Cooled:
+			p.Cooled = append(p.Cooled, f)
+		case mapping.BadTime:
+			_, err := mapping.ParseFreesAt(f.FreesAt)
+			f.Note = err.Error() + ": left; write a time, or delete the address in NetBox"
+			p.Cooling = append(p.Cooling, f)
+		}
+	}
+	return nil
+}
+
+// heldAt is an address in a VRF (anyVRF: one not known).
+type heldAt struct {
+	vrf  int
+	addr netip.Addr
+}
+
+const anyVRF = -1
+
+// noteHeld adds the addresses oned holds in ar (IPv4, and SLAAC as oned shows them)
+// to held, in the VRF of a's NetBox objects, where the driver makes them.
+func (a *ARPlan) noteHeld(held map[heldAt]string, ar mapping.AR) {
+	vrf := a.vrf
+	if a.rng == nil && a.prefix == 0 {
+		vrf = anyVRF
+	}
+	for _, l := range ar.Leases {
+		for _, s := range []string{l.IP, l.IP6Global, l.IP6ULA} {
+			if ip, err := netip.ParseAddr(s); err == nil {
+				held[heldAt{vrf, ip}] = "network " + a.VNet + " AR " + a.AR
+			}
+		}
+	}
+}
+
 // auditVMs compares the driver's NetBox virtual machines with the VMs that hold its
 // leases in vnets (all of oned's networks): a virtual machine whose VM holds none is
 // stale (terminated while the hooks were not running); a VM that holds some and has no
@@ -345,19 +437,7 @@ func arRestore(ar mapping.Attrs, s mapping.StoredAR, o driver.ARObjects) mapping
 // (hooks.Call.VMDifferences): what the hooks missed (a rename, a state change, a NIC
 // detached while onehem-server was down) makes it out of step.
 func (r *run) auditVMs(ctx context.Context, vnets []mapping.VNet, p *Plan) error {
-	holders := map[string]bool{}
-	for _, v := range vnets {
-		for _, ar := range v.ARs {
-			if !ar.UsesIPAM(r.Config().Name) {
-				continue
-			}
-			for _, l := range ar.Leases {
-				if l.VM != "" && l.VM != "-1" {
-					holders[l.VM] = true
-				}
-			}
-		}
-	}
+	holders := r.holders(vnets)
 	have, err := r.nb.VirtualMachinesWith(ctx, r.Config().Tag, mapping.CFVMID)
 	if err != nil {
 		return err
@@ -392,5 +472,57 @@ func (r *run) auditVMs(ctx context.Context, vnets []mapping.VNet, p *Plan) error
 	}
 	sort.Strings(p.MissingVMs)
 	sort.Slice(p.OutOfStepVMs, func(i, j int) bool { return p.OutOfStepVMs[i].NetBoxVM < p.OutOfStepVMs[j].NetBoxVM })
+	return nil
+}
+
+// holders are the VMs (ids) that hold leases of the driver in vnets.
+func (r *run) holders(vnets []mapping.VNet) map[string]bool {
+	holders := map[string]bool{}
+	for _, v := range vnets {
+		for _, ar := range v.ARs {
+			if !ar.UsesIPAM(r.Config().Name) {
+				continue
+			}
+			for _, l := range ar.Leases {
+				if l.VM != "" && l.VM != "-1" {
+					holders[l.VM] = true
+				}
+			}
+		}
+	}
+	return holders
+}
+
+// auditRecords finds the VMs whose leases' DNS names or tenants lag behind what the
+// hooks write (dns_name, tenants): a hook that failed, a mapping changed since. Each
+// holder is read from oned, since the names and owners are in no network document: one
+// read per VM, and only when either setting is on.
+func (r *run) auditRecords(ctx context.Context, vnets []mapping.VNet, p *Plan) error {
+	cfg := r.Config()
+	if cfg.DNS.IsZero() && len(cfg.Tenants.Users)+len(cfg.Tenants.Groups) == 0 {
+		return nil
+	}
+	holders := r.holders(vnets)
+	ids := make([]string, 0, len(holders))
+	for id := range holders {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return len(ids[i]) < len(ids[j]) || len(ids[i]) == len(ids[j]) && ids[i] < ids[j] })
+	for _, id := range ids {
+		vm, err := r.oned.VM(ctx, id)
+		if opennebula.IsGone(err) {
+			continue // terminated since its networks were read: nothing to name
+		}
+		if err != nil {
+			return err
+		}
+		diff, err := r.vms.RecordDifferences(ctx, vm)
+		if err != nil {
+			return err
+		}
+		if len(diff) > 0 {
+			p.UnrecordedVMs = append(p.UnrecordedVMs, VMDrift{VM: id, Name: vm.Name, Differences: diff})
+		}
+	}
 	return nil
 }

@@ -3,10 +3,12 @@ package reconcile
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/hooks"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
@@ -105,5 +107,43 @@ func TestHookVRouter(t *testing.T) {
 	doc := strings.Replace(onetest.VNetXML(ar, "10.70.0.10 42"), "</LEASES>", "<LEASE><IP>10.70.0.11</IP><MAC>02:00:0a:46:00:0b</MAC><VROUTER>5</VROUTER></LEASE></LEASES>", 1)
 	if rep, err := Run(ctx, f.D, Options{Files: []string{"-"}}, strings.NewReader(doc)); err != nil || kinds(rep) != "" {
 		t.Errorf("audit after the hook: %q %v", kinds(rep), err)
+	}
+}
+
+// With dns_name and tenants set, audit --all reads each holder and finds the leases
+// whose DNS name or tenant lags (a hook that failed, a mapping changed since); sync
+// has the hooks record them from the VM as oned holds it then, not as audit saw it.
+func TestSyncRecordsNamesAndTenants(t *testing.T) {
+	f, ar := registered(t, func(c *config.Config) {
+		c.DNS, _ = mapping.ParseDNSTemplate("{vm}.{network}.example.org")
+		c.Tenants = config.Tenants{Users: map[string]string{"alice": "team-a"}}
+	})
+	f.NB.AddRef("tenant", "team-a")
+	if _, err := f.D.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+		t.Fatal(err)
+	}
+	f.SetVNet(onetest.VNetXML(ar, "10.70.0.10 42"))
+	vm := mapping.VM{ID: "42", Name: "web", UName: "alice", NICs: []mapping.NIC{{ID: "0", Name: "NIC0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:0a:46:00:0a"}}}
+	f.Oned.SetVM(vm)
+	rep, err := Run(context.Background(), f.D, Options{All: true}, nil)
+	if err != nil || len(rep.UnrecordedVMs) != 1 || !strings.Contains(strings.Join(rep.UnrecordedVMs[0].Differences, ";"), `10.70.0.10: DNS name "", want "web.cloud.example.org", tenant 0, want`) {
+		t.Fatalf("audit: %+v, %v", rep.UnrecordedVMs, err)
+	}
+	var once sync.Once
+	f.Oned.After = func(call string) { // renamed after audit's look, before sync records it
+		if call == "VM 42" {
+			once.Do(func() { vm.Name = "api"; f.Oned.SetVM(vm) })
+		}
+	}
+	if _, err := Run(context.Background(), f.D, Options{Sync: true, All: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.Oned.After = nil
+	l := f.Addr("10.70.0.10")
+	if l.DNSName != "api.cloud.example.org" || l.Tenant == nil || l.Tenant.Slug != "team-a" {
+		t.Fatalf("after sync: dns_name %q, tenant %+v", l.DNSName, l.Tenant)
+	}
+	if rep, err := Run(context.Background(), f.D, Options{All: true}, nil); err != nil || rep.Drift != 0 {
+		t.Fatalf("audit after sync: drift %d %+v, %v", rep.Drift, rep.UnrecordedVMs, err)
 	}
 }

@@ -28,8 +28,21 @@ type Plan struct {
 	// OutOfStepVMs are the NetBox virtual machines that differ from their VM as oned
 	// holds it (a rename, a state, a NIC the hooks missed); sync brings them in step.
 	OutOfStepVMs []VMDrift `json:"out_of_step_vms,omitempty"`
-	Drift        int       `json:"drift"`           // findings before any repair
-	Requests     int       `json:"netbox_requests"` // how many it took to find out (and repair)
+	// UnrecordedVMs are the VMs whose leases' DNS names or tenants are not what the
+	// hooks write (dns_name, tenants; --all, labels only: with vms.enabled they are
+	// among OutOfStepVMs); sync has the hooks record them again.
+	UnrecordedVMs []VMDrift `json:"unrecorded_vms,omitempty"`
+	// Cooling are the freed leases resting in NetBox (release: cooldown, --all): not
+	// drift, and no get_address hands them out. Cooled are those whose time is up,
+	// which sync deletes: routine, not drift either.
+	Cooling []FreedLease `json:"cooling,omitempty"`
+	Cooled  []FreedLease `json:"cooled,omitempty"`
+	// Revived are freed IPv6 addresses of leases oned holds again (a free whose end
+	// oned never saw): drift; sync makes them active. The IPv4 address of such a lease
+	// is a mismatch of its AR.
+	Revived  []FreedLease `json:"revived,omitempty"`
+	Drift    int          `json:"drift"`           // findings before any repair
+	Requests int          `json:"netbox_requests"` // how many it took to find out (and repair)
 	// OnedRequests is how many oned requests (XML-RPC calls, commands) it took.
 	OnedRequests int `json:"oned_requests"`
 	// Skipped says why sync did nothing (an HA follower); the rest is then empty.
@@ -84,6 +97,17 @@ type StaleObject struct {
 	vm   string // the OpenNebula VM of a stale virtual machine
 }
 
+// FreedLease is one of the driver's leases oned freed that cools down in NetBox
+// (deprecated, with the time it frees: mapping.FreedState).
+type FreedLease struct {
+	ID      int    `json:"netbox_id"`
+	IP      string `json:"ip"`
+	FreesAt string `json:"frees_at"`
+	What    string `json:"what"` // its description: who held it last
+	// Note says what is wrong with it: a time that is not one (an edit) leaves it.
+	Note string `json:"note,omitempty"`
+}
+
 // VMDrift is a NetBox virtual machine of the driver that is not what its VM, as oned
 // holds it now, wants: each difference in a phrase.
 type VMDrift struct {
@@ -103,10 +127,13 @@ const (
 	DropVM                // a stale one
 	PruneRange            // a stale IP range, with the driver's leases in it
 	PrunePrefix           // a stale prefix that holds nothing else
+	RecordVM              // a VM's leases' DNS names and tenants
+	FreeCooled            // a freed lease whose cool-down is over
+	ReviveFreed           // a freed IPv6 address of a lease oned holds again
 )
 
 func (op Op) String() string {
-	return [...]string{"repair-ar", "make-vm", "step-vm", "drop-vm", "prune-range", "prune-prefix"}[op]
+	return [...]string{"repair-ar", "make-vm", "step-vm", "drop-vm", "prune-range", "prune-prefix", "record-vm", "free-cooled", "revive-freed"}[op]
 }
 
 // Change is one thing sync would do. Each is carried out after a second look at
@@ -114,13 +141,15 @@ func (op Op) String() string {
 type Change struct {
 	Op    Op
 	AR    *ARPlan     // RepairAR
-	VM    string      // MakeVM, StepVM, DropVM: the OpenNebula VM
+	VM    string      // MakeVM, StepVM, DropVM, RecordVM: the OpenNebula VM
 	Stale StaleObject // DropVM, PruneRange, PrunePrefix
+	Freed FreedLease  // FreeCooled, ReviveFreed
 }
 
 // changes lists every repair the plan holds, in the order they are applied: the ARs
-// first (their leases), then the virtual machines (whose interfaces hold them), then
-// stale ranges before stale prefixes (a prefix goes once it is empty).
+// first (their leases, some of them freed ones oned holds again), then the virtual
+// machines (whose interfaces hold them), the cooled leases, then stale ranges before
+// stale prefixes (a prefix goes once it is empty, of cooled leases too).
 func (p *Plan) changes() []Change {
 	var out []Change
 	for _, r := range p.ARs {
@@ -133,6 +162,15 @@ func (p *Plan) changes() []Change {
 	}
 	for _, v := range p.OutOfStepVMs {
 		out = append(out, Change{Op: StepVM, VM: v.VM})
+	}
+	for _, v := range p.UnrecordedVMs {
+		out = append(out, Change{Op: RecordVM, VM: v.VM})
+	}
+	for _, f := range p.Revived {
+		out = append(out, Change{Op: ReviveFreed, Freed: f})
+	}
+	for _, f := range p.Cooled {
+		out = append(out, Change{Op: FreeCooled, Freed: f})
 	}
 	for _, kind := range []string{driver.ObjectVM, driver.ObjectIPRange, driver.ObjectPrefix} {
 		for _, st := range p.Stale {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver/drivertest"
+	"github.com/one-netbox-ipam/one-netbox-ipam/config"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
@@ -40,5 +42,26 @@ func TestPruneStale(t *testing.T) {
 	}
 	if _, ok := f.NB.Prefixes[busy.ID]; !ok || !strings.Contains(f.Info.String(), "kept prefix 10.81.0.0/24") {
 		t.Errorf("busy stale prefix removed; info %q", f.Info)
+	}
+}
+
+// A stale prefix whose only address is a cooled lease of the driver goes in the same
+// sync: the cooled lease is deleted before the prefix is pruned.
+func TestPruneAfterCooled(t *testing.T) {
+	f := drivertest.New(t, func(c *config.Config) { c.Release, c.Cooldown = "cooldown", 15*time.Minute })
+	ctx := context.Background()
+	p, _ := f.NB.CreatePrefix(ctx, netbox.PrefixSpec{Prefix: "10.83.0.0/24", Tags: f.D.Tags()})
+	a := f.Take("10.83.0.7", true)
+	f.NB.PatchIPAddress(ctx, a.ID, map[string]any{"status": mapping.StatusDeprecated, "custom_fields": map[string]any{mapping.CFFreesAt: "2026-01-01T00:00:00Z"}})
+	f.D.WithClock(func() time.Time { return time.Now().Add(time.Minute) }) // the prefix is old enough
+	rep, err := Run(ctx, f.D, Options{Sync: true, All: true, Prune: true}, nil)
+	if err != nil || len(rep.Cooled) != 1 || len(rep.LeftStale) != 0 {
+		t.Fatalf("sync: %+v, %v", rep, err)
+	}
+	if f.Addr("10.83.0.7") != nil {
+		t.Errorf("the cooled lease is still in NetBox")
+	}
+	if _, ok := f.NB.Prefixes[p.ID]; ok {
+		t.Errorf("the stale prefix was kept: %q", f.Info)
 	}
 }

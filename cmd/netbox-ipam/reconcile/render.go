@@ -64,6 +64,38 @@ func Text(w io.Writer, rep Plan, o Options) {
 		}
 		fmt.Fprintf(w, "drift    virtual-machine  #%-6d OpenNebula VM %s (%s): %s%s\n", v.NetBoxVM, v.VM, v.Name, strings.Join(v.Differences, "; "), verb)
 	}
+	for _, v := range rep.UnrecordedVMs {
+		verb := ""
+		if o.acting() {
+			verb = "; recorded"
+		}
+		fmt.Fprintf(w, "drift    lease-records    OpenNebula VM %s (%s): %s%s\n", v.VM, v.Name, strings.Join(v.Differences, "; "), verb)
+	}
+	for _, f := range rep.Revived {
+		verb := "sync makes it active"
+		if o.acting() {
+			verb = "made active"
+		}
+		fmt.Fprintf(w, "drift    ip-address       #%-6d %s (%s): freed, but %s; %s\n", f.ID, f.IP, f.What, f.Note, verb)
+	}
+	for _, f := range rep.Cooled {
+		verb := "sync deletes it"
+		if o.acting() {
+			verb = "deleted"
+		}
+		fmt.Fprintf(w, "cooled   ip-address       #%-6d %s (%s): freed, its cool-down ended at %s; %s\n", f.ID, f.IP, f.What, f.FreesAt, verb)
+	}
+	n, last := 0, ""
+	for _, f := range rep.Cooling {
+		if f.Note != "" {
+			fmt.Fprintf(w, "cooling  ip-address       #%-6d %s (%s): %s\n", f.ID, f.IP, f.What, f.Note)
+			continue
+		}
+		n, last = n+1, max(last, f.FreesAt) // RFC 3339 in UTC sorts as it reads
+	}
+	if n > 0 {
+		fmt.Fprintf(w, "cooling  %d freed lease(s) rest in NetBox as deprecated (release: cooldown), the last until %s\n", n, last)
+	}
 	for _, left := range rep.LeftStale {
 		fmt.Fprintf(w, "left     %s\n", left)
 	}

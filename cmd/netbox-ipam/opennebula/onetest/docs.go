@@ -55,7 +55,7 @@ func VNetDoc(v mapping.VNet) string {
 		b.WriteString("<LEASES>")
 		for _, l := range ar.Leases {
 			b.WriteString("<LEASE>")
-			for _, f := range [][2]string{{"IP", l.IP}, {"MAC", l.MAC}, {"VM", l.VM}, {"VNET", l.VNet}, {"VROUTER", l.VRouter}} {
+			for _, f := range [][2]string{{"IP", l.IP}, {"IP6_GLOBAL", l.IP6Global}, {"IP6_ULA", l.IP6ULA}, {"MAC", l.MAC}, {"VM", l.VM}, {"VNET", l.VNet}, {"VROUTER", l.VRouter}} {
 				if f[1] != "" {
 					fmt.Fprintf(&b, "<%s>%s</%s>", f[0], f[1], f[0])
 				}
