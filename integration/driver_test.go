@@ -406,3 +406,111 @@ func TestLostIDsAmbiguous(t *testing.T) {
 	r := Run(t, "get_address", "2", Req(lost, []string{"SIZE=1"}), tagEnv)
 	mustFail(t, r, "NetBox IP ranges "+ranges[0]+", "+ranges[1]+" all start at its first address")
 }
+
+// An admin marks the AR's IP range populated (NetBox 4.3+): NetBox then has nothing
+// available in it and refuses any address inside, which its answers call "insufficient
+// space" and "cannot create". The driver says what the mark does and how to lift it,
+// and leaves nothing behind. NetBox 4.2 has no such mark (the field is ignored): leases
+// go on. The fake (netboxtest) refuses likewise; this pins it on each release.
+func TestPopulatedRange(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.88.0.0", "NETWORK_MASK=24",
+		"SIZE=10", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name}, nil)), "register")
+	S := registered(t, reg.Stdout, "0")
+	t.Cleanup(func() { Run(t, "unregister_address_range", "9", Req(S, nil)) })
+	m, _ := ParseVector(t, reg.Stdout, "AR")
+	id, _ := strconv.Atoi(m["NETBOX_IP_RANGE_ID"])
+	if _, err := c.PatchIPRange(ctx(t), id, map[string]any{"mark_populated": true}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Status(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := netbox.ParseRelease(st.NetBoxVersion)
+	r, err := c.GetIPRange(ctx(t), id)
+	if err != nil || r.MarkPopulated != netbox.PopulatedRanges(rel) {
+		t.Fatalf("NetBox %s: range marked populated reads %v (%v), want %v", rel, r.MarkPopulated, err, netbox.PopulatedRanges(rel))
+	}
+	if !netbox.PopulatedRanges(rel) {
+		mustOK(t, Run(t, "get_address", "2", Req(S, []string{"SIZE=1"})), "get_address on NetBox "+rel.String())
+		return
+	}
+	// What NetBox answers, as netboxtest answers it.
+	avail, err := c.AvailableInRange(ctx(t), id, 5)
+	if err != nil || len(avail) != 0 {
+		t.Errorf("available in a populated range: %v, %v; want none", avail, err)
+	}
+	_, err = c.CreateIPAddresses(ctx(t), []netbox.IPAddressSpec{{Address: "10.88.0.3/24", VRFID: vrf.ID, Status: "active"}})
+	if netbox.KindOf(err) != netbox.KindInvalid || !strings.Contains(err.Error(), "Cannot create IP address") {
+		t.Errorf("an address inside a populated range: %v, want NetBox's refusal", err)
+	}
+	before := countAll(t, c)
+	mustFail(t, Run(t, "get_address", "2", Req(S, []string{"SIZE=1"})), "is marked populated")
+	mustFail(t, Run(t, "get_address", "3", Req(S, []string{"SIZE=2"})), "is marked populated")
+	mustFail(t, Run(t, "allocate_address", "4", Req(S, []string{"IP=10.88.0.5", "SIZE=1"})), `clear "Mark populated"`)
+	if after := countAll(t, c); after != before {
+		t.Errorf("NetBox changed by refused leases: %+v, then %+v", before, after)
+	}
+}
+
+// An AR of one address: NetBox holds an IP range of one address from 4.6.1. Before,
+// register fails saying so and what to do, and leaves nothing behind (the release is
+// read from NetBox's own refusal); from 4.6.1 the range is made.
+func TestRegisterSingleAddress(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	st, err := c.Status(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := netbox.ParseRelease(st.NetBoxVersion)
+	before := countAll(t, c)
+	r := Run(t, "register_address_range", "1", Req([]string{"TYPE=IP4", "IP=10.89.0.5", "SIZE=1", "NETWORK_ADDRESS=10.89.0.0", "NETWORK_MASK=24",
+		"IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name}, nil))
+	if !netbox.SingleAddressRanges(rel) {
+		mustFail(t, r, "cannot hold an IP range of one address (NetBox 4.6.1 and later can)")
+		if after := countAll(t, c); after != before {
+			t.Errorf("NetBox %s: a refused register left objects: %+v, then %+v", rel, before, after)
+		}
+		return
+	}
+	mustOK(t, r, "register SIZE 1 on NetBox "+rel.String())
+	S := registered(t, r.Stdout, "0")
+	t.Cleanup(func() { Run(t, "unregister_address_range", "9", Req(S, nil)) })
+	m, _ := ParseVector(t, r.Stdout, "AR")
+	id, _ := strconv.Atoi(m["NETBOX_IP_RANGE_ID"])
+	if rng, err := c.GetIPRange(ctx(t), id); err != nil || rng.StartAddress != "10.89.0.5/24" || rng.EndAddress != "10.89.0.5/24" {
+		t.Fatalf("the range of one address: %+v, %v", rng, err)
+	}
+	got := mustOK(t, Run(t, "get_address", "2", Req(S, []string{"SIZE=1"})), "get_address")
+	if a, _ := ParseVector(t, got.Stdout, "ADDRESS"); a["IP"] != "10.89.0.5" {
+		t.Errorf("lease %v, want 10.89.0.5", a)
+	}
+}
+
+// An AR naming NETBOX_SITE gets a prefix scoped to that site: NetBox 4.2 replaced a
+// prefix's site with scope_type and scope_id, which is what the driver writes (it
+// refuses releases before 4.2).
+func TestRegisterSiteScope(t *testing.T) {
+	c := Client(t)
+	vrf := testVRF(t, c)
+	slug := unique("one-site")
+	var site struct{ ID int }
+	apiJSON(t, "POST", "/api/dcim/sites/", map[string]string{"name": slug, "slug": slug}, &site)
+	t.Cleanup(func() { apiJSON(t, "DELETE", "/api/dcim/sites/"+strconv.Itoa(site.ID)+"/", nil, nil) })
+	reg := mustOK(t, Run(t, "register_address_range", "1", Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.85.0.0", "NETWORK_MASK=24",
+		"SIZE=10", "IPAM_MAD=netbox", "NETBOX_VRF=" + vrf.Name, "NETBOX_SITE=" + slug}, nil)), "register")
+	S := registered(t, reg.Stdout, "0")
+	t.Cleanup(func() { Run(t, "unregister_address_range", "9", Req(S, nil)) })
+	m, _ := ParseVector(t, reg.Stdout, "AR")
+	var p struct {
+		ScopeType string `json:"scope_type"`
+		ScopeID   int    `json:"scope_id"`
+	}
+	apiJSON(t, "GET", "/api/ipam/prefixes/"+m["NETBOX_PREFIX_ID"]+"/", nil, &p)
+	if p.ScopeType != "dcim.site" || p.ScopeID != site.ID {
+		t.Fatalf("the AR's prefix %s is scoped to %s %d, want dcim.site %d", m["NETBOX_PREFIX_ID"], p.ScopeType, p.ScopeID, site.ID)
+	}
+}

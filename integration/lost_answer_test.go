@@ -88,7 +88,8 @@ func TestLostAnswers(t *testing.T) {
 			request: func(t *testing.T, c *netbox.Client, v netbox.VRF) string {
 				return Req(lease(t, c, v, "GLOBAL_PREFIX=2001:db8:70::"), []string{"SIZE=1"})
 			},
-			faults: []fault{once(ipAddresses, dropAfter)}, wantOK: true, post: ipAddresses, posts: 1, want: counts{1, 1, 2}},
+			// The prefixes: the AR's network and NetBox's prefix of its GLOBAL_PREFIX /64.
+			faults: []fault{once(ipAddresses, dropAfter)}, wantOK: true, post: ipAddresses, posts: 1, want: counts{2, 1, 2}},
 		{name: "register, prefix answer lost", action: "register_address_range",
 			request: func(t *testing.T, c *netbox.Client, v netbox.VRF) string {
 				return Req([]string{"TYPE=IP4", "NETWORK_ADDRESS=10.71.0.0", "NETWORK_MASK=255.255.255.0", "SIZE=10", "IPAM_MAD=netbox", "NETBOX_VRF=" + v.Name}, nil)

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox"
 )
 
 // TestDualStack: an IP4_6 lease brings its SLAAC addresses (GLOBAL_PREFIX, ULA_PREFIX)
@@ -139,6 +142,37 @@ func TestMACGlobalSpace(t *testing.T) {
 	}
 	if kinds, code := o.auditKinds(t, net); code != 0 {
 		t.Errorf("audit: exit %d, %v", code, kinds)
+	}
+
+	// An AR whose MAC is one the global pool already gave out: oned refuses it only after
+	// the driver registered it, and sends no unregister_address_range. The range left in
+	// NetBox is no AR's: audit reports it stale, sync --prune removes it.
+	_, err = o.tryVNet(t, vnetTemplate(uniq("gmac-dup"),
+		`TYPE = "IP4", IP = "10.161.0.200", SIZE = "5", IPAM_MAD = "netbox", NETBOX_VRF = "`+vrf+`", MAC = "`+mac0+`"`))
+	if err == nil || !strings.Contains(err.Error(), "conflicting global MAC") {
+		t.Fatalf("a network on a MAC of the global pool in use: %v, want oned's refusal", err)
+	}
+	var left []netbox.IPRange
+	for _, r := range o.ranges(t, v.ID) {
+		if strings.HasPrefix(r.StartAddress, "10.161.0.200/") {
+			left = append(left, r)
+		}
+	}
+	if len(left) != 1 {
+		t.Fatalf("NetBox ranges at 10.161.0.200 after oned refused the AR: %+v, want the one register made", left)
+	}
+	stale := fmt.Sprintf("ip-range #%d", left[0].ID)
+	if out, code := o.driver(t, "netbox", nil, "audit", "--all"); code != 8 || !strings.Contains(out, stale) {
+		t.Fatalf("audit --all: exit %d, want 8 and %q\n%s", code, stale, out)
+	}
+	// Not younger than the driver's timeout, so sync may judge it (it might be an AR
+	// being registered otherwise).
+	time.Sleep(2 * time.Second)
+	if out, code := o.driverEnv(t, "netbox", nil, []string{"NETBOX_IPAM_TIMEOUT=1s"}, "sync", "--all", "--prune"); code != 0 {
+		t.Fatalf("sync --all --prune: exit %d\n%s", code, out)
+	}
+	if _, err := o.nb.GetIPRange(ctxT(t), left[0].ID); !netbox.IsNotFound(err) {
+		t.Errorf("range %d is still in NetBox after sync --prune: %v", left[0].ID, err)
 	}
 }
 

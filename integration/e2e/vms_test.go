@@ -18,7 +18,8 @@ import (
 // TestHooksKeepNetBoxVMs: with vms.enabled and the hooks installed, NetBox shows an
 // OpenNebula VM as a virtual machine (its name, id, status and the cluster of its
 // host), with an interface per NIC carrying the MAC and the lease, within seconds of
-// onevm create, nic-attach and nic-detach; rename and poweroff show in its name and
+// onevm create, nic-attach and nic-detach; rename, suspend, undeploy, stop (each with
+// the resume after it) and poweroff show in its name and
 // status; after terminate nothing of it is left.
 func TestHooksKeepNetBoxVMs(t *testing.T) {
 	o := oned(t)
@@ -96,6 +97,43 @@ func TestHooksKeepNetBoxVMs(t *testing.T) {
 		return nil
 	})
 	t.Logf("rename: name after %s", time.Since(start).Round(time.Millisecond))
+	// suspend, undeploy and stop: each state hook sets the status, and the VM's return
+	// to RUNNING (resume, then deploy where it left its host) sets it active again.
+	host := o.vars["ONE_HOST"]
+	if host == "" {
+		host = "dummy-host"
+	}
+	for _, step := range []struct{ cmd, status string }{{"suspend", "paused"}, {"undeploy", "offline"}, {"stop", "offline"}} {
+		o.waitRunning(t, vm.ID)
+		start = time.Now()
+		o.must(t, "onevm", step.cmd, id)
+		o.eventuallyVM(t, id, func(v netbox.VirtualMachine, _ map[string]netbox.VMInterface, _ map[string]string) error {
+			if v.Status.Value != step.status {
+				return fmt.Errorf("virtual machine %s after %s, want %s", v.Status.Value, step.cmd, step.status)
+			}
+			return nil
+		})
+		t.Logf("%s: %s after %s", step.cmd, step.status, time.Since(start).Round(time.Millisecond))
+		o.must(t, "onevm", "resume", id)
+		if step.cmd != "suspend" { // back to PENDING: it needs a host again
+			eventually(t, "VM "+id+" PENDING (or placed by the scheduler)", func() error {
+				if s, err := o.vmState(vm.ID); err != nil || s != 1 && s != 3 {
+					return fmt.Errorf("state %d %v", s, err)
+				}
+				return nil
+			})
+			if _, err := o.cli("onevm", "deploy", id, host); err != nil && !strings.Contains(err.Error(), "not available for state") {
+				t.Fatal(err)
+			}
+		}
+		o.eventuallyVM(t, id, func(v netbox.VirtualMachine, _ map[string]netbox.VMInterface, _ map[string]string) error {
+			if v.Status.Value != "active" {
+				return fmt.Errorf("virtual machine %s after resume", v.Status.Value)
+			}
+			return nil
+		})
+	}
+	o.waitRunning(t, vm.ID)
 	start = time.Now()
 	o.must(t, "onevm", "poweroff", "--hard", id)
 	o.eventuallyVM(t, id, func(v netbox.VirtualMachine, _ map[string]netbox.VMInterface, _ map[string]string) error {
@@ -212,19 +250,7 @@ func (o *One) hookFailures(t *testing.T) {
 // test's own (the hooks name it; oned's actions keep the installed one).
 func (o *One) vmsConfig(t *testing.T) string {
 	t.Helper()
-	dir := o.vars["NETBOX_IPAM_CONFDIR"]
-	if dir == "" {
-		t.Skip("the driver's configuration is only known on the test oned's machine (.opennebula.env)")
-	}
-	base, err := os.ReadFile(filepath.Join(dir, "netbox-ipam.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(t.TempDir(), "netbox-ipam-vms.yaml")
-	if err := os.WriteFile(conf, append(base, "\nvms:\n  enabled: true\n"...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return conf
+	return o.configWith(t, "\nvms:\n  enabled: true\n")
 }
 
 // eventuallyVM waits until the driver's NetBox virtual machine of OpenNebula VM id

@@ -45,7 +45,7 @@ export NETBOX_ROOT=$ROOT
 # and the virtualization calls (integration/); leases, fixed IPs, holds, reservations,
 # dual stack, audit/sync and the hooks with NetBox VMs through the real oned
 # (integration/e2e/).
-NETBOX_CORE_TESTS='^(TestLifecycleSpanInExistingPrefix|TestRegisterNetworkThenVNetDelete|TestNetBoxValuesWin|TestDualStack|TestRegisterRollsBack|TestAuditAndSync|TestClientObjectLifecycle|TestNetBoxScenario|TestVirtualizationAsTheDriverUsesIt|TestCheckExplains|TestMinimalTokenPermissions)$'
+NETBOX_CORE_TESTS='^(TestLifecycleSpanInExistingPrefix|TestPopulatedRange|TestRegisterSingleAddress|TestRegisterSiteScope|TestRegisterNetworkThenVNetDelete|TestNetBoxValuesWin|TestDualStack|TestRegisterIPv6Carve|TestRegisterRollsBack|TestAuditAndSync|TestCooldown|TestClientObjectLifecycle|TestNetBoxScenario|TestVirtualizationAsTheDriverUsesIt|TestCheckExplains|TestMinimalTokenPermissions)$'
 NETBOX_E2E_CORE_TESTS='^(TestNetworkInAdminPrefix|TestVMLeaseAndTerminate|TestVMFixedIP|TestHoldRelease|TestReserve|TestDualStack|TestAuditSyncAll|TestHooksRecordHolders|TestHooksKeepNetBoxVMs)$'
 
 say() { printf 'netbox: %s\n' "$*" >&2; }

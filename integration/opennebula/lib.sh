@@ -17,7 +17,7 @@ ONE_IPAM_NAMES=${ONE_IPAM_NAMES:-netbox netbox2}
 # lease/terminate, fixed IP, hold/release, reserve, dual stack, audit/sync through the
 # real oned; the hooks (labels, virtual routers, NetBox virtual machines) through each
 # release's onehem-server.
-ONE_CORE_TESTS='^(TestOnedClient|TestNetworkInAdminPrefix|TestVMLeaseAndTerminate|TestVMFixedIP|TestHoldRelease|TestReserve|TestDualStack|TestAuditSyncAll|TestSyncActsOnOnedNow|TestHooksRecordHolders|TestHooksRecordVRouter|TestHooksKeepNetBoxVMs)$'
+ONE_CORE_TESTS='^(TestOnedClient|TestNetworkInAdminPrefix|TestVMLeaseAndTerminate|TestVMFixedIP|TestHoldRelease|TestReserve|TestDualStack|TestDualStackCarved|TestAuditSyncAll|TestSyncActsOnOnedNow|TestHooksRecordHolders|TestHooksRecordVRouter|TestHooksKeepNetBoxVMs)$'
 # What oned and the CLI need at run time (checked on a fresh Debian 12; procps: onehem-server's
 # pid check; ruby-sqlite3: the dummy host's monitoring probes, without which no VM reaches RUNNING).
 ONE_PKGS=(libxmlrpc-c++8v5 libcurl4 libxml2 libsqlite3-0 libssl3 procps ruby ruby-ffi-rzmq
