@@ -156,7 +156,7 @@ func createdID(t testing.TB, out string) int {
 
 // uniq makes names unique across runs that share one oned and one NetBox.
 func uniq(prefix string) string {
-	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1e9)
+	return fmt.Sprintf("%s-%09d", prefix, time.Now().UnixNano()%1e9) // fixed width: callers cut it
 }
 
 // ---- OpenNebula's side ---------------------------------------------------------
