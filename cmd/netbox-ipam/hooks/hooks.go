@@ -27,9 +27,10 @@ import (
 // `netbox-ipam sync --all` brings the status.
 //
 // The state hook ON RUNNING runs for every configuration: a VM is back in RUNNING after
-// each nic-attach, and OpenNebula 7.2 runs no API hook for it (its oned logs the call
-// as one.vm.nicattach, which `onehook create` refuses as a call that does not exist,
-// while a hook on one.vm.attachnic never fires).
+// each nic-attach, and OpenNebula 7.2.0 runs no API hook for an XML-RPC one: its
+// request is named one.vm.nicattach (VirtualMachineXRPC.h, OpenNebula bug 7725, fixed
+// on one-7.2 after 7.2.0), which `onehook create` refuses as a call that does not
+// exist, while a hook on the registered one.vm.attachnic never fires.
 type hookSpec struct {
 	key  string // the name's tail: netbox-ipam-<IPAM_MAD>-<key>
 	call string // an API hook's call
