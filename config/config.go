@@ -95,6 +95,10 @@ type VMs struct {
 	ClusterType string `mapstructure:"cluster_type"` // its name; the slug follows from it
 }
 
+// RecordsMore says whether the hooks write more than a lease's label: its DNS name
+// (dns_name) or its owner's tenant (tenants); audit --all then compares those too.
+func (c Config) RecordsMore() bool { return !c.DNS.IsZero() || !c.Tenants.IsZero() }
+
 // Tenants maps OpenNebula users and groups, by name, to NetBox tenants, by slug. A VM's
 // owner decides: the user's entry, else the group's; a VM that neither names keeps its
 // range's tenant. Names are matched without case (YAML keys are read in lower case).
@@ -110,6 +114,9 @@ func (t Tenants) For(user, group string) string {
 	}
 	return t.Groups[strings.ToLower(group)]
 }
+
+// IsZero says whether the mapping names no one: leases keep their range's tenant.
+func (t Tenants) IsZero() bool { return len(t.Users)+len(t.Groups) == 0 }
 
 // Slugs are the tenants the mapping names, each once, sorted.
 func (t Tenants) Slugs() []string {

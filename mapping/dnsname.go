@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -68,7 +69,7 @@ func ParseDNSTemplate(s string) (DNSTemplate, error) {
 			return DNSTemplate{}, fmt.Errorf("dns_name %q: a { without its }", s)
 		}
 		f := rest[open+1 : open+end]
-		if !known(f) {
+		if !slices.Contains(DNSFields, f) {
 			return DNSTemplate{}, fmt.Errorf("dns_name %q: unknown placeholder {%s} (known: {%s})", s, f, strings.Join(DNSFields, "}, {"))
 		}
 		t.parts = append(t.parts, dnsPart{field: f})
@@ -97,15 +98,6 @@ func ParseDNSTemplate(s string) (DNSTemplate, error) {
 		}
 	}
 	return t, nil
-}
-
-func known(f string) bool {
-	for _, k := range DNSFields {
-		if f == k {
-			return true
-		}
-	}
-	return false
 }
 
 // IsZero says whether the template writes no names.

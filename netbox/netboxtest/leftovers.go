@@ -13,6 +13,7 @@ import (
 // before parents (an address before its VRF, a VM before its cluster, every user of
 // the custom field and the tag before them). Each object the scenario makes has one
 // of these names or its tag.
+//
 // NetBox refuses a list filtered by a tag it does not have (400), and no object can
 // carry a missing tag: those queries are skipped then.
 var scenarioLeftovers = []struct{ what, list string }{
@@ -53,8 +54,8 @@ func RemoveScenarioLeftovers(ctx context.Context, c *netbox.Client) ([]string, e
 		if err := c.Raw(ctx, "GET", l.list+"&limit=1000", &page); err != nil {
 			return removed, fmt.Errorf("list leftover %ss: %w", l.what, err)
 		}
+		path, _, _ := strings.Cut(l.list, "?")
 		for _, o := range page.Results {
-			path, _, _ := strings.Cut(l.list, "?")
 			if err := c.Raw(ctx, "DELETE", path+strconv.Itoa(o.ID)+"/", nil); err != nil && !netbox.IsNotFound(err) {
 				return removed, fmt.Errorf("delete leftover %s %s: %w", l.what, o.Display, err)
 			}

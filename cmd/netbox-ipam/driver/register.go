@@ -315,6 +315,9 @@ var pool4 = pool{attr: mapping.AttrParentPrefix, conf: "pool.parent_prefixes"}
 
 func (p pool) v6() bool { return p.kind.Attr != "" }
 
+// ofFamily says whether n is of the family p carves (register and check refuse others).
+func (p pool) ofFamily(n netip.Prefix) bool { return n.Addr().Is6() == p.v6() }
+
 func (p pool) family() string {
 	if p.v6() {
 		return "IPv6"
@@ -335,7 +338,7 @@ func (d *Call) carveFrom(ctx context.Context, parents []string, length int, pl p
 		if err != nil {
 			return netbox.Prefix{}, statef("pool parent prefix %d has an unreadable prefix %q", parent.ID, parent.Prefix)
 		}
-		if n.Addr().Is6() != from.v6() {
+		if !from.ofFamily(n) {
 			return netbox.Prefix{}, statef("pool parent prefix %s (NetBox prefix %d) is not %s; give an %s prefix in %s or %s", parent.Prefix, parent.ID, from.family(), from.family(), from.attr, from.conf)
 		}
 		if from.v6() && netbox.RefID(parent.VRF) != pl.vrfID {

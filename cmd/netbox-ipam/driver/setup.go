@@ -384,7 +384,7 @@ func (d *Driver) checkPools(ctx context.Context, r *CheckReport) {
 			switch {
 			case err != nil:
 				r.Line("FAIL", pool.from.conf, err.Error())
-			case nerr != nil || n.Addr().Is6() != pool.from.v6():
+			case nerr != nil || !pool.from.ofFamily(n):
 				r.Line("FAIL", pool.from.conf, fmt.Sprintf("%s is NetBox prefix %s (id %d), not an %s prefix", ref, p.Prefix, p.ID, pool.from.family()))
 			default:
 				r.Line("ok", pool.from.conf, fmt.Sprintf("%s: NetBox prefix %d", n, p.ID))

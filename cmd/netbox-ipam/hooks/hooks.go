@@ -97,9 +97,8 @@ func (h hookSpec) command(command string) string {
 // hooks are the hooks this configuration wants.
 func (h *Hooks) hooks() []hookSpec {
 	var out []hookSpec
-	tenants := len(h.cfg.Tenants.Users)+len(h.cfg.Tenants.Groups) > 0
 	for _, spec := range hookSpecs {
-		if h.every || spec.always() || spec.vms && h.cfg.VMs.Enabled || spec.names && !h.cfg.DNS.IsZero() || spec.owners && tenants {
+		if h.every || spec.always() || spec.vms && h.cfg.VMs.Enabled || spec.names && !h.cfg.DNS.IsZero() || spec.owners && !h.cfg.Tenants.IsZero() {
 			out = append(out, spec)
 		}
 	}

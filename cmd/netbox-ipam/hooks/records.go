@@ -55,7 +55,7 @@ func (c *Call) recordOf(ctx context.Context, h holder, n leasedNIC) (record, err
 		}
 		r.dns = &name
 	}
-	if len(c.cfg.Tenants.Users)+len(c.cfg.Tenants.Groups) > 0 {
+	if !c.cfg.Tenants.IsZero() {
 		id := n.tenant // no entry for the owner: the range's
 		if slug := c.cfg.Tenants.For(h.user, h.group); slug != "" {
 			t, err := c.tenant(ctx, slug)
@@ -174,7 +174,7 @@ func (c *Call) records(ctx context.Context, h holder, nics []leasedNIC, have []n
 // recordDifferences says, per lease of nics, how its DNS name and tenant differ from
 // what the hooks would write (the label is audit's own comparison, mapping.Compare).
 func (c *Call) recordDifferences(ctx context.Context, h holder, nics []leasedNIC, have []netbox.IPAddress) ([]string, error) {
-	if c.cfg.DNS.IsZero() && len(c.cfg.Tenants.Users)+len(c.cfg.Tenants.Groups) == 0 {
+	if !c.cfg.RecordsMore() {
 		return nil, nil
 	}
 	var out []string

@@ -288,7 +288,8 @@ func (d *Call) dropVM(ctx context.Context, v netbox.VirtualMachine) error {
 // VMDifferences compares the driver's virtual machine v with what vm wants (wantVM): name,
 // status, cluster, an interface with the NIC's MAC per NIC and none of a detached one,
 // each lease of the driver on its NIC's interface and the first one as primary IPv4,
-// and the leases' DNS names and tenants where configured. It writes nothing; keepInStep makes the same comparisons and writes.
+// and the leases' DNS names and tenants where configured. It writes nothing;
+// keepInStep makes the same comparisons and writes.
 func (d *Call) VMDifferences(ctx context.Context, vm mapping.VM, v netbox.VirtualMachine) ([]string, error) {
 	if vm.Done() {
 		return nil, nil

@@ -498,8 +498,7 @@ func (r *run) holders(vnets []mapping.VNet) map[string]bool {
 // holder is read from oned, since the names and owners are in no network document: one
 // read per VM, and only when either setting is on.
 func (r *run) auditRecords(ctx context.Context, vnets []mapping.VNet, p *Plan) error {
-	cfg := r.Config()
-	if cfg.DNS.IsZero() && len(cfg.Tenants.Users)+len(cfg.Tenants.Groups) == 0 {
+	if !r.Config().RecordsMore() {
 		return nil
 	}
 	holders := r.holders(vnets)
