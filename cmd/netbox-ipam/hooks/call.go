@@ -1,8 +1,10 @@
 package hooks
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
@@ -19,13 +21,22 @@ type Hooks struct {
 	oned  opennebula.Client
 	lock  Locker
 	spool string // the labels' queue (spool.go), in the state folder
-	every bool   // hooks() lists every hook, whatever the configuration wants (RemoveHooks)
+	// wait is how the drainer waits for a batch to gather (spool.go): a timer, or a
+	// test's clock moving on.
+	wait  func(context.Context, time.Duration) error
+	every bool // hooks() lists every hook, whatever the configuration wants (RemoveHooks)
 }
 
 // New is the hooks of driver d, locking with files in its state folder.
 func New(d *driver.Driver) *Hooks {
 	h := &Hooks{d: d, cfg: d.Config(), nb: d.NetBox(), oned: d.OpenNebula(), spool: filepath.Join(d.Config().StateDir, "spool-"+d.Config().Name)}
-	h.lock = h.fileLock
+	h.lock, h.wait = h.fileLock, sleep
+	return h
+}
+
+// WithWait replaces the drainer's timer (a test moves the driver's clock on instead).
+func (h *Hooks) WithWait(wait func(context.Context, time.Duration) error) *Hooks {
+	h.wait = wait
 	return h
 }
 

@@ -2,21 +2,54 @@ package hooks
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver/drivertest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
-// fixture is drivertest's driver and its hooks.
+// fixture is drivertest's driver and its hooks, on a clock of their own.
 type fixture struct {
 	*drivertest.Fixture
-	h *Hooks
+	h     *Hooks
+	clock *testClock
 }
 
-func withHooks(d *drivertest.Fixture) *fixture { return &fixture{d, New(d.D)} }
+func withHooks(d *drivertest.Fixture) *fixture {
+	c := &testClock{at: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)}
+	d.D.WithClock(c.now)
+	return &fixture{d, New(d.D).WithWait(c.wait), c}
+}
+
+// testClock is the driver's clock in the hooks' tests: it moves on by a microsecond
+// each time it is read (spool files are named by it) and by what the drainer waits,
+// at once. during, when set, runs inside each wait: a test queues VMs "meanwhile".
+type testClock struct {
+	at     time.Time
+	waited []time.Duration
+	during func(wait int)
+}
+
+func (c *testClock) now() time.Time {
+	c.at = c.at.Add(time.Microsecond)
+	return c.at
+}
+
+func (c *testClock) wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("the drainer waits %v", d) // it would spin
+	}
+	c.at = c.at.Add(d)
+	c.waited = append(c.waited, d)
+	if c.during != nil {
+		c.during(len(c.waited))
+	}
+	return ctx.Err()
+}
 
 func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
 	return withHooks(drivertest.New(t, configure...))

@@ -1,0 +1,101 @@
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
+	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
+)
+
+// The drainer gathers a batch before it writes (spool.go): a lone VM waits for the
+// spool to be quiet, a burst is one batch, and a stream that never goes quiet is cut
+// once its oldest VM has waited batchMost. VMs arrive while the drainer waits, as
+// hooks do during a burst: each finds the drainer busy and leaves its VM in the spool.
+func TestSpoolGathers(t *testing.T) {
+	cases := []struct {
+		name string
+		// arrive are when VMs 42, 43, … are created, after VM 41 (whose hook drains),
+		// in steps of the drainer's look at the spool (batchPoll); atPatch more arrive
+		// while the drainer writes its first batch.
+		arrive  []time.Duration
+		atPatch int
+		// waited is how long the drainer waited before its first batch; batches are
+		// the VMs of each PATCH.
+		waited  time.Duration
+		batches []string
+	}{
+		{"a lone VM waits for the quiet", nil, 0, batchQuiet, []string{"41"}},
+		{"a burst is one batch", []time.Duration{50 * ms, 100 * ms, 150 * ms, 200 * ms}, 0,
+			200*ms + batchQuiet, []string{"41 42 43 44 45"}},
+		{"a stream is cut when its oldest VM waited batchMost", []time.Duration{150 * ms, 300 * ms, 450 * ms, 600 * ms, 750 * ms, 900 * ms}, 2,
+			batchMost, []string{"41 42 43 44 45 46 47", "48 49"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, ar := registered(t)
+			ctx := context.Background()
+			for i := 0; i <= len(c.arrive)+c.atPatch; i++ {
+				if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.SetVNet(onetest.VNetXML(ar))
+			vm := func(n int) mapping.VM {
+				id := fmt.Sprint(41 + n)
+				return mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: fmt.Sprintf("10.70.0.%d", 10+n), MAC: "02:00:00:00:00:" + id}}}
+			}
+			start := f.clock.at
+			var batches []string
+			var firstAt time.Duration // when the first batch was written, from VM 41's hook
+			next := 0
+			arrives := func() {
+				next++
+				if resp, err := f.hook(ctx, vm(next)); err != nil || resp.VM != "" {
+					t.Fatalf("VM %d's hook while the drainer works: %+v %v (want its VM left in the spool)", 41+next, resp, err)
+				}
+			}
+			f.clock.during = func(int) {
+				for next < len(c.arrive) && f.clock.at.Sub(start) >= c.arrive[next] {
+					arrives()
+				}
+			}
+			f.NB.Inject(netboxtest.Fault{Op: "PatchIPAddresses", Before: func(*netboxtest.NetBox) {
+				firstAt = f.clock.at.Sub(start)
+				for i := 0; i < c.atPatch; i++ {
+					arrives()
+				}
+			}})
+			// Each batch's VMs, in the order the drainer wrote them (one description each).
+			resp, err := f.hook(ctx, vm(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(f.Info.String()), "\n") {
+				if _, who, ok := strings.Cut(line, "VM "); ok && strings.Contains(who, "recorded") {
+					ids, _, _ := strings.Cut(who, ":")
+					batches = append(batches, ids)
+				}
+			}
+			if strings.Join(batches, " | ") != strings.Join(c.batches, " | ") {
+				t.Errorf("batches %q, want %q (oned.log:\n%s)", batches, c.batches, f.Info)
+			}
+			// The first batch goes out once it waited (the clock's ticks aside).
+			if firstAt < c.waited || firstAt > c.waited+time.Millisecond {
+				t.Errorf("first batch written %v after VM 41's hook, want %v", firstAt, c.waited)
+			}
+			if want := strings.Join(c.batches, " "); resp.VM != want {
+				t.Errorf("drained %q, want %q", resp.VM, want)
+			}
+			if files, _ := f.h.spoolFiles(); len(files) != 0 {
+				t.Errorf("spool left %v", files)
+			}
+		})
+	}
+}
+
+const ms = time.Millisecond
