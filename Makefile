@@ -155,13 +155,13 @@ bench: netbox-up
 	$(GO) test -run '^$$' -bench BenchmarkDriver -benchtime 1x -timeout 60m ./integration/
 
 ## 100 VMs by 8 API clients through the test oned with the hooks, beside oned alone, the
-## dummy IPAM and the NetBox floor (integration/e2e/bench_test.go); needs opennebula-up.
+## dummy IPAM and the NetBox floor (integration/e2e/bench_test.go), on the checkout's driver.
 bench-e2e: opennebula-up
 	$(GO) test -run '^$$' -bench BenchmarkFleet -benchtime 1x -timeout 30m ./integration/e2e/
 
 ## audit --all and sync --all over 50 and 200 networks (5,000 leases) through the test
 ## oned, beside the floor of their bare reads (integration/e2e/bench_sync_test.go);
-## needs opennebula-up. About 20 minutes, most of it making and freeing the leases.
+## about 20 minutes, most of it making and freeing the leases.
 bench-sync: opennebula-up
 	$(GO) test -run '^$$' -bench BenchmarkSyncAll -benchtime 1x -timeout 60m ./integration/e2e/
 

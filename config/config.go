@@ -287,7 +287,7 @@ func (c *Config) finish(path string) error {
 	if c.Token == "" {
 		return fmt.Errorf("no NetBox token: set token or token_file in %s, or NETBOX_TOKEN", path)
 	}
-	if c.Timeout <= 0 || c.Timeout > 85*time.Second {
+	if c.Timeout < time.Second || c.Timeout > 85*time.Second {
 		return fmt.Errorf("timeout %s: must be between 1s and 85s (oned gives up after 90s)", c.Timeout)
 	}
 	if c.Retries < 0 || c.Retries > 10 {

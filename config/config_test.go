@@ -64,6 +64,7 @@ func TestLoad(t *testing.T) {
 		{"bad dns name", "url: https://netbox\ntoken: a\ndns_name: \"{host}.example.org\"\n", nil, "unknown placeholder {host}", nil},
 		{"bad tenant slug", "url: https://netbox\ntoken: a\ntenants:\n  groups: {devops: \"Team Ops\"}\n", nil, `tenants.groups.devops: "Team Ops" is not a NetBox slug`, nil},
 		{"timeout too long", "url: https://netbox\ntoken: a\ntimeout: 120s\n", nil, "timeout 2m0s: must be between", nil},
+		{"timeout too short", "url: https://netbox\ntoken: a\ntimeout: 500ms\n", nil, "timeout 500ms: must be between", nil},
 		{"bad gateway policy", "url: https://netbox\ntoken: a\ngateway: middle\n", nil, `gateway "middle"`, nil},
 		{"bad release", "url: https://netbox\ntoken: a\nrelease: keep\n", nil, `release "keep"`, nil},
 		{"IPv6 pools", "url: https://netbox\ntoken: a\npool:\n  parent_prefixes6: [\"2001:db8::/48\", \"17\"]\n  ula_parent_prefixes6: [\"fd00:1::/48\"]\n", nil, "", func(t *testing.T, c Config) {

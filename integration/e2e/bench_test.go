@@ -150,9 +150,10 @@ func (o *One) terminateAll(b *testing.B, rpc *oneRPC, net int, vms map[string]ti
 // labelTimes says when NetBox first showed each fleet VM's id and name on a lease of
 // VRF vrf, from NetBox's change log, waiting until n VMs are named or 2 minutes passed.
 // A change is taken as shown when the last change of its request was logged: a bulk
-// PATCH commits them together. The times are by the clock of this machine. It reads
-// once the fleet is made: an observer polling NetBox during the fleet loads the NetBox
-// the leases wait for, and in the hooked run only (polling every 100 ms cost the hooked
+// PATCH commits them together. The times are NetBox's, which is the benchmark's clock
+// as long as NetBox runs on this machine (make bench-e2e's does). It reads once the
+// fleet is made: an observer polling NetBox during the fleet loads the NetBox the
+// leases wait for, and in the hooked run only (polling every 100 ms cost the hooked
 // fleet about 0.07 of the unhooked rate in runs side by side).
 func (o *One) labelTimes(b *testing.B, vrf int, since time.Time, n int) map[string]time.Time {
 	type change struct {

@@ -25,7 +25,7 @@ type Driver struct {
 	info io.Writer
 	oned opennebula.Client
 	uid  int              // the user the driver runs as: the state folder must be its own
-	now  func() time.Time // sync's clock (how old an orphan is), the hooks' spool's order
+	now  func() time.Time // sync's clock (how old an orphan is), cool-downs', the hooks' spool's (order, quiet)
 }
 
 // New builds a Driver over a NetBox and an OpenNebula; INFO lines go to info (stderr,
@@ -42,8 +42,9 @@ func (d *Driver) NetBox() Backend               { return d.nb }
 func (d *Driver) OpenNebula() opennebula.Client { return d.oned }
 func (d *Driver) Now() time.Time                { return d.now() }
 
-// WithClock sets the clock sync judges the age of NetBox objects by (a test moves it
-// on instead of waiting).
+// WithClock sets the clock sync judges the age of NetBox objects by, cool-downs end
+// by, and the hooks' spool names and ages its files by (a test moves it on instead of
+// waiting).
 func (d *Driver) WithClock(now func() time.Time) *Driver { d.now = now; return d }
 
 // Request is one OpenNebula action: oned's request id and the decoded request.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,12 +30,15 @@ func withHooks(d *drivertest.Fixture) *fixture {
 // each time it is read (spool files are named by it) and by what the drainer waits,
 // at once. during, when set, runs inside each wait: a test queues VMs "meanwhile".
 type testClock struct {
+	mu     sync.Mutex // a test may run hooks side by side
 	at     time.Time
 	waited []time.Duration
 	during func(wait int)
 }
 
 func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.at = c.at.Add(time.Microsecond)
 	return c.at
 }
@@ -43,10 +47,13 @@ func (c *testClock) wait(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("the drainer waits %v", d) // it would spin
 	}
+	c.mu.Lock()
 	c.at = c.at.Add(d)
 	c.waited = append(c.waited, d)
+	n := len(c.waited)
+	c.mu.Unlock()
 	if c.during != nil {
-		c.during(len(c.waited))
+		c.during(n)
 	}
 	return ctx.Err()
 }

@@ -3,6 +3,8 @@ package hooks
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,3 +101,86 @@ func TestSpoolGathers(t *testing.T) {
 }
 
 const ms = time.Millisecond
+
+// The drainer's wait has bounds of its own: a spool file named by a clock that was
+// ahead (stepped back since) holds its batch no longer than batchMost, and a drainer
+// near its deadline writes what it has instead of gathering more.
+func TestSpoolGatherBounds(t *testing.T) {
+	cases := []struct {
+		name   string
+		ahead  time.Duration // the spool file's name, ahead of the clock
+		within time.Duration // the drainer's deadline (0: none)
+		waited time.Duration
+	}{
+		{"a name from a clock that was a minute ahead", time.Minute, 0, batchMost},
+		{"a drainer near its deadline", 0, 1500 * ms, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, ar := registered(t)
+			ctx := context.Background()
+			if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+				t.Fatal(err)
+			}
+			f.SetVNet(onetest.VNetXML(ar))
+			f.Oned.SetVM(mapping.VM{ID: "41", Name: "vm41", NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:00:00:00:41"}}})
+			if err := f.h.ownSpool(); err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("%d-41.json", f.clock.at.Add(c.ahead).UnixNano())
+			if err := os.WriteFile(filepath.Join(f.h.spool, name), []byte(`{"ID":"41"}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if c.within > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, c.within)
+				defer cancel()
+			}
+			resp, err := f.h.Drain(ctx)
+			if err != nil || resp.VM != "41" || f.Addr("10.70.0.10").CustomString(mapping.CFVMID) != "41" {
+				t.Fatalf("drain: %+v %v, VM 41 labelled %q", resp, err, f.Addr("10.70.0.10").CustomString(mapping.CFVMID))
+			}
+			var waited time.Duration
+			for _, w := range f.clock.waited {
+				waited += w
+			}
+			if waited != c.waited {
+				t.Errorf("the drainer waited %v, want %v", waited, c.waited)
+			}
+		})
+	}
+}
+
+// A virtual router's VMs (made inside oned, without a hook of their own) are drained
+// as one batch: one wait for quiet and one write, not one of each per VM.
+func TestVRouterVMsOneBatch(t *testing.T) {
+	f, ar := registered(t)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.SetVNet(onetest.VNetXML(ar))
+	for i, id := range []string{"41", "42", "43"} {
+		f.Oned.SetVM(mapping.VM{ID: id, Name: "vr-vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: fmt.Sprintf("10.70.0.%d", 10+i), MAC: "02:00:00:00:00:" + id}}})
+	}
+	f.NB.Calls = nil
+	resp, err := f.h.HookVRouter(ctx, mapping.VRouter{ID: "5", Name: "vr", VMs: []string{"41", "42", "43"}})
+	if err != nil || len(resp.Changes) != 0 {
+		t.Fatalf("virtual router hook: %+v %v", resp, err)
+	}
+	for i, id := range []string{"41", "42", "43"} {
+		if got := f.Addr(fmt.Sprintf("10.70.0.%d", 10+i)).CustomString(mapping.CFVMID); got != id {
+			t.Errorf("VM %s's lease labelled %q", id, got)
+		}
+	}
+	var waited time.Duration
+	for _, w := range f.clock.waited {
+		waited += w
+	}
+	// The clock's ticks (a microsecond a read) count towards the quiet.
+	if patches := strings.Count(strings.Join(f.NB.Calls, " "), "PatchIPAddresses"); patches != 1 || waited < batchQuiet-ms || waited > batchQuiet {
+		t.Errorf("%d PATCHes after waiting %v in all, want 1 after %v (NetBox calls: %v)", patches, waited, batchQuiet, f.NB.Calls)
+	}
+}

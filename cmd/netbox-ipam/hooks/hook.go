@@ -216,14 +216,34 @@ func (h *Hooks) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookRespon
 	if err := c.writeRecords(ctx, "virtual router "+vr.ID, changes); err != nil {
 		return out(err)
 	}
-	for _, id := range vr.VMs {
-		resp, err := h.Hook(ctx, id)
-		ofVMs = append(ofVMs, resp.Changes...)
-		if err != nil {
-			return out(err)
+	resp, err := h.hookMany(ctx, vr.VMs)
+	ofVMs = resp.Changes
+	return out(err)
+}
+
+// hookMany is Hook for several VMs: without vms.enabled they go into the spool
+// together and are drained once, as one batch rather than one wait for quiet each.
+func (h *Hooks) hookMany(ctx context.Context, ids []string) (HookResponse, error) {
+	var out HookResponse
+	if h.cfg.VMs.Enabled || len(ids) < 2 {
+		for _, id := range ids {
+			resp, err := h.Hook(ctx, id)
+			out.Changes, out.VM = append(out.Changes, resp.Changes...), joinNonEmpty(out.VM, resp.VM)
+			if err != nil {
+				return out, err
+			}
+		}
+		return out, nil
+	}
+	for _, id := range ids {
+		if err := opennebula.CheckID("virtual machine", id); err != nil {
+			return out, err
+		}
+		if err := h.enqueue(id); err != nil {
+			return out, err
 		}
 	}
-	return out(nil)
+	return h.Drain(ctx)
 }
 
 // HookResponse says which VM a hook kept in NetBox, and the objects it created and
