@@ -33,32 +33,35 @@ func TestHooksRecordVRouter(t *testing.T) {
 			o.cli("onevrouter", "delete", strconv.Itoa(vr))
 		}
 	})
-	o.must(t, "onevrouter", "instantiate", strconv.Itoa(vr), strconv.Itoa(tmpl))
+	// Two VMs: the hook drains a router's VMs as one batch.
+	o.must(t, "onevrouter", "instantiate", strconv.Itoa(vr), strconv.Itoa(tmpl), "--multiple", "2")
 	id := strconv.Itoa(vr)
-	var vmIP, vmID string
-	eventually(t, "the router's and its VM's leases named in NetBox", func() error {
+	var vmIPs map[string]string // VM id → its lease, as NetBox names them
+	eventually(t, "the router's and its VMs' leases named in NetBox", func() error {
 		ips := o.ips(t, vrf)
-		if len(ips) != 2 {
+		if len(ips) != 3 {
 			return fmt.Errorf("NetBox holds %d addresses", len(ips))
 		}
-		routers, vms := 0, 0
+		routers := 0
+		vmIPs = map[string]string{}
 		for ip, l := range ips {
 			switch {
 			case l.CF["one_vrouter_id"] == id && strings.Contains(l.Desc, "virtual router "+id+" ("+name+")"):
 				routers++
-			case l.CF["one_vm_id"] != "" && strings.Contains(l.Desc, "(vr-"+name+"-0)"):
-				vms++
-				vmIP, vmID = ip, l.CF["one_vm_id"]
+			case l.CF["one_vm_id"] != "" && strings.Contains(l.Desc, "(vr-"+name+"-"):
+				vmIPs[l.CF["one_vm_id"]] = ip
 			}
 		}
-		if routers != 1 || vms != 1 {
+		if routers != 1 || len(vmIPs) != 2 {
 			return fmt.Errorf("NetBox holds %+v", ips)
 		}
 		return nil
 	})
-	t.Logf("vrouter create + instantiate: both leases named %s after the create", time.Since(start).Round(time.Millisecond))
-	if d := o.vm(t, atoi(t, vmID)); len(d.NICs) != 1 || d.NICs[0].IP != vmIP {
-		t.Errorf("NetBox names VM %s at %s; oned says %+v", vmID, vmIP, d.NICs)
+	t.Logf("vrouter create + instantiate of two VMs: the three leases named %s after the create", time.Since(start).Round(time.Millisecond))
+	for vmID, vmIP := range vmIPs {
+		if d := o.vm(t, atoi(t, vmID)); len(d.NICs) != 1 || d.NICs[0].IP != vmIP {
+			t.Errorf("NetBox names VM %s at %s; oned says %+v", vmID, vmIP, d.NICs)
+		}
 	}
 	if kinds, code := o.auditKinds(t, net); code != 0 {
 		t.Errorf("audit with the router's leases named: exit %d, %v", code, kinds)
