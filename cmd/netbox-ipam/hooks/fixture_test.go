@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver/drivertest"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/config"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
@@ -66,6 +67,20 @@ func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
 func registered(t *testing.T, configure ...func(*config.Config)) (*fixture, mapping.Attrs) {
 	d, ar := drivertest.Registered(t, configure...)
 	return withHooks(d), ar
+}
+
+// leased is registered with n leases taken from the AR (10.70.0.10 on) and oned
+// holding the AR's network.
+func leased(t *testing.T, n int, configure ...func(*config.Config)) (*fixture, mapping.Attrs) {
+	t.Helper()
+	f, ar := registered(t, configure...)
+	for i := 0; i < n; i++ {
+		if _, err := f.D.GetAddress(context.Background(), request(ar, "SIZE=1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.SetVNet(onetest.VNetXML(ar))
+	return f, ar
 }
 
 // vmFixture is the AR with vms.enabled, two leases and oned's clusters 100 and 101

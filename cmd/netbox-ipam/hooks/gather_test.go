@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 	"github.com/one-netbox-ipam/one-netbox-ipam/netbox/netboxtest"
 )
@@ -39,14 +38,8 @@ func TestSpoolGathers(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f, ar := registered(t)
+			f, _ := leased(t, 1+len(c.arrive)+c.atPatch)
 			ctx := context.Background()
-			for i := 0; i <= len(c.arrive)+c.atPatch; i++ {
-				if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
-					t.Fatal(err)
-				}
-			}
-			f.SetVNet(onetest.VNetXML(ar))
 			vm := func(n int) mapping.VM {
 				id := fmt.Sprint(41 + n)
 				return mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: fmt.Sprintf("10.70.0.%d", 10+n), MAC: "02:00:00:00:00:" + id}}}
@@ -117,12 +110,8 @@ func TestSpoolGatherBounds(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f, ar := registered(t)
+			f, _ := leased(t, 1)
 			ctx := context.Background()
-			if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
-				t.Fatal(err)
-			}
-			f.SetVNet(onetest.VNetXML(ar))
 			f.Oned.SetVM(mapping.VM{ID: "41", Name: "vm41", NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:00:00:00:41"}}})
 			if err := f.h.ownSpool(); err != nil {
 				t.Fatal(err)
@@ -154,14 +143,8 @@ func TestSpoolGatherBounds(t *testing.T) {
 // A virtual router's VMs (made inside oned, without a hook of their own) are drained
 // as one batch: one wait for quiet and one write, not one of each per VM.
 func TestVRouterVMsOneBatch(t *testing.T) {
-	f, ar := registered(t)
+	f, _ := leased(t, 3)
 	ctx := context.Background()
-	for i := 0; i < 3; i++ {
-		if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.SetVNet(onetest.VNetXML(ar))
 	for i, id := range []string{"41", "42", "43"} {
 		f.Oned.SetVM(mapping.VM{ID: id, Name: "vr-vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: fmt.Sprintf("10.70.0.%d", 10+i), MAC: "02:00:00:00:00:" + id}}})
 	}

@@ -131,14 +131,8 @@ func TestInstallHooks(t *testing.T) {
 // once, as it is now); a hook that finds the drainer busy leaves its VM for it and
 // returns at once.
 func TestSpool(t *testing.T) {
-	f, ar := registered(t)
+	f, _ := leased(t, 3)
 	ctx := context.Background()
-	for i := 0; i < 3; i++ {
-		if _, err := f.D.GetAddress(ctx, request(ar, "SIZE=1")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.SetVNet(onetest.VNetXML(ar))
 	vm := func(id, name, ip string) mapping.VM {
 		return mapping.VM{ID: id, Name: name, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: ip, MAC: "02:00:00:00:00:" + id}}}
 	}
