@@ -134,10 +134,7 @@ func (h *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 	c := h.Begin() // one call: each network's AR is asked for once per drain
 	var failedErr error
 	for {
-		if err := h.gather(ctx); err != nil {
-			return err
-		}
-		files, err := h.spoolFiles()
+		files, err := h.gather(ctx)
 		if err != nil || len(files) == 0 {
 			if err == nil {
 				err = failedErr
@@ -188,30 +185,30 @@ func (h *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 	}
 }
 
-// gather waits until the spool holds a batch worth writing: its newest VM was queued
-// batchQuiet ago or more (no VM queued since), or its oldest batchMost ago or more, or
-// it is empty. It judges the ages by the names' clock (enqueue), reading no file, and
-// stops once it waited batchMost in all: a clock stepped back, or a name from the
-// future, cannot hold a batch longer. Near the drainer's deadline it waits no
-// more, so that what it gathered is written.
-func (h *Hooks) gather(ctx context.Context) error {
+// gather waits until the spool holds a batch worth writing, and lists its files then:
+// its newest VM was queued batchQuiet ago or more (no VM queued since), or its oldest
+// batchMost ago or more, or it is empty. It judges the ages by the names' clock
+// (enqueue), reading no file, and stops once it waited batchMost in all: a clock
+// stepped back, or a name from the future, cannot hold a batch longer. Near the
+// drainer's deadline it waits no more, so that what it gathered is written.
+func (h *Hooks) gather(ctx context.Context) ([]string, error) {
 	var waited time.Duration
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		files, err := h.spoolFiles()
 		if err != nil || len(files) == 0 {
-			return err
+			return files, err
 		}
 		now := h.d.Now()
 		oldest, quiet := now.Sub(queuedAt(files[0])), now.Sub(queuedAt(files[len(files)-1]))
 		if oldest >= batchMost || quiet >= batchQuiet || waited >= batchMost || nearDeadline(ctx) {
-			return nil
+			return files, nil
 		}
 		d := min(batchMost-max(oldest, 0), batchQuiet-max(quiet, 0), batchPoll)
 		if err := h.wait(ctx, d); err != nil {
-			return err
+			return nil, err
 		}
 		waited += d
 	}
