@@ -232,6 +232,7 @@ func TestAuditExit(t *testing.T) {
 
 // A hook on a RAFT follower does nothing and says why (exit 0: the leader's
 // onehem-server runs the same hook); on the leader or a solo oned it reads the VM.
+// The labels' drainer asks, not each hook (hooks.TestSpoolLeaderOnly).
 func TestHookOnFollower(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -254,6 +255,10 @@ func TestHookOnFollower(t *testing.T) {
 			}
 			if (e.oned.Count("VM 42") > 0) != tc.asks || e.nb.Requests() != 0 {
 				t.Errorf("oned asked %v, NetBox %v", e.oned.Calls, e.nb.Calls)
+			}
+			// Asked once, by the drainer before its batch: not by each hook too.
+			if n := e.oned.Count("RaftState"); n != 1 {
+				t.Errorf("oned asked its RAFT state %d times (%v), want once", n, e.oned.Calls)
 			}
 		})
 	}

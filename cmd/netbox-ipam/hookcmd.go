@@ -38,16 +38,12 @@ func (p *program) hook(s *session, ctx context.Context, args []string) int {
 		info, err = mapping.ParseCallInfo(raw)
 		act = func() (hooks.HookResponse, error) { return h.HookCall(ctx, args[2], info) }
 	}
-	if err == nil {
-		var skip string
-		if skip, err = s.d.HookGate(ctx); err == nil && skip != "" {
-			fmt.Fprintln(p.stdout, skip) // onehem-server keeps it in the hook's record
-			return 0
-		}
-	}
 	var resp hooks.HookResponse
 	if err == nil {
-		resp, err = act()
+		resp, err = act() // on an HA follower, nothing (hooks.HookResponse.Skipped)
+	}
+	if resp.Skipped != "" {
+		fmt.Fprintln(p.stdout, resp.Skipped) // onehem-server keeps it in the hook's record
 	}
 	name := strings.Join(args[1:], " ")
 	logHook(s.log, name, resp.VM, resp.Changes, err, s.nb.Requests()-sent, time.Since(start))

@@ -20,6 +20,9 @@ type Hooks struct {
 	nb    driver.Backend
 	oned  opennebula.Client
 	lock  Locker
+	// gate says why this front-end's hooks must do nothing ("" when they act):
+	// driver.Driver.HookGate, asked where a hook would change NetBox.
+	gate  func(context.Context) (string, error)
 	spool string // the labels' queue (spool.go), in the state folder
 	// wait is how the drainer waits for a batch to gather (spool.go): a timer, or a
 	// test's clock moving on.
@@ -30,7 +33,7 @@ type Hooks struct {
 // New is the hooks of driver d, locking with files in its state folder.
 func New(d *driver.Driver) *Hooks {
 	h := &Hooks{d: d, cfg: d.Config(), nb: d.NetBox(), oned: d.OpenNebula(), spool: filepath.Join(d.Config().StateDir, "spool-"+d.Config().Name)}
-	h.lock, h.wait = h.fileLock, sleep
+	h.lock, h.wait, h.gate = h.fileLock, sleep, d.HookGate
 	return h
 }
 

@@ -33,7 +33,12 @@ func (h *Hooks) Hook(ctx context.Context, id string) (HookResponse, error) {
 	// Both ways check the state folder before NetBox is asked: the spool's folder
 	// (ownSpool) and the VM's lock (lock.go) are made in it only when it is the driver's.
 	if !h.cfg.VMs.Enabled {
-		return h.spoolAndDrain(ctx, id) // labels only: many VMs' at once (spool.go)
+		// Labels only: many VMs' at once (spool.go), and the drainer asks whether this
+		// front-end acts, once a batch rather than once a hook.
+		return h.spoolAndDrain(ctx, id)
+	}
+	if skip, err := h.gate(ctx); err != nil || skip != "" {
+		return HookResponse{Skipped: skip}, err
 	}
 	c := h.Begin()
 	_, err := c.SyncVM(ctx, id)
@@ -193,6 +198,9 @@ func (c *Call) writeRecords(ctx context.Context, who string, changes []map[strin
 // id and name, then each of its VMs (Hook): they are made inside oned, without
 // one.vm.allocate and its hook.
 func (h *Hooks) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookResponse, error) {
+	if skip, err := h.gate(ctx); err != nil || skip != "" {
+		return HookResponse{Skipped: skip}, err
+	}
 	if err := h.d.StateReady(); err != nil { // the floating IPs are written before any spool or lock
 		return HookResponse{}, err
 	}
@@ -247,10 +255,12 @@ func (h *Hooks) hookMany(ctx context.Context, ids []string) (HookResponse, error
 }
 
 // HookResponse says which VM a hook kept in NetBox, and the objects it created and
-// removed.
+// removed; or why it did nothing on this front-end (a RAFT follower), for the hook's
+// record in oned.
 type HookResponse struct {
 	driver.Response
-	VM string
+	VM      string
+	Skipped string
 }
 
 // leasedNIC is a NIC whose lease the driver holds, and where: the AR's IP range and

@@ -40,6 +40,11 @@ import (
 // 77-121 requests; in batches of a second's VMs, 15-21. batchMost bounds what a label
 // waits for this.
 //
+// Only a front-end whose oned leads (or is solo) writes: the drainer asks before each
+// batch (driver.Driver.HookGate), and on a follower it drops the batch, whose VMs the
+// leader's hooks label. A hook that only queues its VM asks oned nothing, so a burst
+// of VMs costs oned one RAFT state read per batch, not one per hook.
+//
 // No VM is left behind by a drain that ends well: a hook writes its file before it
 // tries the lock, and the drainer looks at the spool again after letting the lock go;
 // a file written after that look belongs to a hook that finds the lock free. A VM that
@@ -141,6 +146,13 @@ func (h *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 			}
 			return err
 		}
+		if skip, err := h.gate(ctx); err != nil || skip != "" {
+			if skip != "" {
+				out.Skipped = skip
+				err = h.unspool(files)
+			}
+			return err
+		}
 		queued := map[string]bool{}
 		for _, f := range files {
 			q, err := h.readSpooled(f)
@@ -169,10 +181,8 @@ func (h *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 			}
 		}
 		resp, err := c.recordMany(ctx, vms, &failed)
-		for _, f := range files {
-			if rerr := os.Remove(f); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
-				err = fmt.Errorf("hooks' spool: %w", rerr) // else the same file forever
-			}
+		if rerr := h.unspool(files); err == nil {
+			err = rerr
 		}
 		out.Changes = append(out.Changes, resp.Changes...)
 		out.VM = joinNonEmpty(out.VM, strings.Join(ids, " "))
@@ -183,6 +193,17 @@ func (h *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 			failedErr = ferr
 		}
 	}
+}
+
+// unspool removes spool files that were handled (or dropped).
+func (h *Hooks) unspool(files []string) error {
+	var err error
+	for _, f := range files {
+		if rerr := os.Remove(f); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+			err = fmt.Errorf("hooks' spool: %w", rerr) // else the same file forever
+		}
+	}
+	return err
 }
 
 // gather waits until the spool holds a batch worth writing, and lists its files then:
