@@ -173,6 +173,26 @@ func ParseVM(raw []byte) (VM, error) {
 	return v, nil
 }
 
+// ParseVMPool reads a VM_POOL document (one.vmpool.infoextended): its VMs.
+func ParseVMPool(doc []byte) ([]VM, error) {
+	var pool struct {
+		XMLName xml.Name
+		VMs     []VM `xml:"VM"`
+	}
+	if err := xml.Unmarshal(doc, &pool); err != nil {
+		return nil, &InputError{Msg: "VM pool document is not valid XML: " + err.Error()}
+	}
+	if pool.XMLName.Local != "VM_POOL" {
+		return nil, &InputError{Msg: fmt.Sprintf("<%s> is not an OpenNebula VM pool document (<VM_POOL>)", pool.XMLName.Local)}
+	}
+	for _, v := range pool.VMs {
+		if v.ID == "" {
+			return nil, &InputError{Msg: "a VM in the pool document has no ID"}
+		}
+	}
+	return pool.VMs, nil
+}
+
 // CallInfo is an API hook's $API: onehem-server hands the hook the CALL_INFO element
 // of oned's message (base64): whether the call succeeded, its parameters (IN and OUT,
 // by position; oned hides the session) and, for allocate and delete calls, the

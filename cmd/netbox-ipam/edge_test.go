@@ -253,7 +253,7 @@ func TestHookOnFollower(t *testing.T) {
 			if code != 0 || out != tc.wantOut || errs != "" {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want 0, %q", code, out, errs, tc.wantOut)
 			}
-			if (e.oned.Count("VM 42") > 0) != tc.asks || e.nb.Requests() != 0 {
+			if (e.oned.Count("VMs 42") > 0) != tc.asks || e.nb.Requests() != 0 {
 				t.Errorf("oned asked %v, NetBox %v", e.oned.Calls, e.nb.Calls)
 			}
 			// Asked once, by the drainer before its batch: not by each hook too.

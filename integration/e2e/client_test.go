@@ -44,6 +44,8 @@ func TestOnedClient(t *testing.T) {
 		get  func(opennebula.Client) (any, error)
 	}{
 		{"VM", func(c opennebula.Client) (any, error) { return c.VM(ctx, vmID) }},
+		// one.vmpool.infoextended's document is one.vm.info's; a VM oned lacks is left out.
+		{"VMs", func(c opennebula.Client) (any, error) { return c.VMs(ctx, []string{vmID, "999999"}) }},
 		{"VNet", func(c opennebula.Client) (any, error) { return c.VNet(ctx, vnet) }},
 		{"cluster 0", func(c opennebula.Client) (any, error) { return c.ClusterName(ctx, "0") }},
 		{"self", func(c opennebula.Client) (any, error) { return c.Self(ctx) }},
@@ -69,6 +71,9 @@ func TestOnedClient(t *testing.T) {
 	}
 	if got, err := rpc.VM(ctx, vmID); err != nil || len(got.NICs) != 1 || got.NICs[0].IP != "10.99.0.15" {
 		t.Errorf("VM %s: %+v %v", vmID, got, err)
+	}
+	if got, err := rpc.VMs(ctx, []string{vmID, "999999"}); err != nil || len(got) != 1 || got[0].ID != vmID || len(got[0].NICs) != 1 || got[0].NICs[0].IP != "10.99.0.15" {
+		t.Errorf("VMs %s and 999999: %+v %v", vmID, got, err)
 	}
 	if s, err := rpc.RaftState(ctx); err != nil || s != opennebula.RaftSolo {
 		t.Errorf("RAFT state %d, %v; want solo", s, err)

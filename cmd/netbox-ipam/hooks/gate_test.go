@@ -34,7 +34,7 @@ func TestSpoolLeaderOnly(t *testing.T) {
 		if err != nil || !strings.Contains(resp.Skipped, "RAFT follower") || resp.VM != "" {
 			t.Fatalf("hook: %+v %v, want it skipped as a follower's", resp, err)
 		}
-		if labelled(f, 0) != "" || len(f.NB.Calls) != 0 || strings.Contains(strings.Join(f.Oned.Calls, " "), "VM 41") {
+		if labelled(f, 0) != "" || len(f.NB.Calls) != 0 || strings.Contains(strings.Join(f.Oned.Calls, " "), "41") {
 			t.Errorf("a follower labelled %q; NetBox calls %v, oned calls %v", labelled(f, 0), f.NB.Calls, f.Oned.Calls)
 		}
 		if files, _ := f.h.spoolFiles(); len(files) != 0 {

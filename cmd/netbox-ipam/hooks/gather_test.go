@@ -141,7 +141,8 @@ func TestSpoolGatherBounds(t *testing.T) {
 }
 
 // A virtual router's VMs (made inside oned, without a hook of their own) are drained
-// as one batch: one wait for quiet and one write, not one of each per VM.
+// as one batch: one wait for quiet, one read of oned and one write, not one of each
+// per VM.
 func TestVRouterVMsOneBatch(t *testing.T) {
 	f, _ := leased(t, 3)
 	ctx := context.Background()
@@ -165,5 +166,9 @@ func TestVRouterVMsOneBatch(t *testing.T) {
 	// The clock's ticks (a microsecond a read) count towards the quiet.
 	if patches := strings.Count(strings.Join(f.NB.Calls, " "), "PatchIPAddresses"); patches != 1 || waited < batchQuiet-ms || waited > batchQuiet {
 		t.Errorf("%d PATCHes after waiting %v in all, want 1 after %v (NetBox calls: %v)", patches, waited, batchQuiet, f.NB.Calls)
+	}
+	// and one read of oned for the batch's VMs.
+	if f.Oned.Count("VMs 41 42 43") != 1 || f.Oned.Count("VM") != 0 {
+		t.Errorf("oned asked %v, want one read of VMs 41 42 43", f.Oned.Calls)
 	}
 }

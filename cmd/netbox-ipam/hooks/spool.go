@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
-	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
-	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
 // The labels hooks' queue. Each hook is a process of its own; 100 VMs created at once
@@ -26,8 +24,8 @@ import (
 // one go (recordMany), again until the spool is empty: while it works the next hooks
 // queue up, and a burst of VMs costs a few bulk requests instead of hundreds.
 //
-// A spool file holds a VM's id, never its document: the drainer reads each VM from
-// oned when it records it (the second look), so what it writes is what oned holds
+// A spool file holds a VM's id, never its document: the drainer reads the batch's VMs
+// from oned when it records them (the second look), so what it writes is what oned holds
 // then, however old the event (a hook retried days later, a spool left by a drainer
 // that was killed).
 //
@@ -168,16 +166,13 @@ func (h *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 			ids = append(ids, id)
 		}
 		sort.Strings(ids)
+		// One read of oned for the batch (a range of ids, not one call per VM): a VM
+		// purged or terminated since is not in it, and has no lease left to record.
 		var failed batchError
-		vms := make([]mapping.VM, 0, len(ids))
-		for _, id := range ids {
-			vm, err := c.oned.VM(ctx, id)
-			switch {
-			case opennebula.IsGone(err): // purged from oned: no lease is left to record
-			case err != nil:
+		vms, err := c.oned.VMs(ctx, ids)
+		if err != nil {
+			for _, id := range ids {
 				failed.add(id, err)
-			default:
-				vms = append(vms, vm)
 			}
 		}
 		resp, err := c.recordMany(ctx, vms, &failed)

@@ -36,6 +36,10 @@ func (c cli) pool(ctx context.Context, object string) ([]byte, error) {
 
 func (c cli) raft(ctx context.Context) ([]byte, error) { return c.raftOf.raft(ctx) }
 
+// vmRange: `onevm list -x` is the short pool (no NIC_ALIAS, no PCI) and lists every
+// VM; documents.VMs reads one VM at a time instead.
+func (c cli) vmRange(context.Context, int, int) ([]byte, error) { return nil, errNoRange }
+
 func (c cli) createHook(ctx context.Context, template string) error {
 	return withTemplate(ctx, template, "onehook", "create")
 }

@@ -20,6 +20,11 @@ import (
 type Client interface {
 	// VM is the VM as oned holds it now (one.vm.info, `onevm show -x`).
 	VM(ctx context.Context, id string) (mapping.VM, error)
+	// VMs are those of VMs ids that oned holds now and has not terminated, in no
+	// given order: a purged or DONE VM is not among them. Over XML-RPC it is one
+	// one.vmpool.infoextended per run of nearby ids, whose documents are one.vm.info's;
+	// through the CLI, which lists no range, one `onevm show -x` each.
+	VMs(ctx context.Context, ids []string) ([]mapping.VM, error)
 	// VNet is the network with its ARs and their leases (one.vn.info).
 	VNet(ctx context.Context, id string) (mapping.VNet, error)
 	// VNetIDs lists every network the caller may see (one.vnpool.info, all).

@@ -3,6 +3,10 @@ package opennebula
 import (
 	"context"
 	"encoding/xml"
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
@@ -15,6 +19,8 @@ import (
 type transport interface {
 	info(ctx context.Context, object string, id int) ([]byte, error)
 	pool(ctx context.Context, object string) ([]byte, error) // vn, hook: everything
+	// vmRange lists the VMs with ids from start to end but DONE ones, or errNoRange.
+	vmRange(ctx context.Context, start, end int) ([]byte, error)
 	raft(ctx context.Context) ([]byte, error)
 	createHook(ctx context.Context, template string) error
 	updateHook(ctx context.Context, id int, template string) error
@@ -52,6 +58,17 @@ func (c counted) pool(ctx context.Context, object string) ([]byte, error) {
 	return c.t.pool(ctx, object)
 }
 
+// errNoRange: the transport lists no range of VMs (the CLI).
+var errNoRange = errors.New("no VM range listing")
+
+func (c counted) vmRange(ctx context.Context, start, end int) ([]byte, error) {
+	doc, err := c.t.vmRange(ctx, start, end)
+	if !errors.Is(err, errNoRange) {
+		c.n.Add(1)
+	}
+	return doc, err
+}
+
 func (c counted) raft(ctx context.Context) ([]byte, error) {
 	c.n.Add(1)
 	return c.t.raft(ctx)
@@ -83,6 +100,63 @@ func (c documents) VM(ctx context.Context, id string) (mapping.VM, error) {
 		return mapping.VM{}, err
 	}
 	return mapping.ParseVM(doc)
+}
+
+// vmRunGap is the widest gap between two ids one range read spans: the VMs between,
+// which oned lists too, are read for nothing, so a run stops there.
+const vmRunGap = 16
+
+func (c documents) VMs(ctx context.Context, ids []string) ([]mapping.VM, error) {
+	want := map[int]bool{}
+	for _, id := range ids {
+		n, err := objectID("virtual machine", id)
+		if err != nil {
+			return nil, err
+		}
+		want[n] = true
+	}
+	nums := slices.Sorted(maps.Keys(want))
+	var out []mapping.VM
+	for len(nums) > 0 {
+		end := 1
+		for end < len(nums) && nums[end]-nums[end-1] <= vmRunGap {
+			end++
+		}
+		doc, err := c.t.vmRange(ctx, nums[0], nums[end-1])
+		if errors.Is(err, errNoRange) {
+			return c.eachVM(ctx, nums)
+		}
+		if err != nil {
+			return nil, err
+		}
+		vms, err := mapping.ParseVMPool(doc)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vms { // the run's VMs asked for, each once
+			if n, err := strconv.Atoi(v.ID); err == nil && want[n] && n >= nums[0] && n <= nums[end-1] {
+				out = append(out, v)
+			}
+		}
+		nums = nums[end:]
+	}
+	return out, nil
+}
+
+// eachVM is VMs one VM at a time.
+func (c documents) eachVM(ctx context.Context, nums []int) ([]mapping.VM, error) {
+	var out []mapping.VM
+	for _, n := range nums {
+		v, err := c.VM(ctx, strconv.Itoa(n))
+		switch {
+		case IsGone(err):
+		case err != nil:
+			return nil, err
+		case !v.Done():
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 func (c documents) VNet(ctx context.Context, id string) (mapping.VNet, error) {

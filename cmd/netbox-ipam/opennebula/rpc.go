@@ -40,6 +40,12 @@ func (r rpc) pool(ctx context.Context, object string) ([]byte, error) {
 
 func (r rpc) raft(ctx context.Context) ([]byte, error) { return r.call(ctx, "one.zone.raftstatus") }
 
+// vmRange lists the VMs from id start to end, full documents (infoextended: the short
+// one.vmpool.info leaves out NIC_ALIAS and PCI), but for DONE ones (state -1).
+func (r rpc) vmRange(ctx context.Context, start, end int) ([]byte, error) {
+	return r.call(ctx, "one.vmpool.infoextended", -2, start, end, -1)
+}
+
 func (r rpc) createHook(ctx context.Context, template string) error {
 	_, err := r.call(ctx, "one.hook.allocate", template)
 	return err

@@ -134,6 +134,36 @@ func TestRPCRequests(t *testing.T) {
 	}
 }
 
+// VMs reads runs of nearby ids with one pool read each, and keeps the VMs asked for:
+// 42 and 43 in one read (44, between, comes with it), 80 in another.
+func TestRPCVMs(t *testing.T) {
+	pool := "<VM_POOL><VM><ID>42</ID><NAME>a</NAME></VM><VM><ID>43</ID><NAME>b</NAME></VM><VM><ID>44</ID><NAME>c</NAME></VM><VM><ID>80</ID><NAME>d</NAME></VM></VM_POOL>"
+	c, got := server(t, map[string]string{"one.vmpool.infoextended": answer(true, pool, 0)})
+	vms, err := c.VMs(context.Background(), []string{"80", "43", "42", "43"})
+	var names []string
+	for _, v := range vms {
+		names = append(names, v.ID+"="+v.Name)
+	}
+	if err != nil || strings.Join(names, " ") != "42=a 43=b 80=d" {
+		t.Fatalf("VMs: %v %v", names, err)
+	}
+	want := []string{
+		"<int>-2</int></value></param><param><value><int>42</int></value></param><param><value><int>43</int></value></param><param><value><int>-1</int>",
+		"<int>-2</int></value></param><param><value><int>80</int></value></param><param><value><int>80</int></value></param><param><value><int>-1</int>",
+	}
+	if len(*got) != len(want) || c.Requests() != len(want) {
+		t.Fatalf("%d requests (%d counted), want %d: %v", len(*got), c.Requests(), len(want), *got)
+	}
+	for i, body := range *got {
+		if !strings.Contains(body, "<methodName>one.vmpool.infoextended</methodName>") || !strings.Contains(body, want[i]) {
+			t.Errorf("request %d: %s\nwant %s", i, body, want[i])
+		}
+	}
+	if _, err := c.VMs(context.Background(), []string{"4x"}); err == nil {
+		t.Error("an id that is not a number reached oned")
+	}
+}
+
 // oned's refusals and what is not its answer: NO_EXISTS is gone, anything else a
 // failure; an id that is not a number never reaches oned.
 func TestRPCAnswers(t *testing.T) {

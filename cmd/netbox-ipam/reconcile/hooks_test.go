@@ -88,7 +88,7 @@ func TestHookVRouter(t *testing.T) {
 	info, _ := mapping.ParseCallInfo([]byte(`<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>5</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`))
 	f.Oned.Calls = nil
 	resp, err := hooks.New(f.D).HookCall(ctx, "one.vrouter.instantiate", info)
-	if err != nil || resp.VM != "vrouter/5" || strings.Join(f.Oned.Calls, ";") != "VRouter 5;RaftState;VNet 7;RaftState;VM 42;VNet 7" {
+	if err != nil || resp.VM != "vrouter/5" || strings.Join(f.Oned.Calls, ";") != "VRouter 5;RaftState;VNet 7;RaftState;VMs 42;VNet 7" {
 		t.Fatalf("%v %+v; asked %v", err, resp, f.Oned.Calls)
 	}
 	if l := f.Addr("10.70.0.11"); l.CustomString(mapping.CFVRouterID) != "5" || l.CustomString(mapping.CFVMID) != "" || l.Description != "OpenNebula virtual router 5 (gw), network 7 AR 0" {

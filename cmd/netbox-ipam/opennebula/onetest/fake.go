@@ -157,6 +157,26 @@ func (o *Oned) VM(_ context.Context, id string) (mapping.VM, error) {
 	return out, err
 }
 
+// VMs records "VMs 41 42": those oned holds and has not terminated, as the pool read
+// with state -1 lists them.
+func (o *Oned) VMs(_ context.Context, ids []string) ([]mapping.VM, error) {
+	var out []mapping.VM
+	err := o.do("VMs "+strings.Join(ids, " "), ids, func() error {
+		seen := map[string]bool{}
+		for _, id := range ids {
+			v, ok := o.vms[id]
+			if !ok || v.Done() || seen[id] {
+				continue
+			}
+			seen[id] = true
+			v.NICs, v.Aliases, v.PCI = slices.Clone(v.NICs), slices.Clone(v.Aliases), slices.Clone(v.PCI)
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}
+
 func (o *Oned) VNet(_ context.Context, id string) (mapping.VNet, error) {
 	var out mapping.VNet
 	err := o.do("VNet "+id, []string{id}, func() error {
