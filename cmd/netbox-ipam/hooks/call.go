@@ -15,11 +15,11 @@ import (
 
 // Hooks runs the hooks over one driver: its configuration, NetBox and OpenNebula.
 type Hooks struct {
-	d     *driver.Driver
-	cfg   config.Config
-	nb    driver.Backend
-	oned  opennebula.Client
-	lock  Locker
+	d    *driver.Driver
+	cfg  config.Config
+	nb   driver.Backend
+	oned opennebula.Client
+	lock Locker
 	// gate says why this front-end's hooks must do nothing ("" when they act):
 	// driver.Driver.HookGate, asked where a hook would change NetBox.
 	gate  func(context.Context) (string, error)

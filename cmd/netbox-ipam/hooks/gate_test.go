@@ -23,7 +23,9 @@ func TestSpoolLeaderOnly(t *testing.T) {
 		id := fmt.Sprint(41 + n)
 		return mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: fmt.Sprintf("10.70.0.%d", 10+n), MAC: "02:00:00:00:00:" + id}}}
 	}
-	labelled := func(f *fixture, n int) string { return f.Addr(fmt.Sprintf("10.70.0.%d", 10+n)).CustomString(mapping.CFVMID) }
+	labelled := func(f *fixture, n int) string {
+		return f.Addr(fmt.Sprintf("10.70.0.%d", 10+n)).CustomString(mapping.CFVMID)
+	}
 	ctx := context.Background()
 
 	t.Run("a follower's drainer drops its batch", func(t *testing.T) {
