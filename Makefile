@@ -154,10 +154,12 @@ netbox-up:
 bench: netbox-up
 	$(GO) test -run '^$$' -bench BenchmarkDriver -benchtime 1x -timeout 60m ./integration/
 
-## 100 VMs by 8 API clients through the test oned with the hooks, beside oned alone, the
-## dummy IPAM and the NetBox floor (integration/e2e/bench_test.go), on the checkout's driver.
+## 100 VMs by 8 API clients through the test oned with the hooks, beside no hooks, the
+## labels' bare NetBox writes, oned alone, the dummy IPAM and the NetBox floor
+## (integration/e2e/bench_test.go), on the checkout's driver; about 7 minutes. -v:
+## without it go test cuts a benchmark's log (its table) at 10 lines.
 bench-e2e: opennebula-up
-	$(GO) test -run '^$$' -bench BenchmarkFleet -benchtime 1x -timeout 30m ./integration/e2e/
+	$(GO) test -v -run '^$$' -bench BenchmarkFleet -benchtime 1x -timeout 30m ./integration/e2e/
 
 ## audit --all and sync --all over 50 and 200 networks (5,000 leases) through the test
 ## oned, beside the floor of their bare reads (integration/e2e/bench_sync_test.go);
