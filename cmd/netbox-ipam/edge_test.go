@@ -230,6 +230,45 @@ func TestAuditExit(t *testing.T) {
 	}
 }
 
+// A follower's API hooks of the calls it forwarded to the leader: over gRPC (7.2 on)
+// they succeeded with no OUT and no EXTRA, over XML-RPC they failed; either way the
+// hook does nothing and says why, where on the leader a call that succeeded and names
+// no VM is an input error.
+func TestAPIHookOnFollower(t *testing.T) {
+	forwarded := []byte(`<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`)
+	failed := []byte(`<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`)
+	follows := "this front-end is a RAFT follower: the hooks act on the leader only (nothing done)\n"
+	for _, tc := range []struct {
+		name    string
+		state   int
+		call    string
+		info    []byte
+		code    int
+		out     string
+		errLine string
+	}{
+		{"allocate forwarded over gRPC", 2, "one.vm.allocate", forwarded, 0, follows, ""},
+		{"instantiate forwarded over gRPC", 2, "one.template.instantiate", forwarded, 0, follows, ""},
+		{"virtual router forwarded over gRPC", 2, "one.vrouter.allocate", forwarded, 0, follows, ""},
+		{"allocate forwarded over XML-RPC", 2, "one.vm.allocate", failed, 0, follows, ""},
+		{"a failed allocate on the leader", 3, "one.vm.allocate", failed, 0, "", ""},
+		{"an allocate naming no VM on the leader", 3, "one.vm.allocate", forwarded, exitInput, "", "names no VM"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEdge(t)
+			e.oned.Raft = tc.state
+			e.nb.Calls = nil
+			code, out, errs := e.run(tc.info, "hook", "api", tc.call)
+			if code != tc.code || out != tc.out || !strings.Contains(errs, tc.errLine) || (tc.errLine == "") != (errs == "") {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, out, errs, tc.code, tc.out, tc.errLine)
+			}
+			if e.nb.Requests() != 0 {
+				t.Errorf("NetBox %v", e.nb.Calls)
+			}
+		})
+	}
+}
+
 // A hook on a RAFT follower does nothing and says why (exit 0: the leader's
 // onehem-server runs the same hook); on the leader or a solo oned it reads the VM.
 // The labels' drainer asks, not each hook (hooks.TestSpoolLeaderOnly).

@@ -40,13 +40,25 @@ func (d *Driver) syncGate(ctx context.Context) (string, error) {
 	return d.leaderOnly(ctx, "sync acts")
 }
 
-// HookGate says whether this front-end runs the hooks: "" on the leader or a solo
-// oned, else why not. A follower's onehem-server runs the API hooks of the calls it
+// Gate is HookGate's answer: why this front-end's hooks must do nothing ("" when
+// they act), and whether because it follows, which lasts; otherwise an election is
+// under way, after which this server may lead.
+type Gate struct {
+	Skip     string
+	Follower bool
+}
+
+// HookGate says whether this front-end runs the hooks: they act on the leader or a
+// solo oned only. A follower's onehem-server runs the API hooks of the calls it
 // forwarded to the leader (RESULT 1, OUT and EXTRA empty: RequestGRPC::execute) while
 // the leader's runs them with the VM's id; the hooks' locks and spool are per server,
 // so only the leader's may act.
-func (d *Driver) HookGate(ctx context.Context) (string, error) {
-	return d.leaderOnly(ctx, "the hooks act")
+func (d *Driver) HookGate(ctx context.Context) (Gate, error) {
+	state, err := d.oned.RaftState(ctx)
+	if err != nil {
+		return Gate{}, err
+	}
+	return Gate{Skip: leaderOnlyReason(state, "the hooks act"), Follower: state == opennebula.RaftFollower}, nil
 }
 
 // leaderOnly is "" when the local oned leads (or is solo), else a reason for who to
@@ -56,12 +68,17 @@ func (d *Driver) leaderOnly(ctx context.Context, who string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return leaderOnlyReason(state, who), nil
+}
+
+// leaderOnlyReason is leaderOnly's answer for RAFT state state.
+func leaderOnlyReason(state int, who string) string {
 	switch state {
 	case opennebula.RaftSolo, opennebula.RaftLeader:
-		return "", nil
+		return ""
 	case opennebula.RaftFollower:
-		return "this front-end is a RAFT follower: " + who + " on the leader only (nothing done)", nil
+		return "this front-end is a RAFT follower: " + who + " on the leader only (nothing done)"
 	default:
-		return fmt.Sprintf("this front-end's RAFT state is %d (an election is under way): %s on the leader only (nothing done)", state, who), nil
+		return fmt.Sprintf("this front-end's RAFT state is %d (an election is under way): %s on the leader only (nothing done)", state, who)
 	}
 }

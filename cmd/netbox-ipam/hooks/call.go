@@ -20,9 +20,9 @@ type Hooks struct {
 	nb   driver.Backend
 	oned opennebula.Client
 	lock Locker
-	// gate says why this front-end's hooks must do nothing ("" when they act):
-	// driver.Driver.HookGate, asked where a hook would change NetBox.
-	gate  func(context.Context) (string, error)
+	// gate says whether this front-end's hooks act (driver.Driver.HookGate), asked
+	// where a hook would change NetBox (skip).
+	gate  func(context.Context) (driver.Gate, error)
 	spool string // the labels' queue (spool.go), in the state folder
 	// wait is how the drainer waits for a batch to gather (spool.go): a timer, or a
 	// test's clock moving on.
@@ -45,6 +45,20 @@ func (h *Hooks) WithWait(wait func(context.Context, time.Duration) error) *Hooks
 
 // WithLocker replaces the file locks (a test orders two hooks by its own).
 func (h *Hooks) WithLocker(l Locker) *Hooks { h.lock = l; return h }
+
+// skip asks the gate: stop when this front-end's hooks must do nothing (resp says why)
+// or it cannot tell (err).
+func (h *Hooks) skip(ctx context.Context) (resp HookResponse, stop bool, err error) {
+	g, err := h.gate(ctx)
+	return HookResponse{Skipped: g.Skip}, err != nil || g.Skip != "", err
+}
+
+// nothing is the answer of a hook with nothing to do, saying why on a front-end whose
+// hooks do not act (a follower's hook of a call it forwarded): the leader's hook acts.
+func (h *Hooks) nothing(ctx context.Context) (HookResponse, error) {
+	g, _ := h.gate(ctx) // nothing is done either way: oned failing is no error here
+	return HookResponse{Skipped: g.Skip}, nil
+}
 
 // Call is one hook's work, or one sync's work on NetBox virtual machines: the driver's
 // call (what it created and removed) and what it looked up once for all the VMs it

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula/onetest"
@@ -14,8 +15,9 @@ import (
 
 // Only the leader's (or a solo oned's) hooks write, and the labels' drainer asks
 // before each batch, not each hook before it queues its VM: a follower's drainer drops
-// the batch, whose VMs the leader's hooks label; a drainer whose oned stopped leading
-// between two batches writes no more; a hook that writes without the spool (NetBox
+// the spool (forwarded calls' VMs, which the leader's hooks label); during an election
+// it leaves the spool to the next drain; a drainer whose oned stopped leading between
+// two batches writes no more; a hook that writes without the spool (NetBox
 // VMs, a virtual router's floating IPs) asks first; and a hook that finds the drainer
 // busy asks oned nothing at all.
 func TestSpoolLeaderOnly(t *testing.T) {
@@ -41,6 +43,24 @@ func TestSpoolLeaderOnly(t *testing.T) {
 		}
 		if files, _ := f.h.spoolFiles(); len(files) != 0 {
 			t.Errorf("spool left %v", files)
+		}
+	})
+
+	t.Run("an election leaves the spool to the next drain", func(t *testing.T) {
+		f, _ := leased(t, 1)
+		f.Oned.Raft = 1                                        // a candidate
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // a drainer that looked again would spin until then
+		defer cancel()
+		resp, err := f.hook(ctx, vm(0))
+		if err != nil || !strings.Contains(resp.Skipped, "election") || labelled(f, 0) != "" {
+			t.Fatalf("hook during an election: %+v %v, labelled %q", resp, err, labelled(f, 0))
+		}
+		if files, _ := f.h.spoolFiles(); len(files) != 1 {
+			t.Fatalf("spool holds %v, want VM 41's file kept", files)
+		}
+		f.Oned.Raft = opennebula.RaftLeader // elected
+		if resp, err := f.h.Drain(ctx); err != nil || resp.VM != "41" || labelled(f, 0) != "41" {
+			t.Errorf("the next drain: %+v %v, labelled %q", resp, err, labelled(f, 0))
 		}
 	})
 

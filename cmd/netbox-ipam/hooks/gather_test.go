@@ -95,6 +95,31 @@ func TestSpoolGathers(t *testing.T) {
 
 const ms = time.Millisecond
 
+// The drainer reads a batch's VMs in one read of oned; when that read fails it reads
+// them one at a time, so that a VM oned cannot give leaves the others be.
+func TestSpoolReadFallsBack(t *testing.T) {
+	f, _ := leased(t, 3)
+	ctx := context.Background()
+	for i, id := range []string{"41", "42", "43"} {
+		f.Oned.SetVM(mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: fmt.Sprintf("10.70.0.%d", 10+i), MAC: "02:00:00:00:00:" + id}}})
+	}
+	f.Oned.Before = func(call string) error {
+		if strings.HasPrefix(call, "VMs ") || call == "VM 42" {
+			return fmt.Errorf("oned failed %s", call)
+		}
+		return nil
+	}
+	resp, err := f.h.hookMany(ctx, []string{"41", "42", "43"})
+	if err == nil || !strings.Contains(err.Error(), "1 of 3 VM(s) not recorded") || !strings.Contains(err.Error(), "VM 42") {
+		t.Errorf("drain: %+v, error %v; want VM 42 named as not recorded", resp, err)
+	}
+	for i, want := range []string{"41", "", "43"} {
+		if got := f.Addr(fmt.Sprintf("10.70.0.%d", 10+i)).CustomString(mapping.CFVMID); got != want {
+			t.Errorf("lease %d labelled %q, want %q", i, got, want)
+		}
+	}
+}
+
 // The drainer's wait has bounds of its own: a spool file named by a clock that was
 // ahead (stepped back since) holds its batch no longer than batchMost, and a drainer
 // near its deadline writes what it has instead of gathering more.

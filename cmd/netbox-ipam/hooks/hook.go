@@ -37,8 +37,8 @@ func (h *Hooks) Hook(ctx context.Context, id string) (HookResponse, error) {
 		// front-end acts, once a batch rather than once a hook.
 		return h.spoolAndDrain(ctx, id)
 	}
-	if skip, err := h.gate(ctx); err != nil || skip != "" {
-		return HookResponse{Skipped: skip}, err
+	if resp, stop, err := h.skip(ctx); stop {
+		return resp, err
 	}
 	c := h.Begin()
 	_, err := c.SyncVM(ctx, id)
@@ -198,8 +198,8 @@ func (c *Call) writeRecords(ctx context.Context, who string, changes []map[strin
 // id and name, then each of its VMs (Hook): they are made inside oned, without
 // one.vm.allocate and its hook.
 func (h *Hooks) HookVRouter(ctx context.Context, vr mapping.VRouter) (HookResponse, error) {
-	if skip, err := h.gate(ctx); err != nil || skip != "" {
-		return HookResponse{Skipped: skip}, err
+	if resp, stop, err := h.skip(ctx); stop {
+		return resp, err
 	}
 	if err := h.d.StateReady(); err != nil { // the floating IPs are written before any spool or lock
 		return HookResponse{}, err

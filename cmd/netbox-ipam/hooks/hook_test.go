@@ -32,10 +32,11 @@ func TestHookCall(t *testing.T) {
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "RaftState;VMs 42;VNet 7", false},
 		{"one.vm.chown", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER><PARAMETER><POSITION>3</POSITION><TYPE>IN</TYPE><VALUE>5</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "RaftState;VMs 42;VNet 7", false},
 		{"one.vm.rename", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER><PARAMETER><POSITION>3</POSITION><TYPE>IN</TYPE><VALUE>web</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "RaftState;VMs 42;VNet 7", false},
-		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
+		// Nothing to do; whether this front-end's hooks act is asked, to say why on a follower.
+		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "RaftState", false},
 		// A failed attachnic may have left leases: the VM is read and recorded as oned holds it.
 		{"one.vm.attachnic", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS><PARAMETER><POSITION>2</POSITION><TYPE>IN</TYPE><VALUE>42</VALUE></PARAMETER></PARAMETERS><EXTRA/></CALL_INFO>`, "RaftState;VMs 42;VNet 7", false},
-		{"one.vm.allocate", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", false},
+		{"one.vm.allocate", `<CALL_INFO><RESULT>0</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "RaftState", false},
 		{"one.vm.deploy", `<CALL_INFO><RESULT>1</RESULT><PARAMETERS/><EXTRA/></CALL_INFO>`, "", true},
 	}
 	for _, tc := range cases {
@@ -49,7 +50,7 @@ func TestHookCall(t *testing.T) {
 		if (err != nil) != tc.wantErr || strings.Join(f.Oned.Calls, ";") != tc.wantAsk {
 			t.Fatalf("%s: err %v, asked %q", tc.call, err, f.Oned.Calls)
 		}
-		if want := "OpenNebula VM 42 (web), network 7 AR 0"; !tc.wantErr && tc.wantAsk != "" && f.Addr("10.70.0.10").Description != want {
+		if want := "OpenNebula VM 42 (web), network 7 AR 0"; !tc.wantErr && strings.Contains(tc.wantAsk, "VMs") && f.Addr("10.70.0.10").Description != want {
 			t.Errorf("%s: description %q", tc.call, f.Addr("10.70.0.10").Description)
 		}
 	}

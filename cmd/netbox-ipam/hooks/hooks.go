@@ -121,7 +121,7 @@ func (h *Hooks) hookName(spec hookSpec) string {
 func (h *Hooks) HookCall(ctx context.Context, call string, info mapping.CallInfo) (HookResponse, error) {
 	made := call == "one.vm.allocate" || call == "one.template.instantiate" || call == "one.vrouter.allocate"
 	if !info.Success && made {
-		return HookResponse{}, nil
+		return h.nothing(ctx)
 	}
 	var id string
 	switch call {
@@ -136,11 +136,22 @@ func (h *Hooks) HookCall(ctx context.Context, call string, info mapping.CallInfo
 	}
 	switch {
 	case id == "" && !info.Success:
-		return HookResponse{}, nil // failed before it named a VM
+		return h.nothing(ctx) // failed before it named a VM
 	case id == "":
-		return HookResponse{}, inputf("hook for %s: the call's argument names no VM (no OUT value, no document in EXTRA)", call)
+		return h.namesNone(ctx, call, "VM (no OUT value, no document in EXTRA)")
 	}
 	return h.Hook(ctx, id)
+}
+
+// namesNone answers a successful call whose argument names no object (what): on a
+// follower, that of a call it forwarded over gRPC (RESULT 1, no OUT, no EXTRA:
+// RequestGRPC::execute), whose leader's hook has the id; anywhere else, an input
+// error.
+func (h *Hooks) namesNone(ctx context.Context, call, what string) (HookResponse, error) {
+	if resp, stop, err := h.skip(ctx); stop {
+		return resp, err
+	}
+	return HookResponse{}, inputf("hook for %s: the call's argument names no %s", call, what)
 }
 
 // createdID is the id of the object an allocate or instantiate call made: its second
@@ -168,7 +179,7 @@ func (h *Hooks) hookVRouterCall(ctx context.Context, call string, info mapping.C
 		id = createdID(info)
 	}
 	if id == "" {
-		return HookResponse{}, inputf("hook for %s: the call's argument names no virtual router", call)
+		return h.namesNone(ctx, call, "virtual router")
 	}
 	vr, err := h.oned.VRouter(ctx, id)
 	if err != nil {

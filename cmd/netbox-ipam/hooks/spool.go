@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/driver"
+	"github.com/one-netbox-ipam/one-netbox-ipam/cmd/netbox-ipam/opennebula"
+	"github.com/one-netbox-ipam/one-netbox-ipam/mapping"
 )
 
 // The labels hooks' queue. Each hook is a process of its own; 100 VMs created at once
@@ -39,9 +41,12 @@ import (
 // waits for this.
 //
 // Only a front-end whose oned leads (or is solo) writes: the drainer asks before each
-// batch (driver.Driver.HookGate), and on a follower it drops the batch, whose VMs the
-// leader's hooks label. A hook that only queues its VM asks oned nothing, so a burst
-// of VMs costs oned one RAFT state read per batch, not one per hook.
+// batch (driver.Driver.HookGate). On a follower it drops the spool: what a follower
+// queues comes from calls it forwarded, whose leader's hooks label the VMs, and a VM
+// queued before this server stopped leading is left to `netbox-ipam sync`. During an
+// election it leaves the spool to the next drain, which may lead. A hook that only
+// queues its VM asks oned nothing, so a burst of VMs costs oned one RAFT state read
+// per batch, not one per hook.
 //
 // No VM is left behind by a drain that ends well: a hook writes its file before it
 // tries the lock, and the drainer looks at the spool again after letting the lock go;
@@ -113,6 +118,9 @@ func (h *Hooks) Drain(ctx context.Context) (HookResponse, error) {
 		}
 		err = h.drainBatches(ctx, &out)
 		unlock()
+		if out.Skipped != "" { // this front-end does not act: no second look
+			return out, err
+		}
 		if err != nil {
 			// Hooks that queued meanwhile found the lock held and left: their files wait
 			// for the next hook's drain (or sync).
@@ -144,12 +152,16 @@ func (h *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 			}
 			return err
 		}
-		if skip, err := h.gate(ctx); err != nil || skip != "" {
-			if skip != "" {
-				out.Skipped = skip
-				err = h.unspool(files)
-			}
+		g, err := h.gate(ctx)
+		if err != nil {
 			return err
+		}
+		if g.Skip != "" {
+			out.Skipped = g.Skip
+			if g.Follower { // for good: nothing queued here will be written
+				return h.unspool(files)
+			}
+			return nil // an election: the next drain, which may lead, finds them
 		}
 		queued := map[string]bool{}
 		for _, f := range files {
@@ -166,16 +178,8 @@ func (h *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 			ids = append(ids, id)
 		}
 		sort.Strings(ids)
-		// One read of oned for the batch (a range of ids, not one call per VM): a VM
-		// purged or terminated since is not in it, and has no lease left to record.
 		var failed batchError
-		vms, err := c.oned.VMs(ctx, ids)
-		if err != nil {
-			for _, id := range ids {
-				failed.add(id, err)
-			}
-		}
-		resp, err := c.recordMany(ctx, vms, &failed)
+		resp, err := c.recordMany(ctx, c.readVMs(ctx, ids, &failed), &failed)
 		if rerr := h.unspool(files); err == nil {
 			err = rerr
 		}
@@ -188,6 +192,29 @@ func (h *Hooks) drainBatches(ctx context.Context, out *HookResponse) error {
 			failedErr = ferr
 		}
 	}
+}
+
+// readVMs reads the batch's VMs from oned as it holds them now, in one read of a range
+// of ids rather than a call per VM: a VM purged or terminated since is not among them,
+// and has no lease left to record. When that read fails, one VM at a time, so that
+// one failing (added to failed) leaves the others be.
+func (c *Call) readVMs(ctx context.Context, ids []string, failed *batchError) []mapping.VM {
+	vms, err := c.oned.VMs(ctx, ids)
+	if err == nil {
+		return vms
+	}
+	vms = nil
+	for _, id := range ids {
+		vm, err := c.oned.VM(ctx, id)
+		switch {
+		case opennebula.IsGone(err):
+		case err != nil:
+			failed.add(id, err)
+		case !vm.Done():
+			vms = append(vms, vm)
+		}
+	}
+	return vms
 }
 
 // unspool removes spool files that were handled (or dropped).

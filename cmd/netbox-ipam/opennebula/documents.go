@@ -102,9 +102,13 @@ func (c documents) VM(ctx context.Context, id string) (mapping.VM, error) {
 	return mapping.ParseVM(doc)
 }
 
-// vmRunGap is the widest gap between two ids one range read spans: the VMs between,
-// which oned lists too, are read for nothing, so a run stops there.
-const vmRunGap = 16
+// A range read lists every VM between its first and last id, those asked for or not:
+// a run of ids stops at a gap wider than vmRunGap, and spans vmRunSpan ids at most (a
+// few MB of documents).
+const (
+	vmRunGap  = 16
+	vmRunSpan = 256
+)
 
 func (c documents) VMs(ctx context.Context, ids []string) ([]mapping.VM, error) {
 	want := map[int]bool{}
@@ -119,7 +123,7 @@ func (c documents) VMs(ctx context.Context, ids []string) ([]mapping.VM, error) 
 	var out []mapping.VM
 	for len(nums) > 0 {
 		end := 1
-		for end < len(nums) && nums[end]-nums[end-1] <= vmRunGap {
+		for end < len(nums) && nums[end]-nums[end-1] <= vmRunGap && nums[end]-nums[0] < vmRunSpan {
 			end++
 		}
 		doc, err := c.t.vmRange(ctx, nums[0], nums[end-1])

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -161,6 +163,40 @@ func TestRPCVMs(t *testing.T) {
 	}
 	if _, err := c.VMs(context.Background(), []string{"4x"}); err == nil {
 		t.Error("an id that is not a number reached oned")
+	}
+
+	// Where runs stop: a gap wider than vmRunGap, a span of vmRunSpan ids.
+	for _, tc := range []struct {
+		ids  []int
+		runs string
+	}{
+		{[]int{100, 100 + vmRunGap, 100 + 2*vmRunGap + 1}, "100-116 133-133"},
+		{nil, "0-240 256-272"}, // 0, 16, … 272
+	} {
+		if tc.ids == nil {
+			for n := 0; n <= 272; n += vmRunGap {
+				tc.ids = append(tc.ids, n)
+			}
+		}
+		*got = nil
+		var ids []string
+		for _, n := range tc.ids {
+			ids = append(ids, strconv.Itoa(n))
+		}
+		if _, err := c.VMs(context.Background(), ids); err != nil {
+			t.Fatal(err)
+		}
+		var runs []string
+		for _, body := range *got {
+			var n []string
+			for _, m := range regexp.MustCompile(`<int>(-?\d+)</int>`).FindAllStringSubmatch(body, -1) {
+				n = append(n, m[1])
+			}
+			runs = append(runs, n[1]+"-"+n[2]) // filter, start, end, state
+		}
+		if strings.Join(runs, " ") != tc.runs {
+			t.Errorf("ids %v read as %v, want %s", tc.ids, runs, tc.runs)
+		}
 	}
 }
 
