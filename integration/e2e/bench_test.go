@@ -32,8 +32,8 @@ import (
 //
 // A fleet's time varies by a tenth from one fleet to the next on a 2-core machine, so
 // the three runs the ratios compare (no hooks, label writes, hooks) take turns, each
-// benchRounds times, on fresh networks, and each is terminated before the next: the
-// ratios are of their summed times.
+// benchRounds times in a rotating order, on fresh networks, and each is terminated
+// before the next: the ratios are of their summed times.
 func BenchmarkFleet(b *testing.B) {
 	const vms, clients = 100, 8
 	o := oned(b)
@@ -48,25 +48,33 @@ func BenchmarkFleet(b *testing.B) {
 		fresh := func(k int) (vrf, net int) { // a network of the driver's: 10.11k.r.0/24
 			return o.spanNet(b, fmt.Sprintf("10.%d.%d.0/24", 110+k, r), fmt.Sprintf("10.%d.%d.10", 110+k, r), 200, "")
 		}
-		_, bare := fresh(0)
-		nohooks.add(o.fleetDone(b, rpc, bare, vms, clients, nil))
-
-		// The least the labels cost NetBox, without hooks: their writes made beside.
-		_, plain := fresh(1)
-		made, written := o.labelWrites(b, vms)
-		writes.add(o.fleetDone(b, rpc, plain, vms, clients, made))
-		labelled += written()
-
-		if out, code := o.driver(b, "netbox", nil, "hooks", "install"); code != 0 {
-			b.Fatalf("hooks install: exit %d\n%s", code, out)
+		runs := []func(){
+			func() {
+				_, bare := fresh(0)
+				nohooks.add(o.fleetDone(b, rpc, bare, vms, clients, nil))
+			},
+			func() { // the least the labels cost NetBox, without hooks: their writes made beside
+				_, plain := fresh(1)
+				made, written := o.labelWrites(b, vms)
+				writes.add(o.fleetDone(b, rpc, plain, vms, clients, made))
+				labelled += written()
+			},
+			func() {
+				if out, code := o.driver(b, "netbox", nil, "hooks", "install"); code != 0 {
+					b.Fatalf("hooks install: exit %d\n%s", code, out)
+				}
+				vrf, net := fresh(2)
+				since := time.Now()
+				run := o.fleetBeside(b, rpc, net, vms, clients, nil)
+				labels = append(labels, labelLatency(b, run, o.labelTimes(b, vrf, since, vms))...)
+				o.terminateAll(b, rpc, net, run.created)
+				o.driver(b, "netbox", nil, "hooks", "remove")
+				hooked.add(run)
+			},
 		}
-		vrf, net := fresh(2)
-		since := time.Now()
-		run := o.fleetBeside(b, rpc, net, vms, clients, nil)
-		labels = append(labels, labelLatency(b, run, o.labelTimes(b, vrf, since, vms))...)
-		o.terminateAll(b, rpc, net, run.created)
-		o.driver(b, "netbox", nil, "hooks", "remove")
-		hooked.add(run)
+		for k := range runs { // each round starts with another: none always follows the same
+			runs[(k+r)%len(runs)]()
+		}
 	}
 	sort.Slice(labels, func(i, j int) bool { return labels[i] < labels[j] })
 
@@ -289,7 +297,8 @@ func labelLatency(b *testing.B, run fleetRun, seen map[string]time.Time) []time.
 // PATCH giving as many objects as VMs were made since (told on made) a lease's label,
 // custom fields and description. The objects are made beforehand, in a VRF of their
 // own, as get_address makes a lease's; no read of oned or NetBox is made, where the
-// hooks re-read both. written stops the writer and says how many it labelled.
+// hooks re-read both. written writes what is due, stops the writer and says how many
+// it labelled (a benchmark that fails first stops it at its end).
 func (o *One) labelWrites(b *testing.B, n int) (made chan<- struct{}, written func() int) {
 	ctx := context.Background()
 	v := o.vrf(b)
@@ -313,13 +322,13 @@ func (o *One) labelWrites(b *testing.B, n int) (made chan<- struct{}, written fu
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for {
+			stopping := false
 			select {
 			case <-ch:
 				due++
 				continue
 			case <-stop:
-				done <- w
-				return
+				stopping = true
 			case <-tick.C:
 			}
 			var changes []map[string]any
@@ -333,9 +342,20 @@ func (o *One) labelWrites(b *testing.B, n int) (made chan<- struct{}, written fu
 					b.Errorf("label writes: %v", err)
 				}
 			}
+			if stopping {
+				done <- w
+				return
+			}
 		}
 	}()
-	return ch, func() int { close(stop); return <-done }
+	var once sync.Once
+	written = func() int {
+		w := -1
+		once.Do(func() { close(stop); w = <-done })
+		return w
+	}
+	b.Cleanup(func() { written() }) // before the objects' deletion, registered earlier
+	return ch, written
 }
 
 // netboxFloor times n single POSTs to available-ips of a fresh range, each with the

@@ -22,8 +22,9 @@ type Client interface {
 	VM(ctx context.Context, id string) (mapping.VM, error)
 	// VMs are those of VMs ids that oned holds now and has not terminated, in no
 	// given order: a purged or DONE VM is not among them. Over XML-RPC it is one
-	// one.vmpool.infoextended per run of nearby ids, whose documents are one.vm.info's;
-	// through the CLI, which lists no range, one `onevm show -x` each.
+	// one.vmpool.infoextended per run of nearby ids, whose documents hold the VM's
+	// template as one.vm.info's do (NICs, aliases, PCI devices), with only the last
+	// history record; through the CLI, which lists no range, one `onevm show -x` each.
 	VMs(ctx context.Context, ids []string) ([]mapping.VM, error)
 	// VNet is the network with its ARs and their leases (one.vn.info).
 	VNet(ctx context.Context, id string) (mapping.VNet, error)
