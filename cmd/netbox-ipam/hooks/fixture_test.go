@@ -90,6 +90,12 @@ func vmFixture(t *testing.T) (*fixture, mapping.Attrs) {
 	return withHooks(d), ar
 }
 
+// leaseVM is VM 41+n holding lease n of the fixture's AR (10.70.0.10+n).
+func leaseVM(n int) mapping.VM {
+	id := fmt.Sprint(41 + n)
+	return mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: fmt.Sprintf("10.70.0.%d", 10+n), MAC: "02:00:00:00:00:" + id}}}
+}
+
 var (
 	request = drivertest.Request
 	kindOf  = drivertest.KindOf

@@ -21,10 +21,7 @@ import (
 // VMs, a virtual router's floating IPs) asks first; and a hook that finds the drainer
 // busy asks oned nothing at all.
 func TestSpoolLeaderOnly(t *testing.T) {
-	vm := func(n int) mapping.VM {
-		id := fmt.Sprint(41 + n)
-		return mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: fmt.Sprintf("10.70.0.%d", 10+n), MAC: "02:00:00:00:00:" + id}}}
-	}
+	vm := leaseVM
 	labelled := func(f *fixture, n int) string {
 		return f.Addr(fmt.Sprintf("10.70.0.%d", 10+n)).CustomString(mapping.CFVMID)
 	}

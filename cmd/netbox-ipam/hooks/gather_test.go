@@ -40,10 +40,7 @@ func TestSpoolGathers(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f, _ := leased(t, 1+len(c.arrive)+c.atPatch)
 			ctx := context.Background()
-			vm := func(n int) mapping.VM {
-				id := fmt.Sprint(41 + n)
-				return mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: fmt.Sprintf("10.70.0.%d", 10+n), MAC: "02:00:00:00:00:" + id}}}
-			}
+			vm := leaseVM
 			start := f.clock.at
 			var batches []string
 			var firstAt time.Duration // when the first batch was written, from VM 41's hook
@@ -100,9 +97,7 @@ const ms = time.Millisecond
 func TestSpoolReadFallsBack(t *testing.T) {
 	f, _ := leased(t, 3)
 	ctx := context.Background()
-	for i, id := range []string{"41", "42", "43"} {
-		f.Oned.SetVM(mapping.VM{ID: id, Name: "vm" + id, NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: fmt.Sprintf("10.70.0.%d", 10+i), MAC: "02:00:00:00:00:" + id}}})
-	}
+	f.Oned.SetVM(leaseVM(0), leaseVM(1), leaseVM(2))
 	f.Oned.Before = func(call string) error {
 		if strings.HasPrefix(call, "VMs ") || call == "VM 42" {
 			return fmt.Errorf("oned failed %s", call)
@@ -137,7 +132,7 @@ func TestSpoolGatherBounds(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f, _ := leased(t, 1)
 			ctx := context.Background()
-			f.Oned.SetVM(mapping.VM{ID: "41", Name: "vm41", NICs: []mapping.NIC{{ID: "0", NetworkID: "7", ARID: "0", IP: "10.70.0.10", MAC: "02:00:00:00:00:41"}}})
+			f.Oned.SetVM(leaseVM(0))
 			if err := f.h.ownSpool(); err != nil {
 				t.Fatal(err)
 			}

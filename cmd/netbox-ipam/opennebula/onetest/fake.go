@@ -150,11 +150,16 @@ func (o *Oned) VM(_ context.Context, id string) (mapping.VM, error) {
 		if !ok {
 			return gone("one.vm.info", "virtual machine", id)
 		}
-		v.NICs, v.Aliases, v.PCI = slices.Clone(v.NICs), slices.Clone(v.Aliases), slices.Clone(v.PCI)
-		out = v
+		out = copyVM(v)
 		return nil
 	})
 	return out, err
+}
+
+// copyVM is a VM that shares no slice with the fake's.
+func copyVM(v mapping.VM) mapping.VM {
+	v.NICs, v.Aliases, v.PCI = slices.Clone(v.NICs), slices.Clone(v.Aliases), slices.Clone(v.PCI)
+	return v
 }
 
 // VMs records "VMs 41 42": those oned holds and has not terminated, as the pool read
@@ -169,8 +174,7 @@ func (o *Oned) VMs(_ context.Context, ids []string) ([]mapping.VM, error) {
 				continue
 			}
 			seen[id] = true
-			v.NICs, v.Aliases, v.PCI = slices.Clone(v.NICs), slices.Clone(v.Aliases), slices.Clone(v.PCI)
-			out = append(out, v)
+			out = append(out, copyVM(v))
 		}
 		return nil
 	})
